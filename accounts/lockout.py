@@ -1,0 +1,20 @@
+"""Hooks that django-axes calls while counting failed sign-ins."""
+
+from django.conf import settings
+from django.shortcuts import render
+
+
+def username_for_lockout(request, credentials):
+    """The username axes counts failures against: case-folded, so Bob and BOB share one."""
+    username = credentials.get("username") if credentials else request.POST.get("username")
+    return (username or "").strip().casefold()
+
+
+def lockout_response(request, original_response=None, credentials=None):
+    """The page shown while locked out.
+
+    It is the same for every username, known or not, so it cannot be used to find out who
+    has an account.
+    """
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    return render(request, "accounts/locked.html", {"cooloff_minutes": minutes}, status=429)

@@ -1,0 +1,152 @@
+"""People and the tenants they belong to.
+
+A tenant is one customer of the deployment (a company, a business unit, an MSP's client).
+Users belong to tenants through memberships; everything a tenant owns is reached through
+`for_user()`, the one scoping method, so nobody sees another tenant's rows.
+"""
+
+import secrets
+
+from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models.functions import Lower
+
+# AWS accepts role sessions from 15 minutes to 12 hours.
+MIN_SESSION_SECONDS = 900
+MAX_SESSION_SECONDS = 43200
+session_seconds_validators = [
+    MinValueValidator(MIN_SESSION_SECONDS),
+    MaxValueValidator(MAX_SESSION_SECONDS),
+]
+
+
+class TenantQuerySet(models.QuerySet):
+    """A queryset of rows that belong to a tenant.
+
+    `for_user(user)` is the only way views, the admin, the API, exports and commands read
+    tenant-owned rows: operators (superusers) see all, everyone else only the tenants they
+    are a member of. `tenant_lookup` is the path from the model to its Tenant.
+    """
+
+    tenant_lookup = "tenant"
+
+    def for_user(self, user):
+        if not (user and user.is_authenticated and user.is_active):
+            return self.none()
+        if user.is_superuser:
+            return self
+        # Membership is unique per (user, tenant): the join cannot duplicate rows.
+        return self.filter(**{f"{self.tenant_lookup}__memberships__user": user})
+
+
+class UserManager(DjangoUserManager):
+    def get_by_natural_key(self, username):
+        # Sign-in is case-insensitive: "Bob" and "bob" are the same person.
+        return self.get(**{f"{self.model.USERNAME_FIELD}__iexact": username})
+
+
+class User(AbstractUser):
+    """A person who signs in to the portal. Usernames are unique regardless of case."""
+
+    objects = UserManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                Lower("username"),
+                name="accounts_user_username_ci_unique",
+                violation_error_message="A user with that username already exists.",
+            )
+        ]
+
+
+def new_external_id():
+    """An ExternalId for AssumeRole: random, stable, within AWS's allowed characters."""
+    return f"portcullis-{secrets.token_hex(16)}"
+
+
+class TenantOwnQuerySet(TenantQuerySet):
+    # A Tenant is its own tenant: members see the tenants they belong to.
+    def for_user(self, user):
+        if not (user and user.is_authenticated and user.is_active):
+            return self.none()
+        if user.is_superuser:
+            return self
+        return self.filter(memberships__user=user)
+
+
+class Tenant(models.Model):
+    """One organisation served by this deployment, sealed from the others."""
+
+    slug = models.SlugField(unique=True, max_length=50)
+    name = models.CharField(max_length=200)
+    external_id = models.CharField(
+        "external ID",
+        max_length=64,
+        unique=True,
+        default=new_external_id,
+        editable=False,
+        help_text="Sent as ExternalId with every AssumeRole; the tenant's role trust "
+        "policies require it (the confused-deputy guard between tenants).",
+    )
+    max_session_seconds = models.PositiveIntegerField(
+        default=MAX_SESSION_SECONDS,
+        validators=session_seconds_validators,
+        help_text="Ceiling for every role session in this tenant, in seconds (900–43200).",
+    )
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = models.Manager.from_queryset(TenantOwnQuerySet)()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Membership(models.Model):
+    """A user's place in a tenant: member (uses roles) or admin (also manages the tenant)."""
+
+    class Role(models.TextChoices):
+        MEMBER = "member", "Member"
+        ADMIN = "admin", "Admin"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = models.Manager.from_queryset(TenantQuerySet)()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "tenant"], name="accounts_membership_unique")
+        ]
+        ordering = ["tenant__name", "user__username"]
+
+    def __str__(self):
+        return f"{self.user} in {self.tenant} ({self.get_role_display()})"
+
+
+class Team(models.Model):
+    """A named group of a tenant's users; a role granted to a team reaches every member."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="teams")
+    name = models.CharField(max_length=100)
+    members = models.ManyToManyField(User, related_name="teams", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = models.Manager.from_queryset(TenantQuerySet)()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="accounts_team_unique_name")
+        ]
+        ordering = ["tenant__name", "name"]
+
+    def __str__(self):
+        return f"{self.name} ({self.tenant})"

@@ -1,0 +1,22 @@
+"""gunicorn settings, read automatically from the working directory (`gunicorn portal.wsgi`)."""
+
+import os
+
+bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Above the AWS calls' own connect + read timeouts, so a slow upstream is answered with a
+# clean error page by the portal rather than by a killed worker.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+graceful_timeout = 30
+keepalive = 5
+# Recycle workers now and then so a slow leak cannot grow without bound.
+max_requests = 5000
+max_requests_jitter = 500
+
+accesslog = "-"
+errorlog = "-"
+# %(U)s is the path without the query string: a query string may carry a token, and
+# access logs are kept and shipped far and wide.
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+# Trust X-Forwarded-* only from a proxy on this host by default.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
