@@ -1,0 +1,139 @@
+from datetime import timedelta
+
+import pytest
+import time_machine
+from axes.models import AccessAttempt
+from django.utils import timezone
+
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def sign_in(client, username, password=PASSWORD, **extra):
+    return client.post("/login/", {"username": username, "password": password}, **extra)
+
+
+def fail(client, username, times, **extra):
+    """Fail `times` sign-ins and return the status codes the portal answered with."""
+    return [sign_in(client, username, "wrong password", **extra).status_code for _ in range(times)]
+
+
+def test_it_shows_the_sign_in_page(client):
+    response = client.get("/login/")
+    assert response.status_code == 200
+    assert b'<label for="id_username">' in response.content
+    assert b'autocomplete="current-password"' in response.content
+
+
+def test_it_signs_in_and_lands_on_my_roles(client, world):
+    response = sign_in(client, "bob")
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+    page = client.get("/")
+    assert page.status_code == 200
+    assert b"Signed in as <strong>bob</strong>" in page.content
+    assert b"Acme" in page.content
+
+
+def test_it_signs_in_whatever_the_letter_case(client, world):
+    response = sign_in(client, "BoB")
+    assert response.status_code == 302
+    assert client.get("/").context["user"] == world.bob
+
+
+def test_it_refuses_a_wrong_password(client, world):
+    response = sign_in(client, "bob", "nope")
+    assert response.status_code == 200
+    assert b"Please enter a correct username and password" in response.content
+    assert "_auth_user_id" not in client.session
+
+
+def test_it_sends_anonymous_visitors_to_sign_in(client):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/?next=/")
+
+
+def test_it_signs_out_only_by_post(client, world):
+    client.force_login(world.bob)
+    assert client.get("/logout/").status_code == 405
+    response = client.post("/logout/")
+    assert response.status_code == 302
+    assert client.get("/").status_code == 302
+
+
+def test_it_still_signs_in_after_four_failures(client, world):
+    fail(client, "bob", 4)
+    assert sign_in(client, "bob").status_code == 302
+
+
+def test_it_locks_out_after_five_failures(client, world):
+    assert fail(client, "bob", 5) == [200, 200, 200, 200, 429]
+    response = sign_in(client, "bob")
+    assert response.status_code == 429
+    assert b"Too many sign-in attempts" in response.content
+    assert "_auth_user_id" not in client.session
+
+
+def test_it_counts_bob_and_BOB_together(client, world):
+    assert fail(client, "Bob", 2) + fail(client, "BOB", 2) == [200] * 4
+    assert fail(client, "bob", 1) == [429]
+    # Different address, same person: the username counter alone trips the lock.
+    response = sign_in(client, "bOb", REMOTE_ADDR="10.9.8.7")
+    assert response.status_code == 429
+    assert AccessAttempt.objects.values_list("username", flat=True).distinct().count() == 1
+
+
+def test_it_locks_an_address_that_sprays_usernames(client, world):
+    for name in ["u1", "u2", "u3", "u4", "u5"]:
+        sign_in(client, name, "guess", REMOTE_ADDR="203.0.113.9")
+    assert sign_in(client, "bob", REMOTE_ADDR="203.0.113.9").status_code == 429
+    # Bob himself, from his own address, is not locked out by someone else's spraying.
+    assert sign_in(client, "bob", REMOTE_ADDR="198.51.100.1").status_code == 302
+
+
+def test_it_ignores_a_forged_forwarded_for_header(client, world):
+    for n in range(5):
+        sign_in(client, f"guess{n}", "x", HTTP_X_FORWARDED_FOR=f"192.0.2.{n}")
+    assert sign_in(client, "bob", HTTP_X_FORWARDED_FOR="192.0.2.200").status_code == 429
+
+
+def test_it_trusts_forwarded_for_only_from_configured_proxies(client, world, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    for n in range(5):
+        # The client forges the left part; the proxy appends the real address.
+        sign_in(client, f"g{n}", "x", HTTP_X_FORWARDED_FOR=f"10.0.0.{n}, 203.0.113.50")
+    assert sign_in(client, "bob", HTTP_X_FORWARDED_FOR="203.0.113.50").status_code == 429
+    assert sign_in(client, "bob", HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.51").status_code == 302
+
+
+def test_it_shows_the_same_lockout_page_for_unknown_users(client, world):
+    fail(client, "bob", 5)
+    known = sign_in(client, "bob")
+    fail(client, "nobody-here", 5, REMOTE_ADDR="198.51.100.7")
+    unknown = sign_in(client, "nobody-here", REMOTE_ADDR="198.51.100.7")
+    assert known.status_code == unknown.status_code == 429
+    assert known.content == unknown.content
+    assert b"bob" not in known.content
+
+
+def test_it_lifts_the_lockout_after_the_cool_off(client, world):
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        fail(client, "bob", 5)
+        assert sign_in(client, "bob").status_code == 429
+    with time_machine.travel(start + timedelta(minutes=14), tick=False):
+        assert sign_in(client, "bob").status_code == 429
+    with time_machine.travel(start + timedelta(minutes=15, seconds=1), tick=False):
+        assert sign_in(client, "bob").status_code == 302
+
+
+def test_it_does_not_extend_the_cool_off_on_more_failures(client, world):
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        fail(client, "bob", 5)
+    with time_machine.travel(start + timedelta(minutes=10), tick=False):
+        assert sign_in(client, "bob", "still wrong").status_code == 429
+    with time_machine.travel(start + timedelta(minutes=15, seconds=1), tick=False):
+        assert sign_in(client, "bob").status_code == 302

@@ -1,0 +1,33 @@
+"""The portal as production runs it: gunicorn with gunicorn.conf.py."""
+
+import requests
+
+from tests.servers import gunicorn
+
+
+def test_it_never_writes_query_strings_to_the_access_log(tmp_path):
+    with gunicorn(tmp_path) as (base_url, log):
+        response = requests.get(f"{base_url}/healthz?token=planted-secret-4242", timeout=5)
+        assert response.status_code == 200
+    text = log.read_text()
+    assert '"GET /healthz HTTP/1.1" 200' in text
+    assert "planted-secret-4242" not in text
+
+
+def test_it_reports_not_ready_while_the_database_is_down(tmp_path):
+    # Nothing listens on port 1: a PostgreSQL server that is down.
+    with gunicorn(tmp_path, DATABASE_URL="postgres://portcullis@127.0.0.1:1/portcullis") as (
+        base_url,
+        _,
+    ):
+        assert requests.get(f"{base_url}/healthz", timeout=10).status_code == 200
+        response = requests.get(f"{base_url}/readyz", timeout=10)
+    assert response.status_code == 503
+    assert response.text == "database unavailable\n"
+
+
+def test_it_reports_not_ready_when_the_sqlite_file_cannot_be_opened(tmp_path):
+    missing = tmp_path / "no-such-dir" / "db.sqlite3"
+    with gunicorn(tmp_path, DATABASE_URL=f"sqlite:///{missing}") as (base_url, _):
+        response = requests.get(f"{base_url}/readyz", timeout=10)
+    assert response.status_code == 503
