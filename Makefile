@@ -14,10 +14,9 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@rm -f $(VENV)/.installed-* && touch $@
 
-## run: the portal at http://127.0.0.1:8000 (development mode)
+## run: the sandbox AWS, the demo (bob / bobpassword) and the portal at http://127.0.0.1:8000
 run: install
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py runserver 127.0.0.1:8000
+	scripts/dev-server
 
 ## test: the whole suite (SQLite; PostgreSQL when DATABASE_URL is set)
 test: install

@@ -96,6 +96,16 @@ class Tenant(models.Model):
         validators=session_seconds_validators,
         help_text="Ceiling for every role session in this tenant, in seconds (900–43200).",
     )
+    send_source_identity = models.BooleanField(
+        "send SourceIdentity",
+        default=True,
+        help_text="Send the username as SourceIdentity (CloudTrail keeps it through role "
+        "chaining). Turn off only for roles whose trust policy lacks sts:SetSourceIdentity.",
+    )
+    send_session_tags = models.BooleanField(
+        default=False,
+        help_text="Tag sessions with portal-tenant and portal-user (needs sts:TagSession).",
+    )
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -1,0 +1,326 @@
+"""Who may assume which AWS role, and the record of every time someone did (or tried)."""
+
+import hashlib
+import json
+import secrets
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import (
+    MAX_SESSION_SECONDS,
+    MIN_SESSION_SECONDS,
+    Team,
+    Tenant,
+    TenantQuerySet,
+    User,
+)
+from federation import aws
+
+# AWS's limit for an inline session policy passed to AssumeRole.
+SESSION_POLICY_MAX_CHARS = 2048
+
+CONSOLE_SERVICES = {
+    "/console/home": "Console home",
+    "/ec2/home": "EC2",
+    "/s3/home": "S3",
+    "/iam/home": "IAM",
+    "/cloudwatch/home": "CloudWatch",
+    "/lambda/home": "Lambda",
+    "/rds/home": "RDS",
+    "/cloudformation/home": "CloudFormation",
+    "/cloudtrail/home": "CloudTrail",
+    "/billing/home": "Billing",
+}
+
+
+def validate_role_arn(value):
+    try:
+        aws.RoleArn.parse(value)
+    except ValueError as error:
+        raise ValidationError(str(error)) from None
+
+
+def validate_session_policy(value):
+    if not value:
+        return
+    if len(value) > SESSION_POLICY_MAX_CHARS:
+        raise ValidationError(
+            f"A session policy is at most {SESSION_POLICY_MAX_CHARS} characters long."
+        )
+    try:
+        document = json.loads(value)
+    except ValueError:
+        raise ValidationError("The session policy is not valid JSON.") from None
+    if not isinstance(document, dict) or "Statement" not in document:
+        raise ValidationError("A session policy is a JSON object with a Statement.")
+
+
+class RoleMappingQuerySet(TenantQuerySet):
+    def current(self, now=None):
+        """Grants in force now: active, inside their validity window, in an active tenant."""
+        now = now or timezone.now()
+        return self.filter(
+            Q(valid_until__isnull=True) | Q(valid_until__gt=now),
+            active=True,
+            valid_from__lte=now,
+            tenant__active=True,
+        )
+
+    def granted_to(self, user):
+        """Grants that name the user, or a team the user is in, in tenants the user belongs to.
+
+        A team grant stops reaching a person the moment they leave the team or the tenant.
+        """
+        granted = self.for_user(user).filter(Q(user=user) | Q(team__members=user))
+        if user.is_superuser:
+            # for_user() lets operators see every tenant; using a role still takes membership.
+            granted = granted.filter(tenant__memberships__user=user)
+        return granted
+
+    def usable_by(self, user, now=None):
+        return self.granted_to(user).current(now)
+
+
+class RoleMapping(models.Model):
+    """A grant: this user (or every member of this team) may assume this IAM role."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="role_mappings")
+    user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.CASCADE, related_name="role_mappings"
+    )
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.CASCADE, related_name="role_mappings"
+    )
+    role_arn = models.CharField("role ARN", max_length=2048, validators=[validate_role_arn])
+    label = models.CharField(max_length=100, help_text="What people see, e.g. 'Prod read-only'.")
+    account_alias = models.CharField(max_length=63, blank=True)
+    max_session_seconds = models.PositiveIntegerField(
+        default=3600,
+        validators=[
+            MinValueValidator(MIN_SESSION_SECONDS),
+            MaxValueValidator(MAX_SESSION_SECONDS),
+        ],
+        help_text="Longest session people may choose (900–43200 s), within the tenant's limit "
+        "and the role's own MaxSessionDuration.",
+    )
+    destination_path = models.CharField(
+        "default destination",
+        max_length=200,
+        default="/console/home",
+        choices=list(CONSOLE_SERVICES.items()),
+    )
+    region = models.CharField(max_length=32, blank=True, help_text="Default console region.")
+    session_policy = models.TextField(
+        blank=True,
+        validators=[validate_session_policy],
+        help_text="Optional JSON policy that narrows the role for these sessions.",
+    )
+    valid_from = models.DateTimeField(default=timezone.now)
+    valid_until = models.DateTimeField(null=True, blank=True)
+    active = models.BooleanField(default=True)
+    granted_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = RoleMappingQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(user__isnull=False, team__isnull=True)
+                    | Q(user__isnull=True, team__isnull=False)
+                ),
+                name="federation_rolemapping_user_xor_team",
+                violation_error_message="Grant the role to a user or to a team, not both.",
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "active"])]
+        ordering = ["tenant__name", "label"]
+
+    def __str__(self):
+        return f"{self.label} ({self.role_arn})"
+
+    @property
+    def role(self):
+        return aws.RoleArn.parse(self.role_arn)
+
+    @property
+    def grantee(self):
+        return self.user or self.team
+
+    def clean(self):
+        errors = {}
+        if (self.user_id is None) == (self.team_id is None):
+            errors["user"] = "Grant the role to a user or to a team, not both."
+        if self.tenant_id is not None:
+            tenant = self.tenant
+            if self.max_session_seconds and self.max_session_seconds > tenant.max_session_seconds:
+                errors["max_session_seconds"] = (
+                    f"At most the tenant's limit of {tenant.max_session_seconds} seconds."
+                )
+            if self.team_id is not None and self.team.tenant_id != self.tenant_id:
+                errors["team"] = "The team belongs to another tenant."
+            if (
+                self.user_id is not None
+                and not self.user.memberships.filter(tenant_id=self.tenant_id).exists()
+            ):
+                errors["user"] = "The user is not a member of this tenant."
+        if self.region and self.role_arn:
+            try:
+                partition = aws.RoleArn.parse(self.role_arn).partition
+            except ValueError:
+                partition = None
+            if partition and self.region not in aws.available_regions(partition):
+                errors["region"] = f"Not a region of the {partition} partition."
+        if self.valid_until and self.valid_from and self.valid_until <= self.valid_from:
+            errors["valid_until"] = "The grant must end after it starts."
+        if errors:
+            raise ValidationError(errors)
+
+
+class AuditQuerySet(TenantQuerySet):
+    def update(self, **kwargs):
+        raise TypeError("The audit trail is append-only.")
+
+    def delete(self):
+        raise TypeError("The audit trail is append-only.")
+
+
+class AuditEvent(models.Model):
+    """One line of the append-only audit trail. Never holds a secret, a token or a URL."""
+
+    class Action(models.TextChoices):
+        CONSOLE_REQUESTED = "console.requested"
+        CONSOLE_ISSUED = "console.issued"
+        CONSOLE_FAILED = "console.failed"
+        CONSOLE_DENIED = "console.denied"
+        CLI_REQUESTED = "cli.requested"
+        CLI_ISSUED = "cli.issued"
+        CLI_FAILED = "cli.failed"
+        CLI_DENIED = "cli.denied"
+        MAPPING_GRANTED = "mapping.granted"
+        MAPPING_CHANGED = "mapping.changed"
+        MAPPING_REVOKED = "mapping.revoked"
+        SESSIONS_REVOKED = "sessions.revoked"
+        TOKEN_CREATED = "token.created"
+        TOKEN_REVOKED = "token.revoked"
+        LOGIN_FAILED = "login.failed"
+        LOGIN_LOCKED = "login.locked"
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    tenant = models.ForeignKey(
+        Tenant, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events"
+    )
+    actor = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Copied, so the record still names the person after their account is deleted.
+    actor_username = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=40, choices=Action.choices)
+    mapping_id = models.BigIntegerField(null=True, blank=True)
+    role_arn = models.CharField("role ARN", max_length=2048, blank=True)
+    role_session_name = models.CharField(max_length=64, blank=True)
+    source_identity = models.CharField(max_length=64, blank=True)
+    duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=256, blank=True)
+    request_id = models.CharField("portal request ID", max_length=64, blank=True)
+    aws_request_id = models.CharField("AWS request ID", max_length=128, blank=True)
+    assumed_role_arn = models.CharField("assumed-role ARN", max_length=2048, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    detail = models.CharField(max_length=500, blank=True)
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "-created_at", "-id"])]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.actor_username}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise TypeError("The audit trail is append-only: a record cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("The audit trail is append-only: a record cannot be deleted.")
+
+    @property
+    def outcome(self):
+        return self.action.rsplit(".", 1)[-1]
+
+
+TOKEN_PREFIX = "pcl"
+
+
+def hash_token(secret):
+    # API tokens are 32 random bytes: a fast hash is enough, nothing to brute-force.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def for_user(self, user):
+        """A person's own tokens; operators see everyone's."""
+        if not (user and user.is_authenticated and user.is_active):
+            return self.none()
+        if user.is_superuser:
+            return self
+        return self.filter(user=user)
+
+    def live(self):
+        return self.filter(revoked_at__isnull=True)
+
+
+class ApiToken(models.Model):
+    """A personal token for the JSON API (and `portcullis-credentials`). Stored hashed."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    key_id = models.CharField(max_length=16, unique=True, editable=False)
+    digest = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.name} ({TOKEN_PREFIX}_{self.key_id}_…)"
+
+    @classmethod
+    def issue(cls, *, user, name):
+        """Create a token; returns (token, the plain text shown to its owner exactly once)."""
+        key_id = secrets.token_hex(6)
+        secret = secrets.token_urlsafe(32)
+        token = cls.objects.create(user=user, name=name, key_id=key_id, digest=hash_token(secret))
+        return token, f"{TOKEN_PREFIX}_{key_id}_{secret}"
+
+    @classmethod
+    def authenticate(cls, presented):
+        """The live token matching `presented`, or None. Compares digests in constant time."""
+        try:
+            prefix, key_id, secret = presented.split("_", 2)
+        except ValueError:
+            return None
+        if prefix != TOKEN_PREFIX:
+            return None
+        token = (
+            cls.objects.live()
+            .select_related("user")
+            .filter(key_id=key_id, user__is_active=True)
+            .first()
+        )
+        if token is None or not secrets.compare_digest(token.digest, hash_token(secret)):
+            return None
+        return token

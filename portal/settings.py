@@ -5,6 +5,7 @@ django-environ. The defaults suit a laptop; production sets SECRET_KEY, ALLOWED_
 DATABASE_URL and friends. With DEBUG off and no SECRET_KEY the process refuses to start.
 """
 
+import os
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -24,7 +25,7 @@ if not SECRET_KEY:
     if not DEBUG:
         sys.exit("Portcullis refuses to start: SECRET_KEY is not set and DEBUG is off.")
     # Development only: a fixed key so sessions survive a restart of `make run`.
-    SECRET_KEY = "django-insecure-development-key-never-use-in-production"  # noqa: S105
+    SECRET_KEY = "django-insecure-development-key-never-use-in-production"
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -32,6 +33,42 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Number of reverse proxies in front of the portal that append to X-Forwarded-For.
 # 0 (the default) means the client address is REMOTE_ADDR and X-Forwarded-For is ignored.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# --- AWS -------------------------------------------------------------------------------
+# The sandbox (the embedded default) is a local stand-in for STS, IAM and the federation
+# endpoint (`python -m federation.sandbox`, started by `make run`). It is reached through
+# boto3's own variables, set here only where the environment has not set them already,
+# so AWS_ENDPOINT_URL_STS and friends keep working as boto3 documents them.
+AWS_PORTAL_SANDBOX = env.bool("AWS_PORTAL_SANDBOX", default=True)
+AWS_SANDBOX_URL = env.str("AWS_SANDBOX_URL", default="http://127.0.0.1:5055").rstrip("/")
+if AWS_PORTAL_SANDBOX:
+    for name, value in {
+        "AWS_ENDPOINT_URL": AWS_SANDBOX_URL,
+        "AWS_ACCESS_KEY_ID": "sandbox-broker",
+        "AWS_SECRET_ACCESS_KEY": "sandbox-broker-secret",  # noqa: S105 - not a secret
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }.items():
+        os.environ.setdefault(name, value)
+
+# Where getSigninToken and Action=login go. Empty: AWS's own endpoint for the role's
+# partition (regional when AWS_SIGNIN_REGION is set).
+AWS_FEDERATION_ENDPOINT = env.str(
+    "AWS_FEDERATION_ENDPOINT",
+    default=f"{AWS_SANDBOX_URL}/federation" if AWS_PORTAL_SANDBOX else "",
+)
+AWS_SIGNIN_REGION = env.str("AWS_SIGNIN_REGION", default="")
+# Where AWS sends people when their console session ends: this portal.
+PORTAL_ISSUER_URL = env.str("PORTAL_ISSUER_URL", default="http://127.0.0.1:8000/")
+# Wrap console links in AWS's sign-out URL, so a browser signed in to another principal
+# is signed out first instead of failing.
+AWS_SIGN_OUT_FIRST = env.bool("AWS_SIGN_OUT_FIRST", default=False)
+# Every call to AWS is bounded: connect + read timeouts per attempt, and botocore's
+# `standard` retry mode with this many attempts in all. The worst case stays well under
+# the gunicorn worker timeout.
+AWS_CONNECT_TIMEOUT = env.float("AWS_CONNECT_TIMEOUT", default=3.0)
+AWS_READ_TIMEOUT = env.float("AWS_READ_TIMEOUT", default=8.0)
+AWS_MAX_ATTEMPTS = env.int("AWS_MAX_ATTEMPTS", default=3)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -47,6 +84,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "portal.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -58,6 +96,11 @@ MIDDLEWARE = [
     # Last, so that it sees the lockout flag set by the authentication backend.
     "axes.middleware.AxesMiddleware",
 ]
+
+# The console URL is a bearer credential: it must never leave in a Referer header.
+SECURE_REFERRER_POLICY = "no-referrer"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"

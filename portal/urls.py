@@ -3,12 +3,20 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from accounts import views as accounts_views
+from federation import api
+from federation import views as federation_views
 from portal import views
 
 urlpatterns = [
     path("login/", accounts_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("", accounts_views.home, name="home"),
+    path("", federation_views.my_roles, name="home"),
+    path("console/<int:mapping_id>/", federation_views.console, name="console"),
+    path("cli/<int:mapping_id>/", federation_views.cli, name="cli"),
+    path("tokens/", federation_views.tokens, name="tokens"),
+    path("tokens/<int:token_id>/revoke/", federation_views.revoke_token, name="revoke-token"),
+    path("api/v1/roles", api.roles, name="api-roles"),
+    path("api/v1/credentials/<int:mapping_id>", api.credentials, name="api-credentials"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("admin/", admin.site.urls),

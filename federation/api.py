@@ -1,0 +1,101 @@
+"""JSON API for the command line, authenticated by personal API tokens.
+
+`GET /api/v1/roles` lists my usable grants; `POST /api/v1/credentials/<id>` returns
+temporary credentials in the shape AWS's `credential_process` expects.
+"""
+
+import functools
+from datetime import UTC
+
+from django.http import JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_variables
+from django.views.decorators.http import require_GET, require_POST
+
+from federation import aws, services
+from federation.forms import IssueForm
+from federation.models import ApiToken
+
+
+def _error(request, message, status):
+    response = JsonResponse(
+        {"error": message, "request_id": getattr(request, "request_id", "")}, status=status
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def token_required(view):
+    @functools.wraps(view)
+    @sensitive_variables("header", "presented")
+    def wrapper(request, *args, **kwargs):
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        scheme, _, presented = header.partition(" ")
+        token = ApiToken.authenticate(presented.strip()) if scheme.lower() == "bearer" else None
+        if token is None:
+            response = _error(request, "A valid API token is required.", 401)
+            response["WWW-Authenticate"] = 'Bearer realm="portcullis"'
+            return response
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+        request.user = token.user
+        return view(request, *args, **kwargs)
+
+    return csrf_exempt(wrapper)
+
+
+@require_GET
+@token_required
+def roles(request):
+    grants = services.usable_grants(request.user)
+    return JsonResponse(
+        {
+            "roles": [
+                {
+                    "id": grant.pk,
+                    "label": grant.label,
+                    "role_arn": grant.role_arn,
+                    "account_id": grant.role.account_id,
+                    "account_alias": grant.account_alias,
+                    "tenant": grant.tenant.slug,
+                    "max_session_seconds": services.session_limit(grant),
+                    "region": grant.region,
+                }
+                for grant in grants
+            ]
+        }
+    )
+
+
+@sensitive_variables("issued", "credentials")
+@require_POST
+@token_required
+def credentials(request, mapping_id):
+    form = IssueForm(request.POST)
+    if not form.is_valid():
+        return _error(request, "duration must be a number of seconds from 900 to 43200.", 400)
+    try:
+        issued = services.issue_cli_credentials(
+            user=request.user,
+            mapping_id=mapping_id,
+            seconds=form.cleaned_data["duration"],
+            meta=services.RequestMeta.from_request(request),
+        )
+    except services.GrantNotFound:
+        return _error(request, "No such role.", 404)
+    except services.AuditUnavailable as error:
+        return _error(request, str(error), 503)
+    except aws.AwsError as error:
+        return _error(request, error.message, error.status)
+    credentials = issued.credentials
+    response = JsonResponse(
+        {
+            "Version": 1,
+            "AccessKeyId": credentials.access_key_id,
+            "SecretAccessKey": credentials.secret_access_key,
+            "SessionToken": credentials.session_token,
+            "Expiration": credentials.expiration.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+    )
+    response["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,516 @@
+"""The one door to AWS.
+
+Only this module imports boto3 or sends HTTP to AWS. It keeps one boto3 session, one STS
+and IAM client per partition and one HTTP session per process, bounds every call with
+explicit timeouts and botocore's `standard` retries, and answers with small dataclasses
+or the portal's own exceptions (`RoleRefused`, `UpstreamUnavailable`,
+`BrokerMisconfigured`). Nothing here logs or stores a credential, a token or a URL.
+
+Endpoints come from boto3's own configuration (AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL,
+regions, the credential chain); this module never passes an `endpoint_url` that would
+override them. The federation endpoint is AWS's own for the role's partition unless
+AWS_FEDERATION_ENDPOINT names another (the sandbox).
+"""
+
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import urlencode, urlsplit
+
+import boto3
+import botocore.exceptions
+import requests
+from botocore.config import Config
+from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+ROLE_ARN_RE = re.compile(
+    r"^arn:(?P<partition>aws|aws-us-gov|aws-cn):iam::(?P<account>\d{12}):"
+    r"role/(?P<path>(?:[\x21-\x7e]+/)*)?(?P<name>[\w+=,.@-]{1,64})$",
+    re.ASCII,
+)
+
+PARTITIONS = {
+    "aws": {
+        "home_region": "us-east-1",
+        "signin_domain": "signin.aws.amazon.com",
+        "console_domain": "console.aws.amazon.com",
+        "regional_console": True,
+    },
+    "aws-us-gov": {
+        "home_region": "us-gov-west-1",
+        "signin_domain": "signin.amazonaws-us-gov.com",
+        "console_domain": "console.amazonaws-us-gov.com",
+        "regional_console": False,
+    },
+    "aws-cn": {
+        "home_region": "cn-north-1",
+        "signin_domain": "signin.amazonaws.cn",
+        "console_domain": "console.amazonaws.cn",
+        "regional_console": False,
+    },
+}
+
+# The longest session STS grants to credentials that are themselves temporary.
+CHAINED_SESSION_LIMIT = 3600
+
+USER_MESSAGES = {
+    "AccessDenied": "AWS refused to let the portal assume this role (trust policy or external id).",
+    "RegionDisabledException": "AWS STS is not enabled in the portal's region for this account.",
+    "MalformedPolicyDocument": "AWS rejected this grant's session policy as malformed.",
+    "PackedPolicyTooLarge": "AWS rejected the session: its policy and tags are too large.",
+}
+BROKER_ERROR_CODES = {
+    "ExpiredToken",
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+    "UnrecognizedClientException",
+    "MissingAuthenticationToken",
+}
+UNAVAILABLE_MESSAGE = "AWS is not answering, try again in a moment."
+BROKER_MESSAGE = (
+    "The portal's own AWS credentials are missing, invalid or expired. Tell your administrator."
+)
+
+
+class AwsError(Exception):
+    """An AWS call did not give the portal what it asked for."""
+
+    status = 502
+
+    def __init__(self, message, *, code="", aws_request_id=""):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.aws_request_id = aws_request_id
+
+
+class RoleRefused(AwsError):
+    """AWS answered and said no (trust policy, external id, duration, policy...)."""
+
+    status = 502
+
+
+class UpstreamUnavailable(AwsError):
+    """AWS did not answer usefully: down, slow, throttling, 5xx, a malformed answer."""
+
+    status = 503
+
+
+class BrokerMisconfigured(UpstreamUnavailable):
+    """The portal's own AWS credentials are missing, invalid or expired."""
+
+
+@dataclass(frozen=True)
+class RoleArn:
+    arn: str
+    partition: str
+    account_id: str
+    name: str
+
+    @classmethod
+    def parse(cls, arn):
+        match = ROLE_ARN_RE.match(arn or "")
+        if not match:
+            raise ValueError(
+                "Enter an IAM role ARN such as arn:aws:iam::123456789012:role/Name "
+                "(partition aws, aws-us-gov or aws-cn)."
+            )
+        return cls(arn, match["partition"], match["account"], match["name"])
+
+
+@dataclass(frozen=True)
+class Credentials:
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+    session_token: str = field(repr=False)
+    expiration: datetime
+
+
+@dataclass(frozen=True)
+class AssumedRole:
+    credentials: Credentials
+    assumed_role_arn: str
+    aws_request_id: str
+    source_identity: str = ""
+
+
+# --- clients ------------------------------------------------------------------------------
+
+_lock = threading.Lock()
+_boto_session = None
+_clients = {}
+_http = None
+
+
+def reset_clients():
+    """Forget the cached session and clients (after configuration changed, and in tests)."""
+    global _boto_session, _http
+    with _lock:
+        _boto_session = None
+        _clients.clear()
+        if _http is not None:
+            _http.close()
+        _http = None
+
+
+def _session():
+    global _boto_session
+    if _boto_session is None:
+        _boto_session = boto3.session.Session()
+    return _boto_session
+
+
+def partition_of_region(region):
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    if region.startswith("cn-"):
+        return "aws-cn"
+    return "aws"
+
+
+def region_for(partition):
+    """The configured region when it is in the partition, else the partition's home region."""
+    configured = _session().region_name
+    if configured and partition_of_region(configured) == partition:
+        return configured
+    return PARTITIONS[partition]["home_region"]
+
+
+def _client(service, partition):
+    key = (service, partition)
+    with _lock:
+        if key not in _clients:
+            config = Config(
+                connect_timeout=settings.AWS_CONNECT_TIMEOUT,
+                read_timeout=settings.AWS_READ_TIMEOUT,
+                retries={"mode": "standard", "total_max_attempts": settings.AWS_MAX_ATTEMPTS},
+            )
+            _clients[key] = _session().client(
+                service, region_name=region_for(partition), config=config
+            )
+        return _clients[key]
+
+
+def sts_client(partition="aws"):
+    return _client("sts", partition)
+
+
+def iam_client(partition="aws"):
+    return _client("iam", partition)
+
+
+def http():
+    global _http
+    with _lock:
+        if _http is None:
+            retry = Retry(
+                total=settings.AWS_MAX_ATTEMPTS - 1,
+                connect=settings.AWS_MAX_ATTEMPTS - 1,
+                read=0,  # a read timeout already cost its full wait: do not multiply it
+                status=settings.AWS_MAX_ATTEMPTS - 1,
+                status_forcelist=(500, 502, 503, 504),
+                allowed_methods=frozenset({"POST"}),
+                backoff_factor=0.2,
+                raise_on_status=False,
+            )
+            _http = requests.Session()
+            _http.mount("https://", HTTPAdapter(max_retries=retry))
+            _http.mount("http://", HTTPAdapter(max_retries=retry))
+        return _http
+
+
+def endpoint_hosts():
+    """The STS and federation hosts the portal would talk to now (for the demo's check)."""
+    return (
+        urlsplit(sts_client().meta.endpoint_url).hostname,
+        urlsplit(federation_endpoint("aws")).hostname,
+    )
+
+
+def broker_uses_temporary_credentials():
+    """True when the portal's own credentials are temporary, making every session chained.
+
+    Credentials from an assumed role, ECS/EKS task role or AWS_SESSION_TOKEN are temporary;
+    AWS then caps AssumeRole at one hour and refuses SessionDuration at getSigninToken.
+    EC2 instance-profile credentials are temporary too but AWS exempts them.
+    """
+    credentials = _session().get_credentials()
+    if credentials is None:
+        raise BrokerMisconfigured(BROKER_MESSAGE, code="NoCredentials")
+    frozen = credentials.get_frozen_credentials()
+    return bool(frozen.token) and getattr(credentials, "method", "") != "iam-role"
+
+
+# --- errors -------------------------------------------------------------------------------
+
+
+def _translate(error):
+    """botocore's exceptions → the portal's, with a message fit for the person waiting."""
+    if isinstance(error, botocore.exceptions.ClientError):
+        info = error.response.get("Error", {})
+        code = info.get("Code", "")
+        request_id = error.response.get("ResponseMetadata", {}).get("RequestId", "")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        if code in BROKER_ERROR_CODES:
+            return BrokerMisconfigured(BROKER_MESSAGE, code=code, aws_request_id=request_id)
+        if code == "ValidationError":
+            detail = info.get("Message", "").strip()
+            message = (
+                f"AWS rejected the request: {detail}" if detail else "AWS rejected the request."
+            )
+            return RoleRefused(message, code=code, aws_request_id=request_id)
+        if code in USER_MESSAGES:
+            return RoleRefused(USER_MESSAGES[code], code=code, aws_request_id=request_id)
+        if 400 <= status < 500 and "Throttl" not in code:
+            return RoleRefused(
+                f"AWS refused the request ({code}).", code=code, aws_request_id=request_id
+            )
+        return UpstreamUnavailable(
+            UNAVAILABLE_MESSAGE, code=code or f"HTTP{status}", aws_request_id=request_id
+        )
+    if isinstance(error, botocore.exceptions.NoCredentialsError):
+        return BrokerMisconfigured(BROKER_MESSAGE, code="NoCredentials")
+    if isinstance(
+        error, botocore.exceptions.ReadTimeoutError | botocore.exceptions.ConnectTimeoutError
+    ):
+        return UpstreamUnavailable(UNAVAILABLE_MESSAGE, code="Timeout")
+    if isinstance(error, botocore.exceptions.ResponseParserError):
+        return UpstreamUnavailable(UNAVAILABLE_MESSAGE, code="MalformedResponse")
+    return UpstreamUnavailable(UNAVAILABLE_MESSAGE, code=type(error).__name__)
+
+
+# --- STS ----------------------------------------------------------------------------------
+
+_NAME_FORBIDDEN = re.compile(r"[^\w+=,.@-]", re.ASCII)
+
+
+def session_name_for(username):
+    """A RoleSessionName (and SourceIdentity) from a username: 2-64 of [\\w+=,.@-]."""
+    name = _NAME_FORBIDDEN.sub("-", username)[:64]
+    return name.ljust(2, "-")
+
+
+@sensitive_variables("response", "raw")
+def assume_role(
+    *,
+    role_arn,
+    session_name,
+    duration_seconds,
+    external_id,
+    source_identity="",
+    tags=None,
+    policy="",
+):
+    """STS AssumeRole. Returns an AssumedRole; raises RoleRefused or UpstreamUnavailable."""
+    partition = RoleArn.parse(role_arn).partition
+    params = {
+        "RoleArn": role_arn,
+        "RoleSessionName": session_name,
+        "DurationSeconds": duration_seconds,
+        "ExternalId": external_id,
+    }
+    if source_identity:
+        params["SourceIdentity"] = source_identity
+    if tags:
+        params["Tags"] = [{"Key": key, "Value": value} for key, value in tags.items()]
+    if policy:
+        params["Policy"] = policy
+    try:
+        response = sts_client(partition).assume_role(**params)
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+        raise _translate(error) from None
+    try:
+        raw = response["Credentials"]
+        credentials = Credentials(
+            access_key_id=raw["AccessKeyId"],
+            secret_access_key=raw["SecretAccessKey"],
+            session_token=raw["SessionToken"],
+            expiration=raw["Expiration"],
+        )
+        assumed_role_arn = response["AssumedRoleUser"]["Arn"]
+    except (KeyError, TypeError):
+        raise UpstreamUnavailable(UNAVAILABLE_MESSAGE, code="MalformedResponse") from None
+    return AssumedRole(
+        credentials=credentials,
+        assumed_role_arn=assumed_role_arn,
+        aws_request_id=response.get("ResponseMetadata", {}).get("RequestId", ""),
+        source_identity=response.get("SourceIdentity", ""),
+    )
+
+
+# --- federation endpoint and console URLs ---------------------------------------------------
+
+
+def _regional_host(partition, region):
+    """`<region>.<domain>` for a region other than the partition's home, else the domain."""
+    domain = PARTITIONS[partition]["signin_domain"]
+    if region and region != PARTITIONS[partition]["home_region"]:
+        return f"{region}.{domain}"
+    return domain
+
+
+def federation_endpoint(partition):
+    if settings.AWS_FEDERATION_ENDPOINT:
+        return settings.AWS_FEDERATION_ENDPOINT
+    region = settings.AWS_SIGNIN_REGION
+    if region and partition_of_region(region) != partition:
+        region = ""
+    return f"https://{_regional_host(partition, region)}/federation"
+
+
+@sensitive_variables("credentials", "session", "data", "payload")
+def get_signin_token(credentials, *, partition, session_duration=None):
+    """Exchange temporary credentials for a console sign-in token (a form POST).
+
+    `session_duration` is sent only when given: AWS refuses it for role-chained sessions.
+    """
+    session = json.dumps(
+        {
+            "sessionId": credentials.access_key_id,
+            "sessionKey": credentials.secret_access_key,
+            "sessionToken": credentials.session_token,
+        }
+    )
+    data = {"Action": "getSigninToken", "Session": session}
+    if session_duration is not None:
+        data["SessionDuration"] = str(session_duration)
+    try:
+        response = http().post(
+            federation_endpoint(partition),
+            data=data,
+            timeout=(settings.AWS_CONNECT_TIMEOUT, settings.AWS_READ_TIMEOUT),
+        )
+    except requests.Timeout:
+        raise UpstreamUnavailable(UNAVAILABLE_MESSAGE, code="FederationTimeout") from None
+    except requests.RequestException:
+        raise UpstreamUnavailable(UNAVAILABLE_MESSAGE, code="FederationUnreachable") from None
+    if 400 <= response.status_code < 500:
+        raise RoleRefused(
+            f"The AWS sign-in endpoint refused the session (HTTP {response.status_code}).",
+            code=f"Federation{response.status_code}",
+        )
+    if response.status_code != 200:
+        raise UpstreamUnavailable(UNAVAILABLE_MESSAGE, code=f"Federation{response.status_code}")
+    try:
+        payload = response.json()
+        token = payload["SigninToken"]
+    except (ValueError, KeyError, TypeError):
+        raise UpstreamUnavailable(UNAVAILABLE_MESSAGE, code="FederationNoSigninToken") from None
+    if not isinstance(token, str) or not token:
+        raise UpstreamUnavailable(UNAVAILABLE_MESSAGE, code="FederationNoSigninToken")
+    return token
+
+
+def console_destination(partition, *, path="/console/home", region=""):
+    """The console URL a person lands on: `path` (a service's home) in `region`."""
+    if not path.startswith("/") or path.startswith("//"):
+        raise ValueError("A console path starts with a single '/'.")
+    info = PARTITIONS[partition]
+    host = info["console_domain"]
+    if region and info["regional_console"]:
+        host = f"{region}.{host}"
+    url = f"https://{host}{path}"
+    if region and "region=" not in path:
+        url += ("&" if "?" in path else "?") + urlencode({"region": region})
+    return url
+
+
+def is_console_url(url, partition):
+    """True when `url` is on the partition's console domain (a valid Destination)."""
+    parts = urlsplit(url)
+    domain = PARTITIONS[partition]["console_domain"]
+    host = parts.hostname or ""
+    return parts.scheme == "https" and (host == domain or host.endswith("." + domain))
+
+
+@sensitive_variables("signin_token", "login")
+def login_url(*, partition, signin_token, destination, issuer, sign_out_first=False):
+    """The console sign-in URL: a bearer credential for 15 minutes. Never log or store it."""
+    if not is_console_url(destination, partition):
+        raise ValueError("The destination is not on this partition's AWS console.")
+    endpoint = federation_endpoint(partition)
+    query = urlencode(
+        {
+            "Action": "login",
+            "Issuer": issuer,
+            "Destination": destination,
+            "SigninToken": signin_token,
+        }
+    )
+    login = f"{endpoint}?{query}"
+    if not sign_out_first:
+        return login
+    logout = endpoint.rsplit("/federation", 1)[0] + "/oauth"
+    return f"{logout}?{urlencode({'Action': 'logout', 'redirect_uri': login})}"
+
+
+def available_regions(partition):
+    """The regions of a partition, from botocore's bundled data (no network)."""
+    return sorted(_session().get_available_regions("ec2", partition_name=partition))
+
+
+# --- IAM ----------------------------------------------------------------------------------
+
+
+def caller_identity():
+    """The broker's own identity: (account id, ARN)."""
+    try:
+        response = sts_client().get_caller_identity()
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+        raise _translate(error) from None
+    return response["Account"], response["Arn"]
+
+
+def create_role(
+    *, name, partition, trust_policy, max_session_seconds, inline_policy="", managed_policy_arns=()
+):
+    """Create a role with its trust policy and permissions; undo the role if a step fails."""
+    iam = iam_client(partition)
+    try:
+        role = iam.create_role(
+            RoleName=name,
+            AssumeRolePolicyDocument=json.dumps(trust_policy),
+            MaxSessionDuration=max_session_seconds,
+            Description="Assumed by Portcullis for its users' console and CLI sessions.",
+        )["Role"]
+    except iam.exceptions.EntityAlreadyExistsException:
+        raise RoleRefused(
+            f"A role named {name} already exists.", code="EntityAlreadyExists"
+        ) from None
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+        raise _translate(error) from None
+    try:
+        if inline_policy:
+            iam.put_role_policy(
+                RoleName=name, PolicyName=f"{name}Permissions", PolicyDocument=inline_policy
+            )
+        for arn in managed_policy_arns:
+            iam.attach_role_policy(RoleName=name, PolicyArn=arn)
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+        _delete_role(iam, name)
+        raise _translate(error) from None
+    return role["Arn"]
+
+
+def _delete_role(iam, name):
+    for policy in iam.list_role_policies(RoleName=name).get("PolicyNames", []):
+        iam.delete_role_policy(RoleName=name, PolicyName=policy)
+    for attached in iam.list_attached_role_policies(RoleName=name).get("AttachedPolicies", []):
+        iam.detach_role_policy(RoleName=name, PolicyArn=attached["PolicyArn"])
+    iam.delete_role(RoleName=name)
+
+
+def get_role_arn(name, partition="aws"):
+    """The ARN of an existing role, or None."""
+    iam = iam_client(partition)
+    try:
+        return iam.get_role(RoleName=name)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        return None
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+        raise _translate(error) from None

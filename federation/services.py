@@ -1,0 +1,369 @@
+"""Use cases that change things: issuing console URLs and CLI credentials, granting roles.
+
+Each service scopes what it touches to the acting user, writes the audit record, and does
+the AWS calls through `federation.aws`. Views, the API, the admin and the commands call
+these and nothing lower.
+"""
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+
+from accounts.models import MIN_SESSION_SECONDS
+from federation import aws
+from federation.models import CONSOLE_SERVICES, AuditEvent, RoleMapping
+from portal.net import client_ip
+
+log = logging.getLogger(__name__)
+
+
+class GrantNotFound(Exception):
+    """No grant with that id is usable by this person now (answered as a 404)."""
+
+
+class AuditUnavailable(Exception):
+    """The audit record could not be written, so nothing is handed out (a 503)."""
+
+
+class InvalidChoice(Exception):
+    """The person asked for something the grant does not offer (a 400, with the message)."""
+
+
+@dataclass(frozen=True)
+class RequestMeta:
+    """Who is asking, from where: copied onto every audit record."""
+
+    client_ip: str = ""
+    user_agent: str = ""
+    request_id: str = ""
+
+    @classmethod
+    def from_request(cls, request):
+        return cls(
+            client_ip=client_ip(request) or "",
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:256],
+            request_id=getattr(request, "request_id", ""),
+        )
+
+
+@dataclass(frozen=True)
+class IssuedSession:
+    """What an issuance hands back. `console_url` and `credentials` are secrets."""
+
+    mapping: RoleMapping
+    seconds: int
+    expires_at: datetime
+    assumed_role_arn: str
+    capped_by_chaining: bool
+    destination: str = ""
+    console_url: str = field(default="", repr=False)
+    credentials: aws.Credentials | None = field(default=None, repr=False)
+
+
+def record(action, *, actor=None, tenant=None, meta=None, mapping=None, **fields):
+    """Append one audit record, committed on its own. Raises AuditUnavailable on failure."""
+    meta = meta or RequestMeta()
+    if mapping is not None:
+        fields.setdefault("mapping_id", mapping.pk)
+        fields.setdefault("role_arn", mapping.role_arn)
+        tenant = tenant or mapping.tenant
+    try:
+        with transaction.atomic():
+            return AuditEvent.objects.create(
+                action=action,
+                actor=actor if actor and actor.pk else None,
+                actor_username=fields.pop("actor_username", None)
+                or (actor.get_username() if actor else ""),
+                tenant=tenant,
+                client_ip=meta.client_ip or None,
+                user_agent=meta.user_agent,
+                request_id=meta.request_id,
+                **fields,
+            )
+    except DatabaseError:
+        log.exception("audit record could not be written", extra={"action": action})
+        raise AuditUnavailable(
+            "The portal cannot write its audit trail right now, so it issues nothing. "
+            "Try again in a moment."
+        ) from None
+
+
+def usable_grants(user):
+    """The grants a person can use right now, for the self-service page and the API."""
+    return (
+        RoleMapping.objects.usable_by(user)
+        .select_related("tenant", "team")
+        .order_by("tenant__name", "role_arn", "label")
+    )
+
+
+def _usable_grant(*, user, mapping_id, kind, meta):
+    mapping = usable_grants(user).filter(pk=mapping_id).first()
+    if mapping is not None:
+        return mapping
+    # Record the refusal. Name the grant only if it is in one of the person's tenants.
+    known = RoleMapping.objects.for_user(user).filter(pk=mapping_id).first()
+    record(
+        f"{kind}.denied",
+        actor=user,
+        meta=meta,
+        tenant=known.tenant if known else None,
+        mapping_id=mapping_id,
+        role_arn=known.role_arn if known else "",
+        detail="no usable grant with this id (unknown, another tenant's, revoked or expired)",
+    )
+    raise GrantNotFound
+
+
+def session_limit(mapping):
+    return min(mapping.max_session_seconds, mapping.tenant.max_session_seconds)
+
+
+def _session_seconds(mapping, requested):
+    limit = session_limit(mapping)
+    if requested is None:
+        return limit
+    return max(MIN_SESSION_SECONDS, min(int(requested), limit))
+
+
+@sensitive_variables("assumed", "signin_token", "url")
+def _issue(*, kind, user, mapping_id, seconds, meta, console=None):
+    mapping = _usable_grant(user=user, mapping_id=mapping_id, kind=kind, meta=meta)
+    role = mapping.role
+    destination = ""
+    if console is not None:
+        destination = _destination(mapping, **console)
+    seconds = _session_seconds(mapping, seconds)
+    tenant = mapping.tenant
+    session_name = aws.session_name_for(user.get_username())
+    source_identity = session_name if tenant.send_source_identity else ""
+    audit = {
+        "actor": user,
+        "meta": meta,
+        "mapping": mapping,
+        "role_session_name": session_name,
+        "source_identity": source_identity,
+    }
+
+    record(f"{kind}.requested", duration_seconds=seconds, **audit)
+    capped = False
+    try:
+        chained = aws.broker_uses_temporary_credentials()
+        if chained and seconds > aws.CHAINED_SESSION_LIMIT:
+            seconds, capped = aws.CHAINED_SESSION_LIMIT, True
+        assumed = aws.assume_role(
+            role_arn=mapping.role_arn,
+            session_name=session_name,
+            duration_seconds=seconds,
+            external_id=tenant.external_id,
+            source_identity=source_identity,
+            tags=(
+                {"portal-tenant": tenant.slug, "portal-user": session_name}
+                if tenant.send_session_tags
+                else None
+            ),
+            policy=mapping.session_policy,
+        )
+        url = ""
+        if console is not None:
+            signin_token = aws.get_signin_token(
+                assumed.credentials,
+                partition=role.partition,
+                session_duration=None if chained else seconds,
+            )
+            url = aws.login_url(
+                partition=role.partition,
+                signin_token=signin_token,
+                destination=destination,
+                issuer=settings.PORTAL_ISSUER_URL,
+                sign_out_first=settings.AWS_SIGN_OUT_FIRST,
+            )
+    except aws.AwsError as error:
+        record(
+            f"{kind}.failed",
+            duration_seconds=seconds,
+            error_code=error.code[:64],
+            aws_request_id=error.aws_request_id,
+            detail=error.message[:500],
+            **audit,
+        )
+        raise
+
+    record(
+        f"{kind}.issued",
+        duration_seconds=seconds,
+        aws_request_id=assumed.aws_request_id,
+        assumed_role_arn=assumed.assumed_role_arn,
+        **audit,
+    )
+    return IssuedSession(
+        mapping=mapping,
+        seconds=seconds,
+        expires_at=assumed.credentials.expiration,
+        assumed_role_arn=assumed.assumed_role_arn,
+        capped_by_chaining=capped,
+        destination=destination,
+        console_url=url,
+        credentials=assumed.credentials,
+    )
+
+
+def _destination(mapping, *, region=None, path=None):
+    partition = mapping.role.partition
+    region = mapping.region if region is None else region
+    path = path or mapping.destination_path
+    if path not in CONSOLE_SERVICES:
+        raise InvalidChoice("Choose a console destination from the list.")
+    if region and region not in aws.available_regions(partition):
+        raise InvalidChoice(f"{region} is not a region of this role's partition ({partition}).")
+    return aws.console_destination(partition, path=path, region=region)
+
+
+def issue_console_url(*, user, mapping_id, seconds=None, region=None, path=None, meta):
+    """Assume the granted role and return an IssuedSession carrying a console sign-in URL.
+
+    Raises GrantNotFound (after a `console.denied` record, with no AWS call),
+    InvalidChoice, AuditUnavailable, or aws.AwsError (after a `console.failed` record).
+    """
+    return _issue(
+        kind="console",
+        user=user,
+        mapping_id=mapping_id,
+        seconds=seconds,
+        meta=meta,
+        console={"region": region, "path": path},
+    )
+
+
+def issue_cli_credentials(*, user, mapping_id, seconds=None, meta):
+    """Assume the granted role and return an IssuedSession carrying temporary credentials."""
+    return _issue(kind="cli", user=user, mapping_id=mapping_id, seconds=seconds, meta=meta)
+
+
+# --- grants -------------------------------------------------------------------------------
+
+
+def grant_role(
+    *,
+    actor,
+    actor_username="",
+    tenant,
+    role_arn,
+    user=None,
+    team=None,
+    label="",
+    max_session_seconds=None,
+    region="",
+    valid_until=None,
+    session_policy="",
+    meta=None,
+):
+    """Grant a role to a user or a team; validated, saved and audited in one transaction."""
+    mapping = RoleMapping(
+        tenant=tenant,
+        user=user,
+        team=team,
+        role_arn=role_arn,
+        label=label or aws.RoleArn.parse(role_arn).name,
+        max_session_seconds=max_session_seconds or min(3600, tenant.max_session_seconds),
+        region=region,
+        valid_until=valid_until,
+        session_policy=session_policy,
+        granted_by=actor if actor and actor.pk else None,
+    )
+    mapping.full_clean()
+    with transaction.atomic():
+        mapping.save()
+        record(
+            AuditEvent.Action.MAPPING_GRANTED,
+            actor=actor,
+            actor_username=actor_username,
+            mapping=mapping,
+            meta=meta,
+            duration_seconds=mapping.max_session_seconds,
+            detail=f"granted to {'team ' + team.name if team else user.get_username()}"[:500],
+        )
+    return mapping
+
+
+def revoke_grant(*, actor, mapping, actor_username="", meta=None):
+    """End a grant now. It stays in the records; issuance refuses it from this moment."""
+    with transaction.atomic():
+        RoleMapping.objects.filter(pk=mapping.pk).update(active=False, valid_until=timezone.now())
+        record(
+            AuditEvent.Action.MAPPING_REVOKED,
+            actor=actor,
+            actor_username=actor_username,
+            mapping=mapping,
+            meta=meta,
+            detail=f"revoked grant to {mapping.grantee}"[:500],
+        )
+    mapping.refresh_from_db()
+    return mapping
+
+
+# --- roles in AWS -----------------------------------------------------------------------
+
+
+def broker_trust_policy(*, principal, external_id):
+    """A least-privilege trust policy: only the broker, only with the tenant's ExternalId.
+
+    It allows the three actions the portal performs when it assumes the role:
+    AssumeRole itself, setting SourceIdentity and tagging the session.
+    """
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "PortcullisBroker",
+                "Effect": "Allow",
+                "Principal": {"AWS": principal},
+                "Action": ["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"],
+                "Condition": {"StringEquals": {"sts:ExternalId": external_id}},
+            }
+        ],
+    }
+
+
+def create_broker_role(
+    *,
+    name,
+    tenant,
+    principal="",
+    partition="aws",
+    max_session_seconds=43200,
+    policy_document="",
+    managed_policy_arns=(),
+):
+    """Create an IAM role the portal can assume for `tenant`; returns its ARN.
+
+    `principal` defaults to the root of the account whose credentials the portal runs on.
+    Permissions come from `policy_document` (JSON) and/or `managed_policy_arns`; there is
+    no all-permissive default.
+    """
+    if not policy_document and not managed_policy_arns:
+        raise ValueError("Give the role permissions: a policy document or a managed policy ARN.")
+    if policy_document:
+        try:
+            document = json.loads(policy_document)
+        except ValueError:
+            raise ValueError("The policy document is not valid JSON.") from None
+        if not isinstance(document, dict) or "Statement" not in document:
+            raise ValueError("The policy document is a JSON object with a Statement.")
+    if not principal:
+        account_id, _ = aws.caller_identity()
+        principal = f"arn:{partition}:iam::{account_id}:root"
+    return aws.create_role(
+        name=name,
+        partition=partition,
+        trust_policy=broker_trust_policy(principal=principal, external_id=tenant.external_id),
+        max_session_seconds=max_session_seconds,
+        inline_policy=policy_document,
+        managed_policy_arns=managed_policy_arns,
+    )

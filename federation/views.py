@@ -1,0 +1,185 @@
+"""The self-service pages: my roles, a console link, CLI credentials, my API tokens."""
+
+from collections import defaultdict
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_variables
+from django.views.decorators.http import require_POST
+
+from federation import aws, services
+from federation.forms import IssueForm, duration_choices
+from federation.models import CONSOLE_SERVICES, ApiToken, AuditEvent
+
+
+def error_page(request, message, status, *, title="Something went wrong"):
+    response = render(
+        request,
+        "federation/error.html",
+        {"title": title, "message": message, "request_id": getattr(request, "request_id", "")},
+        status=status,
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@never_cache
+def my_roles(request):
+    """Roles granted to me, grouped by tenant and then by AWS account."""
+    grants = list(services.usable_grants(request.user))
+    tenants = defaultdict(lambda: defaultdict(list))
+    for grant in grants:
+        role = grant.role
+        grant.limit = services.session_limit(grant)
+        grant.durations = duration_choices(grant.limit)
+        grant.default_duration = min(3600, grant.limit)
+        grant.regions = aws.available_regions(role.partition)
+        tenants[grant.tenant][(role.account_id, grant.account_alias)].append(grant)
+    groups = [
+        {
+            "tenant": tenant,
+            "accounts": [
+                {"account_id": account_id, "alias": alias, "grants": items}
+                for (account_id, alias), items in accounts.items()
+            ],
+        }
+        for tenant, accounts in tenants.items()
+    ]
+    memberships = request.user.memberships.select_related("tenant")
+    return render(
+        request,
+        "federation/my_roles.html",
+        {"groups": groups, "services": CONSOLE_SERVICES, "memberships": memberships},
+    )
+
+
+def _issue(request, mapping_id, *, console):
+    form = IssueForm(request.POST)
+    if not form.is_valid():
+        return error_page(
+            request,
+            "The session length, region or destination is not valid.",
+            400,
+            title="Check your choices",
+        )
+    meta = services.RequestMeta.from_request(request)
+    try:
+        if console:
+            return services.issue_console_url(
+                user=request.user,
+                mapping_id=mapping_id,
+                seconds=form.cleaned_data["duration"],
+                region=form.cleaned_data["region"],
+                path=form.cleaned_data["destination"],
+                meta=meta,
+            )
+        return services.issue_cli_credentials(
+            user=request.user,
+            mapping_id=mapping_id,
+            seconds=form.cleaned_data["duration"],
+            meta=meta,
+        )
+    except services.GrantNotFound:
+        raise Http404("No such role") from None
+    except services.InvalidChoice as error:
+        return error_page(request, str(error), 400, title="Check your choices")
+    except services.AuditUnavailable as error:
+        return error_page(request, str(error), 503, title="Try again in a moment")
+    except aws.AwsError as error:
+        return error_page(request, error.message, error.status, title="AWS did not issue a session")
+
+
+def _result(request, template, issued):
+    response = render(
+        request,
+        template,
+        {
+            "issued": issued,
+            "mapping": issued.mapping,
+            "expires_in": int((issued.expires_at - timezone.now()).total_seconds()),
+        },
+    )
+    # The page holds a bearer credential: keep it out of every cache.
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@sensitive_variables("issued")
+@require_POST
+@login_required
+def console(request, mapping_id):
+    issued = _issue(request, mapping_id, console=True)
+    if not isinstance(issued, services.IssuedSession):
+        return issued
+    return _result(request, "federation/console.html", issued)
+
+
+@sensitive_variables("issued")
+@require_POST
+@login_required
+def cli(request, mapping_id):
+    issued = _issue(request, mapping_id, console=False)
+    if not isinstance(issued, services.IssuedSession):
+        return issued
+    return _result(request, "federation/cli.html", issued)
+
+
+@login_required
+@never_cache
+def tokens(request):
+    """My personal API tokens: create one (shown once), see when each was used, revoke."""
+    if request.method == "POST":
+        name = request.POST.get("name", "").strip()[:100]
+        if not name:
+            messages.error(request, "Give the token a name, e.g. the laptop it lives on.")
+            return redirect("tokens")
+        token, plain = ApiToken.issue(user=request.user, name=name)
+        services.record(
+            AuditEvent.Action.TOKEN_CREATED,
+            actor=request.user,
+            meta=services.RequestMeta.from_request(request),
+            detail=f"API token {token.key_id} ({name})"[:500],
+        )
+        response = render(
+            request,
+            "federation/tokens.html",
+            {
+                "tokens": ApiToken.objects.for_user(request.user).filter(user=request.user),
+                "new_token": plain,
+                "new_token_name": name,
+                "portal_url": request.build_absolute_uri("/"),
+            },
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+    return render(
+        request,
+        "federation/tokens.html",
+        {
+            "tokens": ApiToken.objects.for_user(request.user).filter(user=request.user),
+            "portal_url": request.build_absolute_uri("/"),
+        },
+    )
+
+
+@require_POST
+@login_required
+def revoke_token(request, token_id):
+    token = get_object_or_404(
+        ApiToken.objects.for_user(request.user).filter(user=request.user).live(), pk=token_id
+    )
+    token.revoked_at = timezone.now()
+    token.save(update_fields=["revoked_at"])
+    services.record(
+        AuditEvent.Action.TOKEN_REVOKED,
+        actor=request.user,
+        meta=services.RequestMeta.from_request(request),
+        detail=f"API token {token.key_id} ({token.name})"[:500],
+    )
+    messages.success(request, f"Token “{token.name}” revoked.")
+    return redirect("tokens")
