@@ -19,6 +19,7 @@ Nothing in the portal differs between this and real AWS except the endpoints.
 """
 
 import argparse
+import collections
 import contextlib
 import html
 import io
@@ -155,6 +156,8 @@ class Sandbox:
         self.tokens = {}
         # e.g. {"sts": "throttle"} or {"federation": "no-token", "delay": 5}
         self.faults = {}
+        # Requests seen, by STS action or federation action: what tests count.
+        self.calls = collections.Counter()
 
     def reset(self):
         """Forget every role, session and token (moto included)."""
@@ -163,6 +166,7 @@ class Sandbox:
             self.sessions.clear()
             self.tokens.clear()
             self.faults = {}
+            self.calls.clear()
 
     # --- WSGI -----------------------------------------------------------------------------
 
@@ -170,6 +174,7 @@ class Sandbox:
         request = Request(environ)
         path = request.path
         if path == "/federation":
+            self.calls[f"federation:{request.values.get('Action', '')}"] += 1
             response = self._fault("federation") or self.federation(request)
         elif path == "/oauth":
             response = self.logout(request)
@@ -181,6 +186,8 @@ class Sandbox:
             environ["wsgi.input"] = io.BytesIO(body)
             environ["CONTENT_LENGTH"] = str(len(body))
             form = parse_qs(body.decode("utf-8", "replace")) if body else {}
+            if self._service(request) == "sts":
+                self.calls[f"sts:{form.get('Action', [''])[0]}"] += 1
             if form.get("Action") == ["AssumeRole"] and self._service(request) == "sts":
                 response = self._fault("sts") or self.assume_role(request, environ, form)
             elif self._service(request) == "sts":

@@ -4,15 +4,22 @@ Tenant A (Acme): alice is its admin, bob a member. Tenant B (Globex): carol is a
 Every password is PASSWORD.
 """
 
+import threading
 from dataclasses import dataclass
 
 import pytest
 from django.core.cache import cache
 
 from accounts.models import Membership, Tenant, User
+from federation import aws, services
+from federation import sandbox as sandbox_module
 from tests.factories import MembershipFactory, TenantFactory, UserFactory
 
 PASSWORD = "correct horse battery"
+READ_ONLY_POLICY = (
+    '{"Version": "2012-10-17", "Statement": ['
+    '{"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}]}'
+)
 
 
 @pytest.fixture(autouse=True)
@@ -47,3 +54,62 @@ def world(db):
     MembershipFactory(user=bob, tenant=tenant_a)
     MembershipFactory(user=carol, tenant=tenant_b)
     return World(tenant_a, tenant_b, alice, bob, carol)
+
+
+# --- the sandbox AWS --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sandbox_server():
+    """One sandbox AWS per test process, on a free loopback port."""
+    server = sandbox_module.serve("127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server, f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture
+def sandbox(sandbox_server, monkeypatch, settings):
+    """The sandbox, emptied, with the portal pointed at it through boto3's own variables."""
+    server, url = sandbox_server
+    app = server.app
+    app.reset()
+    for name in ["AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_IAM", "AWS_SESSION_TOKEN", "AWS_PROFILE"]:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "sandbox-broker")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "sandbox-broker-secret")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    settings.AWS_FEDERATION_ENDPOINT = f"{url}/federation"
+    settings.AWS_SANDBOX_URL = url
+    aws.reset_clients()
+    app.url = url
+    yield app
+    app.faults = {}
+    aws.reset_clients()
+
+
+@pytest.fixture
+def demo_role(sandbox, world):
+    """A role in the sandbox that trusts the portal with tenant A's external id."""
+    return services.create_broker_role(
+        name="AcmeAdmin",
+        tenant=world.tenant_a,
+        max_session_seconds=43200,
+        policy_document=READ_ONLY_POLICY,
+    )
+
+
+@pytest.fixture
+def bob_grant(world, demo_role):
+    """Bob may assume AcmeAdmin in tenant A for up to 12 hours."""
+    return services.grant_role(
+        actor=world.alice,
+        tenant=world.tenant_a,
+        user=world.bob,
+        role_arn=demo_role,
+        label="Acme admin",
+        max_session_seconds=43200,
+    )
