@@ -23,6 +23,7 @@ import boto3
 import botocore.exceptions
 import requests
 from botocore.config import Config
+from botocore.parsers import ResponseParserError
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 from requests.adapters import HTTPAdapter
@@ -54,6 +55,13 @@ PARTITIONS = {
         "regional_console": False,
     },
 }
+
+# What a botocore call can raise: its own errors, AWS's answers, and unparseable replies.
+BOTO_ERRORS = (
+    botocore.exceptions.BotoCoreError,
+    botocore.exceptions.ClientError,
+    ResponseParserError,
+)
 
 # The longest session STS grants to credentials that are themselves temporary.
 CHAINED_SESSION_LIMIT = 3600
@@ -211,7 +219,7 @@ def http():
             retry = Retry(
                 total=settings.AWS_MAX_ATTEMPTS - 1,
                 connect=settings.AWS_MAX_ATTEMPTS - 1,
-                read=0,  # a read timeout already cost its full wait: do not multiply it
+                read=False,  # a read timeout already cost its full wait: raise it at once
                 status=settings.AWS_MAX_ATTEMPTS - 1,
                 status_forcelist=(500, 502, 503, 504),
                 allowed_methods=frozenset({"POST"}),
@@ -279,7 +287,7 @@ def _translate(error):
         error, botocore.exceptions.ReadTimeoutError | botocore.exceptions.ConnectTimeoutError
     ):
         return UpstreamUnavailable(UNAVAILABLE_MESSAGE, code="Timeout")
-    if isinstance(error, botocore.exceptions.ResponseParserError):
+    if isinstance(error, ResponseParserError):
         return UpstreamUnavailable(UNAVAILABLE_MESSAGE, code="MalformedResponse")
     return UpstreamUnavailable(UNAVAILABLE_MESSAGE, code=type(error).__name__)
 
@@ -322,7 +330,7 @@ def assume_role(
         params["Policy"] = policy
     try:
         response = sts_client(partition).assume_role(**params)
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+    except BOTO_ERRORS as error:
         raise _translate(error) from None
     try:
         raw = response["Credentials"]
@@ -461,7 +469,7 @@ def caller_identity():
     """The broker's own identity: (account id, ARN)."""
     try:
         response = sts_client().get_caller_identity()
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+    except BOTO_ERRORS as error:
         raise _translate(error) from None
     return response["Account"], response["Arn"]
 
@@ -482,7 +490,7 @@ def create_role(
         raise RoleRefused(
             f"A role named {name} already exists.", code="EntityAlreadyExists"
         ) from None
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+    except BOTO_ERRORS as error:
         raise _translate(error) from None
     try:
         if inline_policy:
@@ -491,7 +499,7 @@ def create_role(
             )
         for arn in managed_policy_arns:
             iam.attach_role_policy(RoleName=name, PolicyArn=arn)
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+    except BOTO_ERRORS as error:
         _delete_role(iam, name)
         raise _translate(error) from None
     return role["Arn"]
@@ -512,5 +520,5 @@ def get_role_arn(name, partition="aws"):
         return iam.get_role(RoleName=name)["Role"]["Arn"]
     except iam.exceptions.NoSuchEntityException:
         return None
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+    except BOTO_ERRORS as error:
         raise _translate(error) from None
