@@ -75,7 +75,12 @@ def sandbox(sandbox_server, monkeypatch, settings):
     server, url = sandbox_server
     app = server.app
     app.reset()
-    for name in ["AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_IAM", "AWS_SESSION_TOKEN", "AWS_PROFILE"]:
+    for name in [
+        "AWS_ENDPOINT_URL_STS",
+        "AWS_ENDPOINT_URL_IAM",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+    ]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ENDPOINT_URL", url)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "sandbox-broker")

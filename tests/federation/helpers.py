@@ -13,7 +13,9 @@ def open_console(client, grant, **choices):
 
 
 def console_url(response):
-    match = re.search(r'id="console-url" class="mono url" value="([^"]+)"', response.content.decode())
+    match = re.search(
+        r'id="console-url" class="mono url" value="([^"]+)"', response.content.decode()
+    )
     return html.unescape(match.group(1)) if match else None
 
 

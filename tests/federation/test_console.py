@@ -118,9 +118,7 @@ def test_it_sends_the_tenant_external_id(client, world, bob_grant, sandbox):
     assert failed.aws_request_id
 
 
-def test_it_omits_source_identity_when_the_tenant_turns_it_off(
-    client, world, bob_grant, sandbox
-):
+def test_it_omits_source_identity_when_the_tenant_turns_it_off(client, world, bob_grant, sandbox):
     type(world.tenant_a).objects.filter(pk=world.tenant_a.pk).update(send_source_identity=False)
     client.force_login(world.bob)
     response = open_console(client, bob_grant)
@@ -151,9 +149,7 @@ def test_it_refuses_a_grant_not_in_force_without_calling_aws(
     assert denied.tenant == world.tenant_a
 
 
-def test_it_refuses_another_tenants_grant_without_calling_aws(
-    client, world, bob_grant, sandbox
-):
+def test_it_refuses_another_tenants_grant_without_calling_aws(client, world, bob_grant, sandbox):
     client.force_login(world.carol)
     response = open_console(client, bob_grant)
     assert response.status_code == 404

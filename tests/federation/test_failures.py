@@ -25,7 +25,9 @@ def failed_record():
     return AuditEvent.objects.get(action="console.failed")
 
 
-def test_it_answers_503_when_sts_is_down(client, world, bob_grant, sandbox, monkeypatch, fast_timeouts):
+def test_it_answers_503_when_sts_is_down(
+    client, world, bob_grant, sandbox, monkeypatch, fast_timeouts
+):
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
     aws.reset_clients()
     client.force_login(world.bob)
@@ -87,7 +89,11 @@ def test_it_does_not_retry_access_denied(client, world, bob_grant, sandbox):
 
 @pytest.mark.parametrize(
     ("fault", "code"),
-    [("500", "Federation500"), ("no-token", "FederationNoSigninToken"), ("html", "FederationNoSigninToken")],
+    [
+        ("500", "Federation500"),
+        ("no-token", "FederationNoSigninToken"),
+        ("html", "FederationNoSigninToken"),
+    ],
 )
 def test_it_answers_503_when_the_federation_endpoint_fails(
     client, world, bob_grant, sandbox, fast_timeouts, fault, code

@@ -1,5 +1,4 @@
 import json
-import sys
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -63,7 +62,7 @@ class Command(BaseCommand):
                     max_session_seconds=43200,
                     region="us-east-1",
                 )
-        sys.stderr.write(
+        self.stderr.write(
             f"Demo ready: tenant {tenant.name} (external id {tenant.external_id}), "
-            f"role {role_arn}, user bob / bobpassword.\n"
+            f"role {role_arn}, user bob / bobpassword."
         )

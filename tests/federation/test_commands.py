@@ -1,0 +1,164 @@
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from accounts.models import User
+from federation import aws
+from federation.models import AuditEvent, RoleMapping
+from tests.conftest import READ_ONLY_POLICY
+from tests.factories import TeamFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args):
+    out, err = io.StringIO(), io.StringIO()
+    call_command(*args, stdout=out, stderr=err)
+    return out.getvalue().strip(), err.getvalue()
+
+
+def test_it_grants_a_role_and_audits_it(world, demo_role):
+    out, _ = run(
+        "grant",
+        "BOB",
+        demo_role,
+        "--tenant",
+        "acme",
+        "--max-session",
+        "7200",
+        "--label",
+        "Admin",
+        "--region",
+        "eu-west-1",
+        "--until",
+        "2099-12-31",
+    )
+    mapping = RoleMapping.objects.get(pk=int(out))
+    assert (mapping.user, mapping.max_session_seconds, mapping.label) == (world.bob, 7200, "Admin")
+    assert mapping.valid_until.isoformat().startswith("2099-12-31T23:59:59")
+    event = AuditEvent.objects.get(action="mapping.granted")
+    assert event.actor_username == "(command line)"
+    assert event.mapping_id == mapping.pk
+
+
+def test_it_grants_a_role_to_a_team(world, demo_role):
+    TeamFactory(tenant=world.tenant_a, name="ops")
+    out, _ = run("grant", "ops", demo_role, "--tenant", "acme", "--team")
+    assert RoleMapping.objects.get(pk=int(out)).team.name == "ops"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["bob", "arn:aws:iam::1:role/X", "--tenant", "acme"], "IAM role ARN"),
+        (["bob", "ARN", "--tenant", "nope"], "no tenant with slug 'nope'"),
+        (["nobody", "ARN", "--tenant", "acme"], "no user 'nobody'"),
+        (["ops", "ARN", "--tenant", "acme", "--team"], "no team 'ops' in acme"),
+        (["carol", "ROLE", "--tenant", "acme"], "not a member of this tenant"),
+        (["bob", "ROLE", "--tenant", "acme", "--max-session", "50000"], "max_session_seconds"),
+        (["bob", "ROLE", "--tenant", "acme", "--region", "cn-north-1"], "Not a region"),
+        (["bob", "ROLE", "--tenant", "acme", "--until", "someday"], "not an ISO date"),
+    ],
+)
+def test_it_refuses_a_bad_grant_and_writes_nothing(world, demo_role, args, message):
+    args = [demo_role if a == "ROLE" else a for a in args]
+    with pytest.raises(CommandError, match=message):
+        run("grant", *args)
+    assert not RoleMapping.objects.exists()
+    assert not AuditEvent.objects.exists()
+
+
+def test_it_refuses_a_grant_above_the_tenant_limit(world, demo_role):
+    world.tenant_a.max_session_seconds = 3600
+    world.tenant_a.save()
+    with pytest.raises(CommandError, match="tenant's limit of 3600"):
+        run("grant", "bob", demo_role, "--tenant", "acme", "--max-session", "7200")
+
+
+def test_it_revokes_a_grant_at_once(client, world, bob_grant, sandbox):
+    out, _ = run("revoke", "bob", bob_grant.role_arn, "--tenant", "acme")
+    assert out == "revoked 1 grant(s)"
+    bob_grant.refresh_from_db()
+    assert not bob_grant.active
+    assert AuditEvent.objects.filter(action="mapping.revoked", mapping_id=bob_grant.pk).exists()
+    client.force_login(world.bob)
+    assert client.post(f"/console/{bob_grant.pk}/").status_code == 404
+
+
+def test_it_says_when_there_is_nothing_to_revoke(world, demo_role):
+    with pytest.raises(CommandError, match="no active grant"):
+        run("revoke", "bob", demo_role, "--tenant", "acme")
+
+
+def test_it_creates_a_broker_role_with_a_least_privilege_trust_policy(world, sandbox, tmp_path):
+    policy = tmp_path / "policy.json"
+    policy.write_text(READ_ONLY_POLICY)
+    out, _ = run(
+        "create_broker_role",
+        "AcmeReadOnly",
+        "--tenant",
+        "acme",
+        "--policy-document",
+        str(policy),
+        "--max-session",
+        "7200",
+    )
+    assert out == "arn:aws:iam::123456789012:role/AcmeReadOnly"
+    role = aws.iam_client().get_role(RoleName="AcmeReadOnly")["Role"]
+    assert role["MaxSessionDuration"] == 7200
+    (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
+    assert statement["Action"] == ["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"]
+    assert statement["Condition"] == {
+        "StringEquals": {"sts:ExternalId": world.tenant_a.external_id}
+    }
+    names = aws.iam_client().list_role_policies(RoleName="AcmeReadOnly")["PolicyNames"]
+    assert names == ["AcmeReadOnlyPermissions"]
+
+
+def test_it_refuses_an_existing_role(world, sandbox, demo_role, tmp_path):
+    policy = tmp_path / "p.json"
+    policy.write_text(READ_ONLY_POLICY)
+    with pytest.raises(CommandError, match="A role named AcmeAdmin already exists"):
+        run("create_broker_role", "AcmeAdmin", "--tenant", "acme", "--policy-document", str(policy))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("{not json", "not valid JSON"), ("[]", "a JSON object with a Statement")],
+)
+def test_it_refuses_a_malformed_policy_and_creates_nothing(
+    world, sandbox, tmp_path, content, message
+):
+    policy = tmp_path / "p.json"
+    policy.write_text(content)
+    with pytest.raises(CommandError, match=message):
+        run("create_broker_role", "Broken", "--tenant", "acme", "--policy-document", str(policy))
+    assert aws.get_role_arn("Broken") is None
+
+
+def test_it_refuses_a_role_without_permissions(world, sandbox):
+    with pytest.raises(CommandError, match="Give the role permissions"):
+        run("create_broker_role", "Empty", "--tenant", "acme")
+
+
+def test_it_seeds_the_demo_and_bob_opens_the_console(client, sandbox):
+    _, err = run("demo")
+    assert "user bob / bobpassword" in err
+    run("demo")  # again, as every `make run` does
+    bob = User.objects.get(username="bob")
+    grant = RoleMapping.objects.get(user=bob)
+    assert grant.max_session_seconds == 43200
+    assert client.post("/login/", {"username": "bob", "password": "bobpassword"}).status_code == 302
+    response = client.post(f"/console/{grant.pk}/", {"duration": "43200"})
+    assert b"Session is valid for 43200 seconds" in response.content
+
+
+def test_it_refuses_to_seed_the_demo_against_real_aws(sandbox, monkeypatch, settings):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "https://sts.amazonaws.com")
+    settings.AWS_FEDERATION_ENDPOINT = ""
+    aws.reset_clients()
+    with pytest.raises(CommandError, match="refusing to seed the demo against real AWS"):
+        run("demo")
+    assert not User.objects.filter(username="bob").exists()
