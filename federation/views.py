@@ -109,62 +109,48 @@ def _result(request, template, issued):
     return response
 
 
-@sensitive_variables("issued")
-@require_POST
-@login_required
-def console(request, mapping_id):
-    issued = _issue(request, mapping_id, console=True)
-    if not isinstance(issued, services.IssuedSession):
-        return issued
-    return _result(request, "federation/console.html", issued)
+def _issuing_view(*, console, template):
+    """A POST-only view that issues a session and shows it on `template`."""
+
+    @sensitive_variables("issued")
+    @require_POST
+    @login_required
+    def view(request, mapping_id):
+        issued = _issue(request, mapping_id, console=console)
+        if not isinstance(issued, services.IssuedSession):
+            return issued  # an error page
+        return _result(request, template, issued)
+
+    return view
 
 
-@sensitive_variables("issued")
-@require_POST
-@login_required
-def cli(request, mapping_id):
-    issued = _issue(request, mapping_id, console=False)
-    if not isinstance(issued, services.IssuedSession):
-        return issued
-    return _result(request, "federation/cli.html", issued)
+console = _issuing_view(console=True, template="federation/console.html")
+cli = _issuing_view(console=False, template="federation/cli.html")
 
 
 @login_required
 @never_cache
 def tokens(request):
     """My personal API tokens: create one (shown once), see when each was used, revoke."""
+    context = {
+        "tokens": ApiToken.objects.for_user(request.user).filter(user=request.user),
+        "portal_url": request.build_absolute_uri("/"),
+    }
     if request.method == "POST":
         name = request.POST.get("name", "").strip()[:100]
         if not name:
             messages.error(request, "Give the token a name, e.g. the laptop it lives on.")
             return redirect("tokens")
-        token, plain = ApiToken.issue(user=request.user, name=name)
+        token, context["new_token"] = ApiToken.issue(user=request.user, name=name)
+        context["new_token_name"] = name
         services.record(
             AuditEvent.Action.TOKEN_CREATED,
             actor=request.user,
             meta=services.RequestMeta.from_request(request),
             detail=f"API token {token.key_id} ({name})"[:500],
         )
-        response = render(
-            request,
-            "federation/tokens.html",
-            {
-                "tokens": ApiToken.objects.for_user(request.user).filter(user=request.user),
-                "new_token": plain,
-                "new_token_name": name,
-                "portal_url": request.build_absolute_uri("/"),
-            },
-        )
-        response["Cache-Control"] = "no-store"
-        return response
-    return render(
-        request,
-        "federation/tokens.html",
-        {
-            "tokens": ApiToken.objects.for_user(request.user).filter(user=request.user),
-            "portal_url": request.build_absolute_uri("/"),
-        },
-    )
+    # never_cache marks the page no-store: it may hold a new token.
+    return render(request, "federation/tokens.html", context)
 
 
 @require_POST
