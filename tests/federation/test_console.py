@@ -204,3 +204,42 @@ def test_it_rejects_a_nonsense_duration_with_a_clear_page(client, world, bob_gra
     response = open_console(client, bob_grant, duration="forever")
     assert response.status_code == 400
     assert b"session length, region or destination is not valid" in response.content
+
+
+def test_it_tags_sessions_and_applies_the_session_policy(client, world, bob_grant, sandbox):
+    type(world.tenant_a).objects.filter(pk=world.tenant_a.pk).update(send_session_tags=True)
+    RoleMapping.objects.filter(pk=bob_grant.pk).update(
+        session_policy='{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+        '"Action": "s3:GetObject", "Resource": "*"}]}'
+    )
+    client.force_login(world.bob)
+    assert open_console(client, bob_grant).status_code == 200
+    assert sandbox.calls["sts:AssumeRole"] == 1
+
+
+def test_it_reports_a_trust_policy_without_tag_session(client, world, sandbox):
+    from federation import services
+
+    # A role trusting the broker for AssumeRole only: tagging the session is refused.
+    arn = aws.create_role(
+        name="NoTags",
+        partition="aws",
+        trust_policy={
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                    "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"],
+                    "Condition": {"StringEquals": {"sts:ExternalId": world.tenant_a.external_id}},
+                }
+            ],
+        },
+        max_session_seconds=3600,
+    )
+    grant = services.grant_role(actor=None, tenant=world.tenant_a, user=world.bob, role_arn=arn)
+    client.force_login(world.bob)
+    assert open_console(client, grant).status_code == 200
+    type(world.tenant_a).objects.filter(pk=world.tenant_a.pk).update(send_session_tags=True)
+    assert open_console(client, grant).status_code == 502
+    assert AuditEvent.objects.get(action="console.failed").error_code == "AccessDenied"

@@ -1,0 +1,46 @@
+import pytest
+
+from federation.models import AuditEvent
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def operator(client):
+    user = UserFactory(username="root-op", is_staff=True, is_superuser=True)
+    client.force_login(user)
+    return user
+
+
+def test_it_shows_the_audit_trail_read_only(client, world, bob_grant, operator):
+    event = AuditEvent.objects.get(action="mapping.granted")
+    listing = client.get("/admin/federation/auditevent/")
+    assert listing.status_code == 200
+    assert b"mapping.granted" in listing.content
+    assert b"Add audit event" not in listing.content
+    assert client.get("/admin/federation/auditevent/add/").status_code == 403
+    assert (
+        client.post(f"/admin/federation/auditevent/{event.pk}/delete/", {"post": "yes"}).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            f"/admin/federation/auditevent/{event.pk}/change/", {"action": "console.issued"}
+        ).status_code
+        == 403
+    )
+    event.refresh_from_db()
+    assert event.action == "mapping.granted"
+
+
+def test_it_refuses_to_change_or_delete_audit_records_in_code(world, bob_grant):
+    event = AuditEvent.objects.get(action="mapping.granted")
+    with pytest.raises(TypeError, match="append-only"):
+        event.save()
+    with pytest.raises(TypeError, match="append-only"):
+        event.delete()
+    with pytest.raises(TypeError, match="append-only"):
+        AuditEvent.objects.all().update(action="x")
+    with pytest.raises(TypeError, match="append-only"):
+        AuditEvent.objects.all().delete()
