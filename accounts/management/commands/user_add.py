@@ -6,7 +6,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from accounts.models import Membership, Tenant, User
+from accounts.management.lookup import tenant_by_slug
+from accounts.models import Membership, User
 from portal.validation import describe
 
 
@@ -33,9 +34,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, username, tenant, admin, email, password_stdin, **options):
-        tenant_obj = Tenant.objects.filter(slug=tenant).first()
-        if tenant_obj is None:
-            raise CommandError(f"no tenant with slug '{tenant}' (see tenant_add)")
+        tenant_obj = tenant_by_slug(tenant)
 
         user = User(username=username, email=email, is_staff=admin)
         generated = not password_stdin

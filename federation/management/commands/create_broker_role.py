@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import Tenant
+from accounts.management.lookup import tenant_by_slug
 from federation import aws, services
 
 
@@ -54,9 +54,7 @@ class Command(BaseCommand):
         managed_policy_arn,
         **options,
     ):
-        tenant_obj = Tenant.objects.filter(slug=tenant).first()
-        if tenant_obj is None:
-            raise CommandError(f"no tenant with slug '{tenant}'")
+        tenant_obj = tenant_by_slug(tenant)
         if not 3600 <= max_session <= 43200:
             raise CommandError("--max-session must be between 3600 and 43200")
         document = ""

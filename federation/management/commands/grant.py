@@ -4,7 +4,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from accounts.models import Team, Tenant, User
+from accounts.management.lookup import tenant_by_slug
+from accounts.models import Team, User
 from federation import services
 from portal.validation import describe
 
@@ -48,9 +49,7 @@ class Command(BaseCommand):
     def handle(
         self, *args, grantee, role_arn, tenant, team, max_session, label, region, until, **options
     ):
-        tenant_obj = Tenant.objects.filter(slug=tenant).first()
-        if tenant_obj is None:
-            raise CommandError(f"no tenant with slug '{tenant}'")
+        tenant_obj = tenant_by_slug(tenant)
         target = {}
         if team:
             target["team"] = Team.objects.filter(tenant=tenant_obj, name=grantee).first()

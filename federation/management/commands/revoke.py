@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import Tenant
+from accounts.management.lookup import tenant_by_slug
 from federation import services
 from federation.models import RoleMapping
 
@@ -17,9 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--team", action="store_true", help="the grantee is a team")
 
     def handle(self, *args, grantee, role_arn, tenant, team, **options):
-        tenant_obj = Tenant.objects.filter(slug=tenant).first()
-        if tenant_obj is None:
-            raise CommandError(f"no tenant with slug '{tenant}'")
+        tenant_obj = tenant_by_slug(tenant)
         grants = RoleMapping.objects.filter(tenant=tenant_obj, role_arn=role_arn, active=True)
         if team:
             grants = grants.filter(team__name=grantee)
