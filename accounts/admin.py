@@ -1,23 +1,119 @@
+from axes import admin as axes_admin
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django import forms
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.db import transaction
 
+from accounts.admin_scoping import (
+    OperatorsOnlyMixin,
+    TenantScopedAdmin,
+    TenantScopedInline,
+    is_operator,
+)
 from accounts.models import Membership, Team, Tenant, User
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(TenantScopedInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["user", "tenant"]
 
 
+class UserCreationForm(AdminUserCreationForm):
+    """A new person always starts inside a tenant (otherwise nobody but operators sees them)."""
+
+    tenant = forms.ModelChoiceField(queryset=Tenant.objects.none())
+    role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.MEMBER)
+
+    class Meta(AdminUserCreationForm.Meta):
+        model = User
+        fields = ["username", "email"]
+
+
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
+    """People. Tenant admins see the people of their tenants (never platform operators),
+    add people to them and edit those who belong to no other tenant; they cannot grant
+    staff, superuser, group or permission flags."""
+
+    tenant_admin_permissions = frozenset({"view", "add", "change"})
     inlines = [MembershipInline]
     list_display = ["username", "email", "first_name", "last_name", "is_staff", "is_active"]
+    add_form = UserCreationForm
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("username", "email", "password1", "password2", "tenant", "role"),
+            },
+        ),
+    )
+    tenant_admin_fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        ("Personal info", {"fields": ("first_name", "last_name", "email")}),
+        ("Status", {"fields": ("is_active", "last_login", "date_joined")}),
+    )
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is not None and not is_operator(request.user):
+            return self.tenant_admin_fieldsets
+        return super().get_fieldsets(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if not is_operator(request.user):
+            fields += ["username", "last_login", "date_joined"]
+        return fields
+
+    def get_list_filter(self, request):
+        if is_operator(request.user):
+            return ["is_staff", "is_superuser", "is_active"]
+        return ["is_active"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None:
+            # The tenant choices depend on who is adding.
+            form = type(form.__name__, (form,), {})
+            form.base_fields = {**form.base_fields}
+            form.base_fields["tenant"] = forms.ModelChoiceField(
+                queryset=Tenant.objects.for_user(request.user, manage=True),
+                help_text="The tenant the person joins.",
+            )
+        return form
+
+    def has_change_permission(self, request, obj=None):
+        if not super().has_change_permission(request, obj):
+            return False
+        if obj is None or is_operator(request.user):
+            return True
+        # A person who also belongs to another tenant is that tenant's too: hands off.
+        managed = set(
+            Tenant.objects.for_user(request.user, manage=True).values_list("pk", flat=True)
+        )
+        return set(obj.memberships.values_list("tenant_id", flat=True)) <= managed
+
+    def save_model(self, request, obj, form, change):
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            if not change:
+                Membership.objects.create(
+                    user=obj, tenant=form.cleaned_data["tenant"], role=form.cleaned_data["role"]
+                )
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(TenantScopedAdmin):
+    """Tenants. Operators create and manage them; a tenant admin adjusts their own
+    tenant's limits and switches."""
+
+    tenant_admin_permissions = frozenset({"view", "change"})
     list_display = ["name", "slug", "max_session_seconds", "active", "created_at"]
     list_filter = ["active"]
     search_fields = ["name", "slug", "external_id"]
@@ -25,9 +121,18 @@ class TenantAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
 
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if not is_operator(request.user):
+            fields += ["slug", "active"]
+        return fields
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return self.prepopulated_fields if is_operator(request.user) else {}
+
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(TenantScopedAdmin):
     list_display = ["user", "tenant", "role", "created_at"]
     list_filter = ["role", "tenant"]
     search_fields = ["user__username", "tenant__name", "tenant__slug"]
@@ -35,10 +140,40 @@ class MembershipAdmin(admin.ModelAdmin):
     list_select_related = ["user", "tenant"]
 
 
+class TeamForm(forms.ModelForm):
+    class Meta:
+        model = Team
+        fields = ["tenant", "name", "members"]
+
+    def clean(self):
+        cleaned = super().clean()
+        tenant = cleaned.get("tenant") or getattr(self.instance, "tenant", None)
+        members = cleaned.get("members")
+        if tenant is not None and members:
+            outsiders = members.exclude(memberships__tenant=tenant)
+            if outsiders.exists():
+                names = ", ".join(user.get_username() for user in outsiders)
+                raise ValidationError({"members": f"Not members of {tenant}: {names}."})
+        return cleaned
+
+
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(TenantScopedAdmin):
+    form = TeamForm
     list_display = ["name", "tenant", "created_at"]
     list_filter = ["tenant"]
     search_fields = ["name", "tenant__name"]
     filter_horizontal = ["members"]
     list_select_related = ["tenant"]
+
+
+# Platform-wide records from Django and django-axes: operators only.
+for model, model_admin in [
+    (Group, DjangoGroupAdmin),
+    (AccessAttempt, axes_admin.AccessAttemptAdmin),
+    (AccessLog, axes_admin.AccessLogAdmin),
+    (AccessFailureLog, axes_admin.AccessFailureLogAdmin),
+]:
+    if admin.site.is_registered(model):
+        admin.site.unregister(model)
+    admin.site.register(model, type(model_admin.__name__, (OperatorsOnlyMixin, model_admin), {}))

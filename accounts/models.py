@@ -12,6 +12,7 @@ from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils.functional import cached_property
 
 # AWS accepts role sessions from 15 minutes to 12 hours.
 MIN_SESSION_SECONDS = 900
@@ -22,26 +23,61 @@ session_seconds_validators = [
 ]
 
 
+ADMIN_ROLE = "admin"
+
+
+def _signed_in(user):
+    return bool(user and user.is_authenticated and user.is_active)
+
+
+def membership_filter(user, *, manage=False, via=""):
+    """Lookups that keep the tenants `user` belongs to (`manage`: the ones they administer).
+
+    `via` is the path from the queried model to Tenant ("tenant__", or "" for Tenant itself).
+    Both conditions go into one filter() call, so they apply to the same membership row.
+    """
+    lookups = {f"{via}memberships__user": user}
+    if manage:
+        lookups[f"{via}memberships__role"] = ADMIN_ROLE
+    return lookups
+
+
 class TenantQuerySet(models.QuerySet):
     """A queryset of rows that belong to a tenant.
 
     `for_user(user)` is the only way views, the admin, the API, exports and commands read
     tenant-owned rows: operators (superusers) see all, everyone else only the tenants they
-    are a member of. `tenant_lookup` is the path from the model to its Tenant.
+    are a member of, or with `manage=True` only the tenants they administer.
+    `tenant_lookup` is the path from the model to its Tenant.
     """
 
     tenant_lookup = "tenant"
 
-    def for_user(self, user):
-        if not (user and user.is_authenticated and user.is_active):
+    def for_user(self, user, *, manage=False):
+        if not _signed_in(user):
             return self.none()
         if user.is_superuser:
             return self
         # Membership is unique per (user, tenant): the join cannot duplicate rows.
-        return self.filter(**{f"{self.tenant_lookup}__memberships__user": user})
+        return self.filter(**membership_filter(user, manage=manage, via=f"{self.tenant_lookup}__"))
 
 
-class UserManager(DjangoUserManager):
+class UserQuerySet(models.QuerySet):
+    def for_user(self, user, *, manage=False):
+        """People who share a tenant with `user` (`manage`: a tenant `user` administers).
+
+        Platform operators are visible to operators only.
+        """
+        if not _signed_in(user):
+            return self.none()
+        if user.is_superuser:
+            return self
+        tenants = Tenant.objects.for_user(user, manage=manage)
+        members = Membership.objects.filter(tenant__in=tenants).values("user_id")
+        return self.filter(pk__in=members, is_superuser=False)
+
+
+class UserManager(DjangoUserManager.from_queryset(UserQuerySet)):
     def get_by_natural_key(self, username):
         # Sign-in is case-insensitive: "Bob" and "bob" are the same person.
         return self.get(**{f"{self.model.USERNAME_FIELD}__iexact": username})
@@ -61,6 +97,11 @@ class User(AbstractUser):
             )
         ]
 
+    @cached_property
+    def is_tenant_admin(self):
+        """Administers at least one tenant (and so may use the admin site for it)."""
+        return self.memberships.filter(role=ADMIN_ROLE).exists()
+
 
 def new_external_id():
     """An ExternalId for AssumeRole: random, stable, within AWS's allowed characters."""
@@ -69,12 +110,12 @@ def new_external_id():
 
 class TenantOwnQuerySet(TenantQuerySet):
     # A Tenant is its own tenant: members see the tenants they belong to.
-    def for_user(self, user):
-        if not (user and user.is_authenticated and user.is_active):
+    def for_user(self, user, *, manage=False):
+        if not _signed_in(user):
             return self.none()
         if user.is_superuser:
             return self
-        return self.filter(memberships__user=user)
+        return self.filter(**membership_filter(user, manage=manage))
 
 
 class Tenant(models.Model):
@@ -123,7 +164,7 @@ class Membership(models.Model):
 
     class Role(models.TextChoices):
         MEMBER = "member", "Member"
-        ADMIN = "admin", "Admin"
+        ADMIN = ADMIN_ROLE, "Admin"
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
@@ -140,6 +181,12 @@ class Membership(models.Model):
 
     def __str__(self):
         return f"{self.user} in {self.tenant} ({self.get_role_display()})"
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        if self.role == self.Role.ADMIN:
+            # A tenant admin runs their tenant in the admin site, which needs the staff flag.
+            User.objects.filter(pk=self.user_id, is_staff=False).update(is_staff=True)
 
 
 class Team(models.Model):

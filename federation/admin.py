@@ -1,11 +1,121 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.widgets import AdminSplitDateTime, FilteredSelectMultiple
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import OuterRef, Subquery
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.utils import timezone
 
-from federation import services
-from federation.models import ApiToken, AuditEvent, RoleMapping
+from accounts.admin_scoping import TenantScopedAdmin, scoped
+from accounts.models import MAX_SESSION_SECONDS, MIN_SESSION_SECONDS, Team, Tenant, User
+from federation import aws, services
+from federation.models import (
+    CONSOLE_SERVICES,
+    ApiToken,
+    AuditEvent,
+    RoleMapping,
+    validate_role_arn,
+    validate_session_policy,
+)
+from portal.validation import describe
+
+
+class GrantForm(forms.Form):
+    """Grant one role to several people and teams at once, optionally until a date."""
+
+    tenant = forms.ModelChoiceField(queryset=Tenant.objects.none())
+    role_arn = forms.CharField(
+        label="Role ARN",
+        max_length=2048,
+        validators=[validate_role_arn],
+        help_text="arn:aws:iam::123456789012:role/Name, trusting the portal with this "
+        "tenant's ExternalId.",
+    )
+    label = forms.CharField(
+        max_length=100, required=False, help_text="What people see; the role name by default."
+    )
+    account_alias = forms.CharField(max_length=63, required=False)
+    users = forms.ModelMultipleChoiceField(
+        label="People",
+        queryset=User.objects.none(),
+        required=False,
+        widget=FilteredSelectMultiple("people", is_stacked=False),
+    )
+    teams = forms.ModelMultipleChoiceField(
+        queryset=Team.objects.none(),
+        required=False,
+        widget=FilteredSelectMultiple("teams", is_stacked=False),
+        help_text="A team grant reaches every member, and stops for anyone who leaves.",
+    )
+    max_session_seconds = forms.IntegerField(
+        label="Longest session (seconds)",
+        min_value=MIN_SESSION_SECONDS,
+        max_value=MAX_SESSION_SECONDS,
+        required=False,
+        help_text="900–43200, within the tenant's limit. One hour by default.",
+    )
+    destination_path = forms.ChoiceField(
+        label="Default destination", choices=list(CONSOLE_SERVICES.items())
+    )
+    region = forms.CharField(max_length=32, required=False)
+    valid_until = forms.SplitDateTimeField(
+        label="Until",
+        required=False,
+        widget=AdminSplitDateTime,
+        help_text="Leave empty for a grant without an end date.",
+    )
+    session_policy = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}),
+        required=False,
+        validators=[validate_session_policy],
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["tenant"].queryset = scoped(Tenant.objects.all(), user)
+        self.fields["users"].queryset = scoped(User.objects.order_by("username"), user)
+        self.fields["teams"].queryset = scoped(Team.objects.select_related("tenant"), user)
+
+    def clean(self):
+        cleaned = super().clean()
+        tenant, users, teams = (cleaned.get(name) for name in ("tenant", "users", "teams"))
+        if not users and not teams:
+            raise ValidationError("Choose at least one person or team.")
+        if tenant is not None:
+            if users and users.exclude(memberships__tenant=tenant).exists():
+                outsiders = users.exclude(memberships__tenant=tenant)
+                self.add_error(
+                    "users",
+                    f"Not members of {tenant}: {', '.join(u.username for u in outsiders)}.",
+                )
+            if teams and teams.exclude(tenant=tenant).exists():
+                self.add_error("teams", f"Only teams of {tenant} can be chosen.")
+        valid_until = cleaned.get("valid_until")
+        if valid_until and valid_until <= timezone.now():
+            self.add_error("valid_until", "Choose a time in the future.")
+        return cleaned
+
+
+def _sessions_revoked_at():
+    """When the role's live sessions were last revoked in the grant's tenant."""
+    return Subquery(
+        AuditEvent.objects.filter(
+            tenant=OuterRef("tenant"),
+            role_arn=OuterRef("role_arn"),
+            action=AuditEvent.Action.SESSIONS_REVOKED,
+        )
+        .order_by("-created_at")
+        .values("created_at")[:1]
+    )
 
 
 @admin.register(RoleMapping)
-class RoleMappingAdmin(admin.ModelAdmin):
+class RoleMappingAdmin(TenantScopedAdmin):
+    """Role grants. Grants are ended, never deleted, so the record of who had what stays."""
+
+    operator_permissions = tenant_admin_permissions = frozenset({"view", "add", "change"})
     list_display = [
         "label",
         "role_arn",
@@ -15,37 +125,127 @@ class RoleMappingAdmin(admin.ModelAdmin):
         "max_session_seconds",
         "valid_until",
         "active",
+        "sessions_revoked_at",
     ]
     list_filter = ["active", "tenant"]
     search_fields = ["label", "role_arn", "user__username", "team__name"]
     autocomplete_fields = ["user", "team", "tenant"]
     list_select_related = ["tenant", "user", "team"]
-    readonly_fields = ["granted_by", "created_at"]
+    readonly_fields = ["granted_by", "created_at", "sessions_revoked_at"]
+    actions = ["end_grants", "revoke_sessions"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(sessions_revoked=_sessions_revoked_at())
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        if obj is not None:
+            # Another person or another role is another grant: end this one, grant anew.
+            fields += [name for name in ("user", "team", "role_arn") if name not in fields]
+        return fields
+
+    @admin.display(description="sessions revoked", ordering="sessions_revoked")
+    def sessions_revoked_at(self, obj):
+        return getattr(obj, "sessions_revoked", None) or "-"
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = GrantForm(request.POST or None, user=request.user)
+        if request.method == "POST" and form.is_valid():
+            data = dict(form.cleaned_data)
+            try:
+                mappings = services.grant_roles(
+                    actor=request.user, meta=services.RequestMeta.from_request(request), **data
+                )
+            except ValidationError as error:
+                form.add_error(None, describe(error))
+            else:
+                self.message_user(
+                    request,
+                    f"Granted {mappings[0].label} to "
+                    + ", ".join(str(mapping.grantee) for mapping in mappings)
+                    + ".",
+                    messages.SUCCESS,
+                )
+                return redirect("admin:federation_rolemapping_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Grant a role",
+            "opts": self.opts,
+            "form": form,
+            "media": self.media + form.media,
+            "regions": aws.available_regions("aws"),
+        }
+        return TemplateResponse(request, "admin/federation/rolemapping/grant.html", context)
 
     def save_model(self, request, obj, form, change):
-        if not change:
-            obj.granted_by = request.user
         super().save_model(request, obj, form, change)
-        services.record(
-            "mapping.changed" if change else "mapping.granted",
-            actor=request.user,
-            mapping=obj,
-            meta=services.RequestMeta.from_request(request),
-            duration_seconds=obj.max_session_seconds,
-            detail=(", ".join(form.changed_data) if change else f"granted to {obj.grantee}")[:500],
-        )
+        if change and form.changed_data:
+            services.change_grant(
+                actor=request.user,
+                mapping=obj,
+                changed_fields=form.changed_data,
+                meta=services.RequestMeta.from_request(request),
+            )
 
-    def delete_model(self, request, obj):
-        services.revoke_grant(
-            actor=request.user, mapping=obj, meta=services.RequestMeta.from_request(request)
+    @admin.action(description="End the selected grants now", permissions=["change"])
+    def end_grants(self, request, queryset):
+        meta = services.RequestMeta.from_request(request)
+        ended = [
+            services.revoke_grant(actor=request.user, mapping=mapping, meta=meta)
+            for mapping in queryset.filter(active=True)
+        ]
+        self.message_user(request, f"Ended {len(ended)} grant(s).", messages.SUCCESS)
+
+    @admin.action(
+        description="Revoke the live sessions of the selected roles", permissions=["change"]
+    )
+    def revoke_sessions(self, request, queryset):
+        roles = sorted(
+            set(queryset.values_list("tenant_id", "tenant__name", "role_arn")),
+            key=lambda row: (row[1], row[2]),
         )
-        super().delete_model(request, obj)
+        if request.POST.get("post") != "yes":
+            return TemplateResponse(
+                request,
+                "admin/federation/rolemapping/revoke_sessions.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Revoke live sessions?",
+                    "opts": self.opts,
+                    "roles": roles,
+                    "selected": queryset.values_list("pk", flat=True),
+                    "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                },
+            )
+        meta = services.RequestMeta.from_request(request)
+        for tenant_id, tenant_name, role_arn in roles:
+            try:
+                cutoff = services.revoke_role_sessions(
+                    actor=request.user,
+                    tenant=Tenant(pk=tenant_id),
+                    role_arn=role_arn,
+                    meta=meta,
+                )
+            except (aws.AwsError, services.AuditUnavailable) as error:
+                self.message_user(request, f"{role_arn}: {error}", messages.ERROR)
+            except services.GrantNotFound:
+                self.message_user(request, f"{role_arn}: not a role of yours.", messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    f"{role_arn} ({tenant_name}): sessions issued before "
+                    f"{cutoff:%Y-%m-%d %H:%M:%S} UTC are now denied everything.",
+                    messages.SUCCESS,
+                )
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(TenantScopedAdmin):
     """Read-only for everyone: the trail is append-only."""
 
+    operator_permissions = tenant_admin_permissions = frozenset({"view"})
     list_display = [
         "created_at",
         "action",
@@ -53,6 +253,7 @@ class AuditEventAdmin(admin.ModelAdmin):
         "tenant",
         "role_arn",
         "role_session_name",
+        "source_identity",
         "client_ip",
         "error_code",
     ]
@@ -61,23 +262,24 @@ class AuditEventAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ["tenant"]
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    actions = None
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(TenantScopedAdmin):
+    """Personal API tokens, hashed: names and use only. Admins can revoke, not create."""
+
+    operator_permissions = tenant_admin_permissions = frozenset({"view", "change"})
     list_display = ["name", "user", "key_id", "created_at", "last_used_at", "revoked_at"]
     search_fields = ["name", "user__username", "key_id"]
-    readonly_fields = ["user", "name", "key_id", "created_at", "last_used_at"]
+    readonly_fields = ["user", "name", "key_id", "created_at", "last_used_at", "revoked_at"]
     list_select_related = ["user"]
+    actions = ["revoke_tokens"]
 
-    def has_add_permission(self, request):
-        return False
+    @admin.action(description="Revoke the selected tokens", permissions=["change"])
+    def revoke_tokens(self, request, queryset):
+        meta = services.RequestMeta.from_request(request)
+        tokens = list(queryset.live())
+        for token in tokens:
+            services.revoke_token(actor=request.user, token=token, meta=meta)
+        self.message_user(request, f"Revoked {len(tokens)} token(s).", messages.SUCCESS)

@@ -16,8 +16,8 @@ import json
 import re
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime
-from urllib.parse import urlencode, urlsplit
+from datetime import UTC, datetime
+from urllib.parse import unquote, urlencode, urlsplit
 
 import boto3
 import botocore.exceptions
@@ -522,3 +522,66 @@ def get_role_arn(name, partition="aws"):
         return None
     except BOTO_ERRORS as error:
         raise _translate(error) from None
+
+
+# --- revoking sessions ----------------------------------------------------------------------
+
+REVOKE_POLICY_NAME = "AWSRevokeOlderSessions"
+
+
+def revoke_older_sessions_policy(issued_before):
+    """The inline policy AWS's own "Revoke active sessions" puts on a role."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": {
+            "Effect": "Deny",
+            "Action": "*",
+            "Resource": "*",
+            "Condition": {
+                "DateLessThan": {
+                    "aws:TokenIssueTime": issued_before.astimezone(UTC).strftime(
+                        "%Y-%m-%dT%H:%M:%SZ"
+                    )
+                }
+            },
+        },
+    }
+
+
+def role_trust_policy(role_arn):
+    """The role's trust policy document (a dict)."""
+    role = RoleArn.parse(role_arn)
+    try:
+        document = iam_client(role.partition).get_role(RoleName=role.name)["Role"][
+            "AssumeRolePolicyDocument"
+        ]
+    except BOTO_ERRORS as error:
+        raise _translate_iam(error, "iam:GetRole") from None
+    # boto3 decodes the URL-encoded JSON; some endpoints leave it a string.
+    return json.loads(unquote(document)) if isinstance(document, str) else document
+
+
+def revoke_older_sessions(*, role_arn, issued_before):
+    """Deny everything to the role's sessions issued before `issued_before` (iam:PutRolePolicy)."""
+    role = RoleArn.parse(role_arn)
+    try:
+        iam_client(role.partition).put_role_policy(
+            RoleName=role.name,
+            PolicyName=REVOKE_POLICY_NAME,
+            PolicyDocument=json.dumps(revoke_older_sessions_policy(issued_before)),
+        )
+    except BOTO_ERRORS as error:
+        raise _translate_iam(error, "iam:PutRolePolicy") from None
+
+
+def _translate_iam(error, permission):
+    translated = _translate(error)
+    if translated.code in {"AccessDenied", "AccessDeniedException"}:
+        return RoleRefused(
+            f"AWS refused: the portal's AWS identity lacks {permission} on this role.",
+            code=translated.code,
+            aws_request_id=translated.aws_request_id,
+        )
+    if translated.code == "NoSuchEntity":
+        return RoleRefused("AWS has no role with this ARN.", code=translated.code)
+    return translated

@@ -208,8 +208,11 @@ class AuditEvent(models.Model):
         MAPPING_CHANGED = "mapping.changed"
         MAPPING_REVOKED = "mapping.revoked"
         SESSIONS_REVOKED = "sessions.revoked"
+        SESSIONS_DENIED = "sessions.denied"
+        SESSIONS_FAILED = "sessions.failed"
         TOKEN_CREATED = "token.created"
         TOKEN_REVOKED = "token.revoked"
+        AUDIT_EXPORTED = "audit.exported"
         LOGIN_FAILED = "login.failed"
         LOGIN_LOCKED = "login.locked"
 
@@ -240,7 +243,15 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["tenant", "-created_at", "-id"])]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at", "-id"]),
+            # "When were this role's sessions last revoked?" on every grant listing.
+            models.Index(
+                fields=["tenant", "role_arn", "-created_at"],
+                condition=Q(action="sessions.revoked"),
+                name="audit_sessions_revoked",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.actor_username}"
@@ -267,12 +278,15 @@ def hash_token(secret):
 
 
 class ApiTokenQuerySet(models.QuerySet):
-    def for_user(self, user):
-        """A person's own tokens; operators see everyone's."""
+    def for_user(self, user, *, manage=False):
+        """A person's own tokens (`manage`: also those of the people in tenants they
+        administer); operators see everyone's."""
         if not (user and user.is_authenticated and user.is_active):
             return self.none()
         if user.is_superuser:
             return self
+        if manage:
+            return self.filter(user__in=User.objects.for_user(user, manage=True))
         return self.filter(user=user)
 
     def live(self):

@@ -68,6 +68,7 @@ class RoleSession:
     source_identity: str
     chained: bool
     partition: str
+    issued_at: datetime = field(default_factory=lambda: now())
 
 
 @dataclass
@@ -193,7 +194,7 @@ class Sandbox:
             elif self._service(request) == "sts":
                 response = self._fault("sts") or self._moto(environ)
             else:
-                response = self._moto(environ)
+                response = self._iam_fault(form) or self._moto(environ)
         return response(environ, start_response)
 
     def _moto(self, environ):
@@ -248,6 +249,20 @@ class Sandbox:
             return self._sts_error(AwsFault(500, "InternalFailure", "Internal failure"))
         if kind == "malformed":
             return Response("<AssumeRoleResponse><Broken", status=200, content_type="text/xml")
+        return None
+
+    def _iam_fault(self, form):
+        # {"iam": "denied"}: the broker lacks IAM write permissions (reads still work).
+        action = form.get("Action", [""])[0]
+        if self.faults.get("iam") == "denied" and action.startswith(("Put", "Create", "Delete")):
+            return self._sts_error(
+                AwsFault(
+                    403,
+                    "AccessDenied",
+                    f"User: arn:aws:iam::{DEFAULT_ACCOUNT_ID}:user/moto is not authorized to "
+                    f"perform: iam:{action}",
+                )
+            )
         return None
 
     # --- STS ------------------------------------------------------------------------------
@@ -482,6 +497,13 @@ class Sandbox:
             return self._refuse("Destination is not on this partition's AWS console.")
         issuer = request.values.get("Issuer", "")
         session = signin.session
+        revoked_before = self.revoked_before(session.role_arn)
+        if revoked_before and session.issued_at < revoked_before:
+            return self._refuse(
+                "Access denied: this role's sessions issued before "
+                f"{revoked_before:%Y-%m-%d %H:%M:%S} UTC were revoked (AWSRevokeOlderSessions).",
+                status=403,
+            )
         expires = (
             min(signin.console_expires_at, session.expiration)
             if session.chained
@@ -511,6 +533,21 @@ no real AWS account is involved.</p>
         response.headers["Cache-Control"] = "no-store"
         response.headers["Referrer-Policy"] = "no-referrer"
         return response
+
+    @staticmethod
+    def revoked_before(role_arn):
+        """The cut-off of the role's AWSRevokeOlderSessions policy, if it has one."""
+        parsed = RoleArn.parse(role_arn)
+        try:
+            role = iam_backends[parsed.account_id][parsed.partition].get_role_by_arn(role_arn)
+        except Exception:
+            return None
+        document = role.policies.get("AWSRevokeOlderSessions")
+        if not document:
+            return None
+        statement = json.loads(document)["Statement"]
+        cutoff = statement["Condition"]["DateLessThan"]["aws:TokenIssueTime"]
+        return datetime.fromisoformat(cutoff.replace("Z", "+00:00"))
 
     def logout(self, request):
         target = request.args.get("redirect_uri", "")

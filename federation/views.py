@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from federation import aws, services
 from federation.forms import IssueForm, duration_choices
-from federation.models import CONSOLE_SERVICES, ApiToken, AuditEvent
+from federation.models import CONSOLE_SERVICES, ApiToken
 
 
 def error_page(request, message, status, *, title="Something went wrong"):
@@ -141,14 +141,10 @@ def tokens(request):
         if not name:
             messages.error(request, "Give the token a name, e.g. the laptop it lives on.")
             return redirect("tokens")
-        token, context["new_token"] = ApiToken.issue(user=request.user, name=name)
-        context["new_token_name"] = name
-        services.record(
-            AuditEvent.Action.TOKEN_CREATED,
-            actor=request.user,
-            meta=services.RequestMeta.from_request(request),
-            detail=f"API token {token.key_id} ({name})"[:500],
+        token, context["new_token"] = services.create_token(
+            user=request.user, name=name, meta=services.RequestMeta.from_request(request)
         )
+        context["new_token_name"] = name
     # never_cache marks the page no-store: it may hold a new token.
     return render(request, "federation/tokens.html", context)
 
@@ -159,13 +155,8 @@ def revoke_token(request, token_id):
     token = get_object_or_404(
         ApiToken.objects.for_user(request.user).filter(user=request.user).live(), pk=token_id
     )
-    token.revoked_at = timezone.now()
-    token.save(update_fields=["revoked_at"])
-    services.record(
-        AuditEvent.Action.TOKEN_REVOKED,
-        actor=request.user,
-        meta=services.RequestMeta.from_request(request),
-        detail=f"API token {token.key_id} ({token.name})"[:500],
+    services.revoke_token(
+        actor=request.user, token=token, meta=services.RequestMeta.from_request(request)
     )
     messages.success(request, f"Token “{token.name}” revoked.")
     return redirect("tokens")

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from accounts import views as accounts_views
-from federation import api
+from federation import api, audit
 from federation import views as federation_views
 from portal import views
 
@@ -13,6 +13,8 @@ urlpatterns = [
     path("", federation_views.my_roles, name="home"),
     path("console/<int:mapping_id>/", federation_views.console, name="console"),
     path("cli/<int:mapping_id>/", federation_views.cli, name="cli"),
+    path("audit/", audit.audit_list, name="audit"),
+    path("audit/export.csv", audit.audit_csv, name="audit-csv"),
     path("tokens/", federation_views.tokens, name="tokens"),
     path("tokens/<int:token_id>/revoke/", federation_views.revoke_token, name="revoke-token"),
     path("api/v1/roles", api.roles, name="api-roles"),

@@ -1,0 +1,167 @@
+"""How every admin page is scoped: operators see everything, tenant admins their tenants.
+
+Every ModelAdmin registered on the site declares `scope` (a test fails for one that does
+not): "tenant" admins go through `for_user(user, manage=True)` for their rows, their
+foreign-key and many-to-many choices, their list filters and (through the related admin)
+autocomplete and raw-id popups; "operators" admins are for platform operators only.
+
+The traps closed here are the ones Django's admin leaves open by default: choices and
+`RelatedFieldListFilter` read the related model's whole table, and a missing object
+redirects to the index instead of answering 404.
+"""
+
+from django.contrib import admin
+from django.db import models
+from django.http import Http404
+
+ALL_PERMISSIONS = frozenset({"view", "add", "change", "delete"})
+
+
+def is_operator(user):
+    return bool(user.is_active and user.is_superuser)
+
+
+def is_tenant_admin(user):
+    return bool(user.is_active and user.is_staff and user.is_tenant_admin)
+
+
+def scoped(queryset, user):
+    """The rows of `queryset` that `user` may manage, if the model is tenant-owned."""
+    if hasattr(queryset, "for_user"):
+        return queryset.for_user(user, manage=True)
+    return queryset
+
+
+class ScopedRelatedFieldListFilter(admin.RelatedFieldListFilter):
+    """A related-object filter offering only the objects the viewer may manage."""
+
+    def field_choices(self, field, request, model_admin):
+        related = scoped(field.related_model._default_manager.all(), request.user)
+        return [(obj.pk, str(obj)) for obj in related]
+
+
+class PortalAdminSite(admin.AdminSite):
+    """The admin site: for platform operators and for tenant admins (staff with an admin
+    membership). Staff flags alone open nothing."""
+
+    site_header = "Portcullis administration"
+    site_title = "Portcullis admin"
+    index_title = "Administration"
+
+    def has_permission(self, request):
+        return is_operator(request.user) or is_tenant_admin(request.user)
+
+
+class ScopedMixin:
+    """Shared by model admins and inlines. `tenant_admin_permissions` is what tenant admins
+    may do; `operator_permissions` what operators may do (read-only trails drop the rest).
+    """
+
+    scope = "tenant"
+    operator_permissions = ALL_PERMISSIONS
+    tenant_admin_permissions = ALL_PERMISSIONS
+
+    def get_queryset(self, request):
+        return scoped(super().get_queryset(request), request.user)
+
+    def allows(self, request, permission):
+        user = request.user
+        if is_operator(user):
+            return permission in self.operator_permissions
+        if self.scope == "tenant" and is_tenant_admin(user):
+            return permission in self.tenant_admin_permissions
+        return False
+
+    def has_module_permission(self, request):
+        return self.allows(request, "view")
+
+    def has_view_permission(self, request, obj=None):
+        return self.allows(request, "view") or self.allows(request, "change")
+
+    def has_add_permission(self, request, *args):
+        return self.allows(request, "add")
+
+    def has_change_permission(self, request, obj=None):
+        return self.allows(request, "change")
+
+    def has_delete_permission(self, request, obj=None):
+        return self.allows(request, "delete")
+
+    def _scope_choices(self, db_field, request, kwargs):
+        if "queryset" not in kwargs:
+            kwargs["queryset"] = scoped(
+                db_field.remote_field.model._default_manager.all(), request.user
+            )
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        self._scope_choices(db_field, request, kwargs)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        self._scope_choices(db_field, request, kwargs)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        # Nothing moves between tenants: a row stays in the tenant it was created in.
+        if obj is not None and _has_field(self.model, "tenant") and "tenant" not in fields:
+            fields.append("tenant")
+        return fields
+
+
+def _has_field(model, name):
+    try:
+        model._meta.get_field(name)
+    except Exception:
+        return False
+    return True
+
+
+class TenantScopedAdmin(ScopedMixin, admin.ModelAdmin):
+    """A ModelAdmin over tenant-owned rows."""
+
+    def get_object(self, request, object_id, from_field=None):
+        # Another tenant's object does not exist for this viewer: 404, on every page.
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404("No such object.")
+        return obj
+
+    def get_list_filter(self, request):
+        # A bare related field name would list every tenant's objects in the sidebar.
+        filters = []
+        for item in super().get_list_filter(request):
+            if isinstance(item, str) and "__" not in item:
+                field = self.model._meta.get_field(item)
+                if isinstance(field, models.ForeignKey | models.ManyToManyField):
+                    item = (item, ScopedRelatedFieldListFilter)
+            filters.append(item)
+        return filters
+
+
+class TenantScopedInline(ScopedMixin, admin.TabularInline):
+    """An inline over tenant-owned rows."""
+
+
+class OperatorsOnlyMixin:
+    """For platform-wide data (sign-in attempts, groups): operators only.
+
+    Mix in before a third-party ModelAdmin; its own permission rules still apply on top.
+    """
+
+    scope = "operators"
+
+    def has_module_permission(self, request):
+        return is_operator(request.user) and super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None):
+        return is_operator(request.user) and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request, *args):
+        return is_operator(request.user) and super().has_add_permission(request, *args)
+
+    def has_change_permission(self, request, obj=None):
+        return is_operator(request.user) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return is_operator(request.user) and super().has_delete_permission(request, obj)

@@ -1,0 +1,223 @@
+"""The audit trail for tenant admins and operators: `/audit/` and its CSV export.
+
+Both read through `AuditEvent.objects.for_user(user, manage=True)`, the same filter, and
+the same newest-first order. Pages use keyset pagination: the link to older records
+carries the (time, id) of the last row shown, so a deep page costs what the first does and
+nothing counts the whole table.
+"""
+
+import csv
+from datetime import UTC, datetime, time, timedelta
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.db.models import Q
+from django.http import StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from accounts.models import Tenant, User
+from federation import services
+from federation.models import AuditEvent, RoleMapping
+from federation.views import error_page
+
+PAGE_SIZE = 50
+ACTIONS = [value for value, _ in AuditEvent.Action.choices]
+OUTCOMES = sorted({action.rsplit(".", 1)[1] for action in ACTIONS})
+CSV_COLUMNS = [
+    ("time (UTC)", lambda e: e.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")),
+    ("tenant", lambda e: e.tenant.slug if e.tenant_id else ""),
+    ("actor", lambda e: e.actor_username),
+    ("action", lambda e: e.action),
+    ("outcome", lambda e: e.outcome),
+    ("role ARN", lambda e: e.role_arn),
+    ("RoleSessionName", lambda e: e.role_session_name),
+    ("SourceIdentity", lambda e: e.source_identity),
+    ("assumed-role ARN", lambda e: e.assumed_role_arn),
+    ("duration (s)", lambda e: "" if e.duration_seconds is None else e.duration_seconds),
+    ("client IP", lambda e: e.client_ip or ""),
+    ("user agent", lambda e: e.user_agent),
+    ("portal request ID", lambda e: e.request_id),
+    ("AWS request ID", lambda e: e.aws_request_id),
+    ("error code", lambda e: e.error_code),
+    ("detail", lambda e: e.detail),
+]
+# A spreadsheet runs a cell that starts with one of these as a formula.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def may_review(user):
+    return user.is_active and (user.is_superuser or user.is_tenant_admin)
+
+
+class AuditFilterForm(forms.Form):
+    tenant = forms.ModelChoiceField(queryset=Tenant.objects.none(), required=False)
+    user = forms.CharField(label="Person", max_length=150, required=False)
+    role = forms.CharField(label="Role ARN", max_length=2048, required=False)
+    action = forms.ChoiceField(choices=[("", "any")] + [(a, a) for a in ACTIONS], required=False)
+    outcome = forms.ChoiceField(choices=[("", "any")] + [(o, o) for o in OUTCOMES], required=False)
+    since = forms.DateField(label="From", required=False, widget=forms.DateInput({"type": "date"}))
+    until = forms.DateField(label="To", required=False, widget=forms.DateInput({"type": "date"}))
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["tenant"].queryset = Tenant.objects.for_user(user, manage=True)
+
+    def clean(self):
+        cleaned = super().clean()
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and until < since:
+            self.add_error("until", "The end date is before the start date.")
+        return cleaned
+
+    def filter(self, events):
+        data = self.cleaned_data
+        if data.get("tenant"):
+            events = events.filter(tenant=data["tenant"])
+        if data.get("user"):
+            # Usernames are case-insensitive: match the stored spelling, so the index works.
+            person = User.objects.filter(username__iexact=data["user"]).first()
+            events = events.filter(actor_username=person.username if person else data["user"])
+        if data.get("role"):
+            events = events.filter(role_arn=data["role"].strip())
+        if data.get("action"):
+            events = events.filter(action=data["action"])
+        if data.get("outcome"):
+            events = events.filter(
+                action__in=[a for a in ACTIONS if a.endswith(f".{data['outcome']}")]
+            )
+        if data.get("since"):
+            events = events.filter(created_at__gte=_utc_midnight(data["since"]))
+        if data.get("until"):
+            events = events.filter(created_at__lt=_utc_midnight(data["until"] + timedelta(days=1)))
+        return events
+
+
+def _utc_midnight(day):
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _cursor(event):
+    return f"{event.created_at.astimezone(UTC).isoformat()}_{event.pk}"
+
+
+def _parse_cursor(value):
+    moment, _, pk = value.rpartition("_")
+    try:
+        moment = datetime.fromisoformat(moment)
+        pk = int(pk)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return moment, pk
+
+
+def _older_than(events, cursor):
+    moment, pk = cursor
+    # The plain `created_at <= moment` lets the database walk the index from that point.
+    return events.filter(created_at__lte=moment).filter(
+        Q(created_at__lt=moment) | Q(created_at=moment, pk__lt=pk)
+    )
+
+
+def _filtered(request):
+    form = AuditFilterForm(request.GET or None, user=request.user)
+    events = AuditEvent.objects.for_user(request.user, manage=True).order_by("-created_at", "-id")
+    if form.is_bound and form.is_valid():
+        events = form.filter(events)
+    elif form.is_bound:
+        events = events.none()
+    return form, events
+
+
+@require_GET
+@login_required
+@never_cache
+def audit_list(request):
+    """Newest first, PAGE_SIZE at a time, with a link to the next older page."""
+    if not may_review(request.user):
+        return error_page(
+            request, "The audit trail is for tenant admins.", 403, title="Not for you"
+        )
+    form, events = _filtered(request)
+    cursor = _parse_cursor(request.GET.get("after", ""))
+    if request.GET.get("after") and cursor is None:
+        return error_page(request, "That page link is not valid.", 400, title="Check the link")
+    if cursor:
+        events = _older_than(events, cursor)
+    rows = list(events.select_related("tenant")[: PAGE_SIZE + 1])
+    older = None
+    if len(rows) > PAGE_SIZE:
+        rows = rows[:PAGE_SIZE]
+        query = request.GET.copy()
+        query["after"] = _cursor(rows[-1])
+        older = query.urlencode()
+    query = request.GET.copy()
+    query.pop("after", None)
+    roles = (
+        RoleMapping.objects.for_user(request.user, manage=True)
+        .order_by("role_arn")
+        .values_list("role_arn", flat=True)
+        .distinct()
+    )
+    return render(
+        request,
+        "federation/audit.html",
+        {
+            "form": form,
+            "events": rows,
+            "older": older,
+            "newest": query.urlencode() if cursor else None,
+            "export": query.urlencode(),
+            "roles": roles,
+        },
+    )
+
+
+def _spreadsheet_safe(value):
+    value = str(value)
+    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@require_GET
+@login_required
+def audit_csv(request):
+    """The same filter as the page, every matching record, streamed row by row."""
+    if not may_review(request.user):
+        return error_page(
+            request, "The audit trail is for tenant admins.", 403, title="Not for you"
+        )
+    form, events = _filtered(request)
+    if form.is_bound and not form.is_valid():
+        return error_page(request, "Check the filter: " + form.errors.as_text(), 400)
+    tenant = form.cleaned_data.get("tenant") if form.is_bound else None
+    if tenant is None:
+        managed = list(Tenant.objects.for_user(request.user, manage=True)[:2])
+        tenant = managed[0] if len(managed) == 1 else None
+    services.record(
+        AuditEvent.Action.AUDIT_EXPORTED,
+        actor=request.user,
+        tenant=tenant,
+        meta=services.RequestMeta.from_request(request),
+        detail=f"CSV export, filter: {request.GET.urlencode() or 'none'}"[:500],
+    )
+    writer = csv.writer(_Echo())
+
+    def rows():
+        yield writer.writerow([title for title, _ in CSV_COLUMNS])
+        for event in events.select_related("tenant").iterator(chunk_size=2000):
+            yield writer.writerow([_spreadsheet_safe(get(event)) for _, get in CSV_COLUMNS])
+
+    stamp = timezone.now().astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="portcullis-audit-{stamp}.csv"'
+    response["Cache-Control"] = "no-store"
+    return response

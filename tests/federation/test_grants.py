@@ -1,0 +1,199 @@
+"""Tenant admins grant, extend and end roles in the admin; teams carry grants to members."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from federation.models import AuditEvent, RoleMapping
+from tests.factories import MembershipFactory, TeamFactory, UserFactory
+from tests.federation.helpers import open_console
+
+pytestmark = pytest.mark.django_db
+
+ROLE = "arn:aws:iam::123456789012:role/AcmeDeveloper"
+GRANT_URL = "/admin/federation/rolemapping/add/"
+
+
+def grant_form(tenant, **fields):
+    data = {
+        "tenant": tenant.pk,
+        "role_arn": ROLE,
+        "label": "Developer",
+        "account_alias": "acme-dev",
+        "max_session_seconds": "3600",
+        "destination_path": "/console/home",
+        "region": "",
+        "valid_until_0": "",
+        "valid_until_1": "",
+        "session_policy": "",
+    }
+    data.update(fields)
+    return data
+
+
+@pytest.fixture
+def dave(world):
+    user = UserFactory(username="dave")
+    MembershipFactory(user=user, tenant=world.tenant_a)
+    return user
+
+
+@pytest.fixture
+def team(world, dave):
+    team = TeamFactory(tenant=world.tenant_a, name="platform")
+    team.members.add(dave)
+    return team
+
+
+def test_it_grants_one_role_to_several_people_and_a_team_at_once(client, world, dave, team):
+    client.force_login(world.alice)
+    until = timezone.now() + timedelta(days=30)
+    response = client.post(
+        GRANT_URL,
+        grant_form(
+            world.tenant_a,
+            users=[world.bob.pk, dave.pk],
+            teams=[team.pk],
+            valid_until_0=until.strftime("%Y-%m-%d"),
+            valid_until_1=until.strftime("%H:%M:%S"),
+        ),
+    )
+    assert response.status_code == 302, response.content.decode()
+    grants = RoleMapping.objects.filter(role_arn=ROLE)
+    assert sorted(str(grant.grantee) for grant in grants) == sorted(
+        ["bob", "dave", "platform (Acme)"]
+    )
+    assert {grant.granted_by for grant in grants} == {world.alice}
+    assert all(abs(grant.valid_until - until) < timedelta(seconds=1) for grant in grants)
+    rows = AuditEvent.objects.filter(action="mapping.granted", role_arn=ROLE)
+    assert rows.count() == 3
+    assert {row.actor_username for row in rows} == {"alice"}
+    assert {row.tenant_id for row in rows} == {world.tenant_a.pk}
+
+
+def test_it_grants_nothing_when_one_grantee_is_in_another_tenant(client, world):
+    client.force_login(world.alice)
+    response = client.post(
+        GRANT_URL, grant_form(world.tenant_a, users=[world.bob.pk, world.carol.pk])
+    )
+    assert response.status_code == 200
+    assert b"Select a valid choice" in response.content
+    assert not RoleMapping.objects.filter(role_arn=ROLE).exists()
+
+
+def test_it_explains_a_grant_without_grantees_or_past_the_tenant_limit(client, world):
+    client.force_login(world.alice)
+    response = client.post(GRANT_URL, grant_form(world.tenant_a))
+    assert b"Choose at least one person or team." in response.content
+    world.tenant_a.max_session_seconds = 3600
+    world.tenant_a.save()
+    response = client.post(
+        GRANT_URL, grant_form(world.tenant_a, users=[world.bob.pk], max_session_seconds="7200")
+    )
+    assert response.status_code == 200
+    assert b"At most the tenant&#x27;s limit of 3600 seconds." in response.content
+    assert not RoleMapping.objects.exists()
+    assert not AuditEvent.objects.filter(action="mapping.granted").exists()
+
+
+def test_it_refuses_an_end_date_in_the_past(client, world):
+    client.force_login(world.alice)
+    past = timezone.now() - timedelta(days=1)
+    response = client.post(
+        GRANT_URL,
+        grant_form(
+            world.tenant_a,
+            users=[world.bob.pk],
+            valid_until_0=past.strftime("%Y-%m-%d"),
+            valid_until_1="12:00:00",
+        ),
+    )
+    assert b"Choose a time in the future." in response.content
+    assert not RoleMapping.objects.exists()
+
+
+def test_it_records_an_extension_naming_who_made_it(client, world, bob_grant):
+    client.force_login(world.alice)
+    page = client.get(f"/admin/federation/rolemapping/{bob_grant.pk}/change/")
+    assert page.status_code == 200
+    until = timezone.now() + timedelta(days=90)
+    data = {
+        "label": bob_grant.label,
+        "account_alias": "",
+        "max_session_seconds": "43200",
+        "destination_path": "/console/home",
+        "region": "",
+        "session_policy": "",
+        "valid_from_0": bob_grant.valid_from.strftime("%Y-%m-%d"),
+        "valid_from_1": bob_grant.valid_from.strftime("%H:%M:%S"),
+        "valid_until_0": until.strftime("%Y-%m-%d"),
+        "valid_until_1": "12:00:00",
+        "active": "on",
+    }
+    response = client.post(f"/admin/federation/rolemapping/{bob_grant.pk}/change/", data)
+    assert response.status_code == 302, response.content.decode()
+    bob_grant.refresh_from_db()
+    assert bob_grant.valid_until.date() == until.date()
+    change = AuditEvent.objects.get(action="mapping.changed")
+    assert change.actor_username == "alice"
+    assert change.mapping_id == bob_grant.pk
+    assert f"valid_until={until:%Y-%m-%d}T12:00Z" in change.detail
+
+
+def test_it_ends_grants_from_the_list_and_issuance_stops(client, world, bob_grant, sandbox):
+    client.force_login(world.alice)
+    response = client.post(
+        "/admin/federation/rolemapping/",
+        {"action": "end_grants", "_selected_action": [bob_grant.pk]},
+    )
+    assert response.status_code == 302
+    bob_grant.refresh_from_db()
+    assert not bob_grant.active
+    assert AuditEvent.objects.get(action="mapping.revoked").actor_username == "alice"
+    client.force_login(world.bob)
+    assert bob_grant.label.encode() not in client.get("/").content
+    calls = sum(sandbox.calls.values())
+    assert open_console(client, bob_grant).status_code == 404
+    assert sum(sandbox.calls.values()) == calls
+
+
+def test_it_has_no_delete_for_grants(client, world, bob_grant):
+    client.force_login(world.alice)
+    response = client.post(f"/admin/federation/rolemapping/{bob_grant.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 403
+    assert RoleMapping.objects.filter(pk=bob_grant.pk).exists()
+
+
+def test_a_team_grant_reaches_members_and_stops_when_they_leave(
+    client, world, team, dave, demo_role, sandbox
+):
+    grant = RoleMapping.objects.create(
+        tenant=world.tenant_a, team=team, role_arn=demo_role, label="Platform admin"
+    )
+    client.force_login(dave)
+    assert b"Platform admin" in client.get("/").content
+    assert open_console(client, grant).status_code == 200
+    client.force_login(world.bob)
+    assert b"Platform admin" not in client.get("/").content
+    assert open_console(client, grant).status_code == 404
+
+    team.members.remove(dave)
+    client.force_login(dave)
+    assert b"Platform admin" not in client.get("/").content
+    calls = sum(sandbox.calls.values())
+    assert open_console(client, grant).status_code == 404
+    assert sum(sandbox.calls.values()) == calls
+    assert AuditEvent.objects.filter(action="console.denied", actor=dave).count() == 1
+
+
+def test_an_expired_grant_disappears_and_is_refused(client, world, bob_grant, sandbox):
+    RoleMapping.objects.filter(pk=bob_grant.pk).update(
+        valid_until=timezone.now() - timedelta(minutes=1)
+    )
+    client.force_login(world.bob)
+    assert bob_grant.label.encode() not in client.get("/").content
+    calls = sum(sandbox.calls.values())
+    assert open_console(client, bob_grant).status_code == 404
+    assert sum(sandbox.calls.values()) == calls
+    assert AuditEvent.objects.filter(action="console.denied").count() == 1
