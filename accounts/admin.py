@@ -16,6 +16,8 @@ from accounts.admin_scoping import (
     is_operator,
 )
 from accounts.models import Membership, Team, Tenant, User
+from federation import services
+from federation.models import RoleMapping
 
 
 class MembershipInline(TenantScopedInline):
@@ -35,8 +37,30 @@ class UserCreationForm(AdminUserCreationForm):
         fields = ["username", "email"]
 
 
+class DeletesGrantees:
+    """Deleting a person or a team ends their grants first, each with its audit record."""
+
+    def delete_model(self, request, obj):
+        services.delete_grantees(
+            actor=request.user, grantees=[obj], meta=services.RequestMeta.from_request(request)
+        )
+
+    def get_deleted_objects(self, objs, request):
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        # Grants go with their grantee, ended on the record first: no permission of their own.
+        perms_needed.discard(RoleMapping._meta.verbose_name)
+        return deleted, counts, perms_needed, protected
+
+    def delete_queryset(self, request, queryset):
+        services.delete_grantees(
+            actor=request.user,
+            grantees=list(queryset),
+            meta=services.RequestMeta.from_request(request),
+        )
+
+
 @admin.register(User)
-class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
+class UserAdmin(DeletesGrantees, TenantScopedAdmin, DjangoUserAdmin):
     """People. Tenant admins see the people of their tenants (never platform operators),
     add people to them and edit those who belong to no other tenant; they cannot grant
     staff, superuser, group or permission flags."""
@@ -67,9 +91,13 @@ class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
-        if not is_operator(request.user):
+        if obj is not None and not is_operator(request.user):
             fields += ["username", "last_login", "date_joined"]
         return fields
+
+    def get_inline_instances(self, request, obj=None):
+        # A new person's first membership comes from the add form's tenant and role.
+        return super().get_inline_instances(request, obj) if obj is not None else []
 
     def get_list_filter(self, request):
         if is_operator(request.user):
@@ -158,7 +186,7 @@ class TeamForm(forms.ModelForm):
 
 
 @admin.register(Team)
-class TeamAdmin(TenantScopedAdmin):
+class TeamAdmin(DeletesGrantees, TenantScopedAdmin):
     form = TeamForm
     list_display = ["name", "tenant", "created_at"]
     list_filter = ["tenant"]
@@ -176,4 +204,7 @@ for model, model_admin in [
 ]:
     if admin.site.is_registered(model):
         admin.site.unregister(model)
-    admin.site.register(model, type(model_admin.__name__, (OperatorsOnlyMixin, model_admin), {}))
+    scoped_admin = type(
+        model_admin.__name__, (OperatorsOnlyMixin, model_admin), {"__module__": __name__}
+    )
+    admin.site.register(model, scoped_admin)

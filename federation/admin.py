@@ -130,7 +130,7 @@ class RoleMappingAdmin(TenantScopedAdmin):
     list_filter = ["active", "tenant"]
     search_fields = ["label", "role_arn", "user__username", "team__name"]
     autocomplete_fields = ["user", "team", "tenant"]
-    list_select_related = ["tenant", "user", "team"]
+    list_select_related = ["tenant", "user", "team__tenant"]
     readonly_fields = ["granted_by", "created_at", "sessions_revoked_at"]
     actions = ["end_grants", "revoke_sessions"]
 

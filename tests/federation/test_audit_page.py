@@ -1,0 +1,225 @@
+"""`/audit/`: tenant admins review and export their tenant's trail."""
+
+import csv
+import io
+import re
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from federation import services
+from federation.audit import PAGE_SIZE
+from federation.models import AuditEvent
+from tests.factories import MembershipFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+ROLE_A = "arn:aws:iam::111111111111:role/AcmeAdmin"
+ROLE_B = "arn:aws:iam::222222222222:role/GlobexAdmin"
+
+
+def event(tenant, action, *, user=None, role=ROLE_A, **fields):
+    return services.record(
+        action,
+        actor=user,
+        tenant=tenant,
+        role_arn=role,
+        role_session_name=user.username if user else "",
+        source_identity=user.username if user else "",
+        **fields,
+    )
+
+
+def rows(response):
+    return re.findall(r'<tr class="outcome-[^"]+">(.*?)</tr>', response.content.decode(), re.S)
+
+
+def csv_rows(response):
+    body = b"".join(response.streaming_content).decode()
+    return list(csv.reader(io.StringIO(body)))
+
+
+@pytest.fixture
+def trail(world):
+    event(world.tenant_a, "console.issued", user=world.bob, duration_seconds=3600)
+    event(world.tenant_a, "console.denied", user=world.bob, detail="no usable grant")
+    event(world.tenant_a, "cli.failed", user=world.alice, error_code="Throttling")
+    event(world.tenant_b, "console.issued", user=world.carol, role=ROLE_B, detail="globex-secret")
+
+
+def test_it_shows_a_tenant_admin_their_tenant_newest_first(client, world, trail):
+    client.force_login(world.alice)
+    response = client.get("/audit/")
+    assert response.status_code == 200
+    assert response["Cache-Control"].startswith("max-age=0")
+    shown = rows(response)
+    assert len(shown) == 3
+    assert "cli.failed" in shown[0] and "console.issued" in shown[-1]
+    # The CloudTrail link: the session name and SourceIdentity are on every row.
+    assert "bob / bob" in shown[-1]
+    page = response.content.decode()
+    assert "carol" not in page and "globex" not in page.lower() and ROLE_B not in page
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"user": "BOB"}, ["console.denied", "console.issued"]),
+        ({"action": "cli.failed"}, ["cli.failed"]),
+        ({"outcome": "issued"}, ["console.issued"]),
+        ({"outcome": "denied", "user": "bob"}, ["console.denied"]),
+        ({"role": ROLE_A, "outcome": "failed"}, ["cli.failed"]),
+        ({"role": ROLE_B}, []),
+        ({"user": "carol"}, []),
+    ],
+)
+def test_it_filters(client, world, trail, query, expected):
+    client.force_login(world.alice)
+    shown = rows(client.get("/audit/", query))
+    assert [re.search(r'class="badge">([^<]+)<', row).group(1) for row in shown] == expected
+
+
+def test_it_filters_by_date_range(client, world, trail):
+    old = AuditEvent.objects.create(
+        tenant=world.tenant_a,
+        action="console.issued",
+        actor_username="bob",
+        created_at=timezone.now() - timedelta(days=10),
+    )
+    client.force_login(world.alice)
+    day = old.created_at.date()
+    shown = rows(client.get("/audit/", {"since": day, "until": day}))
+    assert len(shown) == 1
+    assert len(rows(client.get("/audit/", {"since": day + timedelta(days=1)}))) == 3
+    bad = client.get("/audit/", {"since": "2026-02-30", "until": "yesterday"})
+    assert bad.status_code == 200
+    assert b"Enter a valid date." in bad.content
+    assert rows(bad) == []
+
+
+def test_it_pages_by_key_without_counting_or_offsets(client, world):
+    now = timezone.now()
+    AuditEvent.objects.bulk_create(
+        AuditEvent(
+            tenant=world.tenant_a,
+            action="console.issued",
+            actor_username=f"user{n:03d}",
+            # Ties in time on purpose: the id breaks them.
+            created_at=now - timedelta(seconds=n // 3),
+        )
+        for n in range(PAGE_SIZE * 2 + 7)
+    )
+    client.force_login(world.alice)
+    seen = []
+    url, query = "/audit/", {}
+    with CaptureQueriesContext(connection) as queries:
+        while True:
+            response = client.get(url, query)
+            seen += re.findall(r"<td>(user\d{3})", response.content.decode())
+            older = re.search(r'href="\?([^"]+)" rel="next"', response.content.decode())
+            if not older:
+                break
+            query = older.group(1).replace("&amp;", "&")
+            url = f"/audit/?{query}"
+            query = {}
+    # Newest first; within one instant, the later insert first.
+    order = sorted(range(PAGE_SIZE * 2 + 7), key=lambda n: (n // 3, -n))
+    assert seen == [f"user{n:03d}" for n in order]
+    sql = " ".join(
+        q["sql"].upper() for q in queries.captured_queries if "federation_auditevent" in q["sql"]
+    )
+    assert "COUNT(" not in sql
+    assert "OFFSET" not in sql
+
+
+def test_it_refuses_a_forged_page_link(client, world, trail):
+    client.force_login(world.alice)
+    response = client.get("/audit/", {"after": "not-a-cursor"})
+    assert response.status_code == 400
+    assert b"That page link is not valid." in response.content
+
+
+def test_it_is_for_admins_only(client, world, trail):
+    client.force_login(world.bob)
+    response = client.get("/audit/")
+    assert response.status_code == 403
+    assert b"bob" not in response.content.split(b"</header>")[1]
+    assert client.get("/audit/export.csv").status_code == 403
+    client.logout()
+    assert client.get("/audit/").status_code == 302
+
+
+def test_an_operator_sees_every_tenant(client, world, trail):
+    operator = UserFactory(username="op", is_staff=True, is_superuser=True)
+    client.force_login(operator)
+    response = client.get("/audit/")
+    assert len(rows(response)) == 4
+    only_b = client.get("/audit/", {"tenant": world.tenant_b.pk})
+    assert len(rows(only_b)) == 1
+
+
+def test_an_admin_of_two_tenants_chooses_between_them(client, world, trail):
+    MembershipFactory(user=world.alice, tenant=world.tenant_b, role="admin")
+    client.force_login(world.alice)
+    assert len(rows(client.get("/audit/"))) == 4
+    assert len(rows(client.get("/audit/", {"tenant": world.tenant_b.pk}))) == 1
+
+
+def test_a_tenant_admin_cannot_ask_for_another_tenant(client, world, trail):
+    client.force_login(world.alice)
+    response = client.get("/audit/", {"tenant": world.tenant_b.pk})
+    assert b"Select a valid choice" in response.content
+    assert rows(response) == []
+    export = client.get("/audit/export.csv", {"tenant": world.tenant_b.pk})
+    assert export.status_code == 400
+    assert b"globex" not in export.content
+
+
+def test_it_exports_the_same_filter_as_csv(client, world, trail):
+    client.force_login(world.alice)
+    response = client.get("/audit/export.csv", {"user": "bob"})
+    assert response.status_code == 200
+    assert response.streaming
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"].startswith('attachment; filename="portcullis-audit-')
+    header, *records = csv_rows(response)
+    assert header[:8] == [
+        "time (UTC)",
+        "tenant",
+        "actor",
+        "action",
+        "outcome",
+        "role ARN",
+        "RoleSessionName",
+        "SourceIdentity",
+    ]
+    assert [(r[2], r[3], r[6], r[7]) for r in records] == [
+        ("bob", "console.denied", "bob", "bob"),
+        ("bob", "console.issued", "bob", "bob"),
+    ]
+    exported = AuditEvent.objects.get(action="audit.exported")
+    assert exported.actor_username == "alice"
+    assert exported.tenant == world.tenant_a
+    assert "user=bob" in exported.detail
+
+
+def test_it_exports_nothing_of_another_tenant(client, world, trail):
+    client.force_login(world.alice)
+    body = b"".join(client.get("/audit/export.csv").streaming_content).decode()
+    assert "carol" not in body and "globex" not in body and ROLE_B not in body
+
+
+@pytest.mark.parametrize("payload", ['=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)"])
+def test_it_defuses_spreadsheet_formulas(client, world, payload):
+    event(world.tenant_a, "console.denied", user=world.bob, detail=payload)
+    AuditEvent.objects.create(
+        tenant=world.tenant_a, action="login.failed", actor_username=payload, user_agent=payload
+    )
+    client.force_login(world.alice)
+    _, *records = csv_rows(client.get("/audit/export.csv"))
+    cells = [cell for record in records for cell in record]
+    assert f"'{payload}" in cells
+    assert not [cell for cell in cells if cell.startswith(("=", "+", "-", "@"))]
