@@ -6,7 +6,7 @@ import secrets
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import models, router, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -18,7 +18,8 @@ from accounts.models import (
     TenantQuerySet,
     User,
 )
-from federation import aws
+from federation import audit_chain, aws
+from federation.audit_chain import GENESIS_HASH as GENESIS
 
 # AWS's limit for an inline session policy passed to AssumeRole.
 SESSION_POLICY_MAX_CHARS = 2048
@@ -191,6 +192,13 @@ class AuditQuerySet(TenantQuerySet):
     def delete(self):
         raise TypeError("The audit trail is append-only.")
 
+    def bulk_create(self, objs, *args, **kwargs):
+        # Each record is chained to the one before: one insert at a time, in order.
+        with transaction.atomic(using=self.db):
+            for obj in objs:
+                obj.save(using=self.db)
+        return objs
+
 
 class AuditEvent(models.Model):
     """One line of the append-only audit trail. Never holds a secret, a token or a URL."""
@@ -238,6 +246,10 @@ class AuditEvent(models.Model):
     assumed_role_arn = models.CharField("assumed-role ARN", max_length=2048, blank=True)
     error_code = models.CharField(max_length=64, blank=True)
     detail = models.CharField(max_length=500, blank=True)
+    # The hash chain (federation/audit_chain.py): set on insert, checked by verify_audit.
+    sequence = models.BigIntegerField(unique=True, editable=False)
+    prev_hash = models.CharField("previous hash", max_length=64, editable=False)
+    hash = models.CharField("SHA-256", max_length=64, editable=False)
 
     objects = AuditQuerySet.as_manager()
 
@@ -256,10 +268,21 @@ class AuditEvent(models.Model):
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.actor_username}"
 
-    def save(self, *args, **kwargs):
+    def save(self, *args, using=None, **kwargs):
         if not self._state.adding:
             raise TypeError("The audit trail is append-only: a record cannot be changed.")
-        super().save(*args, **kwargs)
+        using = using or router.db_for_write(AuditEvent)
+        with transaction.atomic(using=using):
+            audit_chain.lock_chain(using)
+            last = (
+                AuditEvent.objects.using(using)
+                .order_by("-sequence")
+                .values_list("sequence", "hash")
+                .first()
+            )
+            self.sequence, self.prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
+            self.hash = audit_chain.digest(self)
+            super().save(*args, using=using, **kwargs)
 
     def delete(self, *args, **kwargs):
         raise TypeError("The audit trail is append-only: a record cannot be deleted.")

@@ -23,7 +23,9 @@ def grants(world, rows):
 
 def audit_events(world, rows):
     for i in rows:
-        services.record("console.issued", actor=world.bob, tenant=world.tenant_a, detail=str(i))
+        services.record(
+            "console.issued", actor=world.bob, tenant=world.tenant_a, role_arn=ROLE.format(i)
+        )
 
 
 def members(world, rows):

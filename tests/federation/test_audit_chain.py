@@ -1,0 +1,164 @@
+"""The tamper-evident audit trail: the hash chain, the triggers and verify_audit."""
+
+import threading
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import DatabaseError, connection, connections, transaction
+
+from federation import audit_chain, services
+from federation.models import AuditEvent
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def verify(*args):
+    from io import StringIO
+
+    out = StringIO()
+    call_command("verify_audit", *args, stdout=out)
+    return out.getvalue().strip()
+
+
+def broken(*args):
+    with pytest.raises(CommandError) as error:
+        verify(*args)
+    return str(error.value)
+
+
+def sql(statement, params=()):
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+
+
+@pytest.fixture
+def trail(world):
+    return [
+        services.record(
+            "console.issued",
+            actor=world.bob,
+            tenant=world.tenant_a,
+            meta=services.RequestMeta(client_ip=ip),
+            detail=f"record {n}",
+        )
+        for n, ip in enumerate(["127.0.0.1", "::1", "2001:DB8::1", "::ffff:10.0.0.1", ""], 1)
+    ]
+
+
+@pytest.fixture
+def attacker():
+    """Someone with database access: first they drop the triggers."""
+    audit_chain.drop_triggers(connection)
+
+
+def test_it_chains_every_record_to_the_one_before(trail):
+    events = list(AuditEvent.objects.order_by("sequence"))
+    assert [e.sequence for e in events] == [1, 2, 3, 4, 5]
+    assert events[0].prev_hash == audit_chain.GENESIS_HASH
+    for before, after in zip(events, events[1:], strict=False):
+        assert after.prev_hash == before.hash
+    # The hash is of the stored content, as read back (IPv6 spelt however the DB spells it).
+    assert all(audit_chain.digest(e) == e.hash for e in events)
+    assert verify() == f"audit trail intact: 5 record(s), head #5 {events[-1].hash}"
+
+
+def test_it_prints_the_head_for_safekeeping(trail):
+    last = AuditEvent.objects.order_by("sequence").last()
+    assert verify("--head") == f"5:{last.hash}"
+    assert verify("--saved-head", f"5:{last.hash}").startswith("audit trail intact")
+
+
+def test_the_database_refuses_to_change_or_delete_records(trail):
+    if connection.vendor == "postgresql":
+        # TRUNCATE waits for no deferred constraint checks of this test's own inserts.
+        sql("SET CONSTRAINTS ALL IMMEDIATE")
+    for statement in [
+        "UPDATE federation_auditevent SET detail = 'nothing happened'",
+        "DELETE FROM federation_auditevent WHERE sequence = 2",
+    ] + (["TRUNCATE federation_auditevent"] if connection.vendor == "postgresql" else []):
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            sql(statement)
+    assert AuditEvent.objects.count() == 5
+
+
+def test_deleting_a_person_keeps_their_records_and_the_chain(world, trail):
+    person = UserFactory(username="leaver")
+    services.record("login.failed", actor=person, tenant=world.tenant_a)
+    person.delete()
+    record = AuditEvent.objects.get(action="login.failed")
+    assert record.actor is None
+    assert record.actor_username == "leaver"
+    assert verify().startswith("audit trail intact: 6 record(s)")
+
+
+def test_it_names_an_edited_record(trail, attacker):
+    sql("UPDATE federation_auditevent SET detail = 'nothing happened' WHERE sequence = 3")
+    message = broken()
+    assert "after 2 good record(s)" in message
+    assert "record #3" in message and "content does not match its hash" in message
+
+
+def test_it_names_a_record_edited_with_its_hash_recomputed(trail, attacker):
+    event = AuditEvent.objects.get(sequence=3)
+    event.actor_username = "someone-else"
+    sql(
+        "UPDATE federation_auditevent SET actor_username = %s, hash = %s WHERE sequence = 3",
+        ["someone-else", audit_chain.digest(event)],
+    )
+    assert "record #4 (id" in broken() and "does not follow the record before it" in broken()
+
+
+def test_it_names_the_record_after_a_deleted_one(trail, attacker):
+    sql("DELETE FROM federation_auditevent WHERE sequence = 2")
+    assert "record #3" in broken() and "expected #2" in broken()
+
+
+def test_it_names_reordered_records(trail, attacker):
+    sql("UPDATE federation_auditevent SET sequence = -1 WHERE sequence = 2")
+    sql("UPDATE federation_auditevent SET sequence = 2 WHERE sequence = 3")
+    sql("UPDATE federation_auditevent SET sequence = 3 WHERE sequence = -1")
+    assert "record #2" in broken()
+
+
+def test_it_notices_records_cut_off_the_end_against_a_saved_head(trail, attacker):
+    head = verify("--head")
+    sql("DELETE FROM federation_auditevent WHERE sequence >= 4")
+    assert verify().startswith("audit trail intact: 3 record(s)")  # the chain alone cannot tell
+    message = broken("--saved-head", head)
+    assert "ends at #3, before the saved head #5" in message
+
+
+def test_it_refuses_a_malformed_saved_head(trail):
+    assert "SEQUENCE:HASH" in broken("--saved-head", "five")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_do_not_fork_the_chain(world):
+    if connection.vendor != "postgresql":
+        pytest.skip("the concurrency that matters is PostgreSQL's (SQLite has one writer)")
+    writers, each = 4, 25
+    start = threading.Barrier(writers)
+    errors = []
+
+    def write(n):
+        try:
+            start.wait()
+            for i in range(each):
+                services.record("console.issued", tenant=world.tenant_a, detail=f"{n}-{i}")
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    sequences = list(AuditEvent.objects.order_by("sequence").values_list("sequence", flat=True))
+    assert sequences == list(range(1, writers * each + 1))
+    prev_hashes = AuditEvent.objects.values_list("prev_hash", flat=True)
+    assert len(set(prev_hashes)) == writers * each  # no two records share a predecessor
+    assert verify().startswith(f"audit trail intact: {writers * each} record(s)")
