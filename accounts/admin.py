@@ -8,6 +8,10 @@ from django.contrib.auth.forms import AdminUserCreationForm
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django_otp.plugins.otp_static.admin import StaticDeviceAdmin
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.admin_scoping import (
     OperatorsOnlyMixin,
@@ -201,6 +205,9 @@ for model, model_admin in [
     (AccessAttempt, axes_admin.AccessAttemptAdmin),
     (AccessLog, axes_admin.AccessLogAdmin),
     (AccessFailureLog, axes_admin.AccessFailureLogAdmin),
+    # Second-factor devices: an operator removes a lost phone's so its owner can re-enrol.
+    (TOTPDevice, TOTPDeviceAdmin),
+    (StaticDevice, StaticDeviceAdmin),
 ]:
     if admin.site.is_registered(model):
         admin.site.unregister(model)

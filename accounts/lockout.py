@@ -17,4 +17,7 @@ def lockout_response(request, original_response=None, credentials=None):
     has an account.
     """
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
-    return render(request, "accounts/locked.html", {"cooloff_minutes": minutes}, status=429)
+    response = render(request, "accounts/locked.html", {"cooloff_minutes": minutes}, status=429)
+    response["Cache-Control"] = "no-store"
+    response["Retry-After"] = str(minutes * 60)
+    return response

@@ -147,6 +147,12 @@ class Tenant(models.Model):
         default=False,
         help_text="Tag sessions with portal-tenant and portal-user (needs sts:TagSession).",
     )
+    require_mfa = models.BooleanField(
+        "require a second factor",
+        default=False,
+        help_text="Every member must set up an authenticator app before using the portal. "
+        "Staff always must.",
+    )
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -1,6 +1,146 @@
+"""Signing in and proving who you are: password, second factor, re-authentication."""
+
+from axes.handlers.proxy import AxesProxyHandler
+from django.contrib import messages
+from django.contrib.auth import authenticate, logout
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.signals import user_login_failed
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+
+from accounts import mfa
+from accounts.lockout import lockout_response
+from federation import services
+from federation.models import AuditEvent
 
 
 class LoginView(auth_views.LoginView):
     template_name = "registration/login.html"
     redirect_authenticated_user = True
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Changing the password keeps this session and ends every other one."""
+
+    template_name = "accounts/password_change.html"
+
+    def get_success_url(self):
+        messages.success(self.request, "Password changed. Your other sessions have ended.")
+        return reverse("two-factor")
+
+
+def _next(request, default="home"):
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return target
+    return reverse(default)
+
+
+def _failed(request, *, reason):
+    """A wrong password or code: counted by the lockout like a failed sign-in."""
+    credentials = {"username": request.user.get_username()}
+    user_login_failed.send(
+        sender=__name__, credentials={**credentials, "reason": reason}, request=request
+    )
+    if AxesProxyHandler.is_locked(request, credentials):
+        logout(request)
+        return lockout_response(request, credentials=credentials)
+    return None
+
+
+@sensitive_post_parameters("code")
+@never_cache
+@login_required
+def verify(request):
+    """After the password: the code from the authenticator app, or a recovery code."""
+    if request.user.is_verified() or not mfa.has_second_factor(request.user):
+        return redirect(_next(request))
+    if request.method == "POST":
+        if mfa.verify_code(request, request.POST.get("code")):
+            return redirect(_next(request))
+        locked = _failed(request, reason="wrong second-factor code")
+        if locked:
+            return locked
+        messages.error(request, "That code is not right. Try the current one.")
+    return render(request, "accounts/verify.html", {"next": _next(request)})
+
+
+@sensitive_post_parameters("code")
+@never_cache
+@login_required
+def two_factor(request):
+    """Set up, review or remove the second factor."""
+    user = request.user
+    enrolled = mfa.has_second_factor(user)
+    meta = services.RequestMeta.from_request(request)
+    context = {"enrolled": enrolled, "required": mfa.required_for(user)}
+    if request.method == "POST":
+        action = request.POST.get("action")
+        code = request.POST.get("code", "")
+        if not enrolled and action == "confirm":
+            codes = mfa.confirm_enrolment(request, mfa.pending_device(user), code)
+            if codes:
+                context.update(enrolled=True, recovery_codes=codes)
+                services.record(AuditEvent.Action.MFA_ENROLLED, actor=user, meta=meta)
+            else:
+                locked = _failed(request, reason="wrong code while setting up a second factor")
+                if locked:
+                    return locked
+                messages.error(request, "That code is not right. Check the time on your phone.")
+        elif enrolled and action in {"renew", "remove"}:
+            if not mfa.verify_code(request, code):
+                locked = _failed(request, reason="wrong second-factor code")
+                if locked:
+                    return locked
+                messages.error(request, "That code is not right: nothing was changed.")
+            elif action == "renew":
+                context["recovery_codes"] = mfa.new_recovery_codes(user)
+            else:
+                mfa.remove_second_factor(user)
+                services.record(AuditEvent.Action.MFA_REMOVED, actor=user, meta=meta)
+                messages.success(request, "Two-factor authentication is off.")
+                return redirect("two-factor")
+    if not context["enrolled"]:
+        context.update(mfa.enrolment_details(mfa.pending_device(user)))
+    else:
+        context["codes_left"] = mfa.recovery_codes_left(user)
+    return render(request, "accounts/two_factor.html", context)
+
+
+@sensitive_post_parameters("password", "code")
+@never_cache
+@login_required
+def reauthenticate(request):
+    """Prove it is still you before credentials are issued on an older sign-in."""
+    needs_code = mfa.has_second_factor(request.user)
+    if request.method == "POST":
+        user = authenticate(
+            request,
+            username=request.user.get_username(),
+            password=request.POST.get("password", ""),
+        )
+        ok = user is not None and user.pk == request.user.pk
+        if ok and needs_code:
+            ok = mfa.verify_code(request, request.POST.get("code")) is not None
+        elif ok:
+            mfa.mark_authenticated(request)
+        if ok:
+            return redirect(_next(request))
+        if user is None:
+            # authenticate() already counted the failed password.
+            credentials = {"username": request.user.get_username()}
+            if AxesProxyHandler.is_locked(request, credentials):
+                logout(request)
+                return lockout_response(request, credentials=credentials)
+        else:
+            locked = _failed(request, reason="wrong second-factor code")
+            if locked:
+                return locked
+        messages.error(request, "That did not match. Try again.")
+    return render(
+        request, "accounts/reauthenticate.html", {"needs_code": needs_code, "next": _next(request)}
+    )

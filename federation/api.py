@@ -85,6 +85,10 @@ def credentials(request, mapping_id):
         return _error(request, "No such role.", 404)
     except services.AuditUnavailable as error:
         return _error(request, str(error), 503)
+    except services.RateLimited as error:
+        response = _error(request, error.message, 429)
+        response["Retry-After"] = str(error.retry_after)
+        return response
     except aws.AwsError as error:
         return _error(request, error.message, error.status)
     credentials = issued.credentials

@@ -221,6 +221,8 @@ class AuditEvent(models.Model):
         TOKEN_CREATED = "token.created"
         TOKEN_REVOKED = "token.revoked"
         AUDIT_EXPORTED = "audit.exported"
+        MFA_ENROLLED = "mfa.enrolled"
+        MFA_REMOVED = "mfa.removed"
         LOGIN_FAILED = "login.failed"
         LOGIN_LOCKED = "login.locked"
 

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import MIN_SESSION_SECONDS, Tenant
-from federation import aws
+from federation import aws, ratelimit
 from federation.models import CONSOLE_SERVICES, ApiToken, AuditEvent, RoleMapping
 from portal.net import client_ip
 
@@ -30,6 +30,15 @@ class GrantNotFound(Exception):
 
 class AuditUnavailable(Exception):
     """The audit record could not be written, so nothing is handed out (a 503)."""
+
+
+class RateLimited(Exception):
+    """Too many sessions asked for, by this person or in this tenant (a 429)."""
+
+    def __init__(self, message, retry_after):
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
 
 
 class InvalidChoice(Exception):
@@ -76,7 +85,7 @@ def record(action, *, actor=None, tenant=None, meta=None, mapping=None, **fields
         tenant = tenant or mapping.tenant
     try:
         with transaction.atomic():
-            return AuditEvent.objects.create(
+            event = AuditEvent.objects.create(
                 action=action,
                 actor=actor if actor and actor.pk else None,
                 actor_username=fields.pop("actor_username", None)
@@ -87,6 +96,17 @@ def record(action, *, actor=None, tenant=None, meta=None, mapping=None, **fields
                 request_id=meta.request_id,
                 **fields,
             )
+        log.info(
+            "audit %s",
+            action,
+            extra={
+                "event": action,
+                "tenant": event.tenant.slug if event.tenant_id else "",
+                "actor": event.actor_username,
+                "sequence": event.sequence,
+            },
+        )
+        return event
     except DatabaseError:
         log.exception("audit record could not be written", extra={"action": action})
         raise AuditUnavailable(
@@ -133,9 +153,38 @@ def _session_seconds(mapping, requested):
     return max(MIN_SESSION_SECONDS, min(int(requested), limit))
 
 
+def _within_limits(*, kind, user, mapping_id, meta, tenant=None):
+    """Per person first (before any lookup), then per tenant. The first refusal in a window
+    is recorded; the rest of a burst is not, so it cannot flood the trail."""
+    window = settings.ISSUE_LIMIT_WINDOW_SECONDS
+    if tenant is None:
+        key, limit, who = f"user:{user.pk}", settings.ISSUE_LIMIT_PER_USER, "you"
+    else:
+        key, limit, who = f"tenant:{tenant.pk}", settings.ISSUE_LIMIT_PER_TENANT, "your tenant"
+    allowed, count, retry_after = ratelimit.hit(f"issue:{key}", limit=limit, window=window)
+    if allowed:
+        return
+    if count == limit + 1:
+        record(
+            f"{kind}.denied",
+            actor=user,
+            tenant=tenant,
+            meta=meta,
+            mapping_id=mapping_id,
+            error_code="RateLimited",
+            detail=f"more than {limit} sessions in {window} s for {key.split(':')[0]}",
+        )
+    raise RateLimited(
+        f"Too many sessions asked for by {who} just now. Try again in {retry_after} seconds.",
+        retry_after,
+    )
+
+
 @sensitive_variables("assumed", "signin_token", "url")
 def _issue(*, kind, user, mapping_id, seconds, meta, console=None):
+    _within_limits(kind=kind, user=user, mapping_id=mapping_id, meta=meta)
     mapping = _usable_grant(user=user, mapping_id=mapping_id, kind=kind, meta=meta)
+    _within_limits(kind=kind, user=user, mapping_id=mapping_id, meta=meta, tenant=mapping.tenant)
     role = mapping.role
     destination = ""
     if console is not None:

@@ -6,11 +6,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_POST
 
+from accounts import mfa
 from federation import aws, services
 from federation.forms import IssueForm, duration_choices
 from federation.models import CONSOLE_SERVICES, ApiToken
@@ -90,6 +92,10 @@ def _issue(request, mapping_id, *, console):
         return error_page(request, str(error), 400, title="Check your choices")
     except services.AuditUnavailable as error:
         return error_page(request, str(error), 503, title="Try again in a moment")
+    except services.RateLimited as error:
+        response = error_page(request, error.message, 429, title="Slow down")
+        response["Retry-After"] = str(error.retry_after)
+        return response
     except aws.AwsError as error:
         return error_page(request, error.message, error.status, title="AWS did not issue a session")
 
@@ -116,6 +122,10 @@ def _issuing_view(*, console, template):
     @require_POST
     @login_required
     def view(request, mapping_id):
+        if not mfa.recently_authenticated(request):
+            # An old sign-in: prove it is still you first. Nothing is issued meanwhile.
+            messages.info(request, "Confirm it is you before opening a new session.")
+            return redirect(f"{reverse('reauthenticate')}?next=/")
         issued = _issue(request, mapping_id, console=console)
         if not isinstance(issued, services.IssuedSession):
             return issued  # an error page

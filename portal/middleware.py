@@ -1,9 +1,19 @@
 """Request-wide plumbing."""
 
 import re
+import time
 import uuid
 
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
+
+from portal.logging import bind, request_context
+
+# Session keys: when the person signed in (or last proved who they are) and was last seen.
+SIGNED_IN_AT = "portcullis_signed_in_at"
+SEEN_AT = "portcullis_seen_at"
 
 _CLEAN_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -22,6 +32,52 @@ class RequestIdMiddleware:
     def __call__(self, request):
         incoming = request.META.get("HTTP_X_REQUEST_ID", "") if settings.TRUSTED_PROXY_COUNT else ""
         request.request_id = incoming if _CLEAN_ID.match(incoming) else uuid.uuid4().hex
-        response = self.get_response(request)
+        token = request_context.set({"request_id": request.request_id})
+        try:
+            response = self.get_response(request)
+        finally:
+            request_context.reset(token)
         response["X-Request-ID"] = request.request_id
+        return response
+
+
+class SessionTimeoutMiddleware:
+    """End a signed-in session after SESSION_IDLE_SECONDS without a request, or
+    SESSION_ABSOLUTE_SECONDS after sign-in, whichever comes first."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.user.is_authenticated:
+            now = time.time()
+            session = request.session
+            signed_in_at = session.setdefault(SIGNED_IN_AT, now)
+            seen_at = session.get(SEEN_AT, now)
+            if (
+                now - seen_at > settings.SESSION_IDLE_SECONDS
+                or now - signed_in_at > settings.SESSION_ABSOLUTE_SECONDS
+            ):
+                logout(request)
+                messages.info(request, "Your session ended. Please sign in again.")
+                if request.path.startswith("/api/"):
+                    return self.get_response(request)
+                return redirect_to_login(request.get_full_path())
+            # Written at most once a minute, not on every request.
+            if now - seen_at > 60 or SEEN_AT not in session:
+                session[SEEN_AT] = now
+            bind(user=request.user.get_username())
+        return self.get_response(request)
+
+
+class PrivateCacheMiddleware:
+    """Pages for a signed-in person are never stored by a browser or proxy cache."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.user.is_authenticated and not response.has_header("Cache-Control"):
+            response["Cache-Control"] = "no-store"
         return response

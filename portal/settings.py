@@ -78,6 +78,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "csp",
     "axes",
     "accounts",
     "federation",
@@ -85,22 +89,81 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "portal.middleware.RequestIdMiddleware",
+    # Header middleware comes before whitenoise, so static files get the headers too.
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "portal.middleware.SessionTimeoutMiddleware",
+    "accounts.middleware.SecondFactorMiddleware",
+    "portal.middleware.PrivateCacheMiddleware",
     # Last, so that it sees the lockout flag set by the authentication backend.
     "axes.middleware.AxesMiddleware",
 ]
 
+# --- headers ------------------------------------------------------------------------------
 # The console URL is a bearer credential: it must never leave in a Referer header.
 SECURE_REFERRER_POLICY = "no-referrer"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# No inline script or style anywhere: the copy button's script is a static file.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
+if not DEBUG:
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    # The preload flag only allows submitting the domain to browsers' lists; it adds nothing
+    # until the operator does so.
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+if TRUSTED_PROXY_COUNT:
+    # The proxy terminates TLS and says so; only trusted when a proxy is declared.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- sessions -------------------------------------------------------------------------------
+SESSION_IDLE_SECONDS = env.int("SESSION_IDLE_MINUTES", default=30) * 60
+SESSION_ABSOLUTE_SECONDS = env.int("SESSION_ABSOLUTE_HOURS", default=12) * 3600
+# Issuing credentials needs a sign-in (or a fresh second-factor code) younger than this.
+REAUTH_SECONDS = env.int("REAUTH_MINUTES", default=240) * 60
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_SECONDS
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+if not DEBUG:
+    # __Host-: Secure, no Domain, Path=/ — the browser refuses to let a subdomain set it.
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+
+# --- second factor --------------------------------------------------------------------------
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Portcullis")
+OTP_RECOVERY_CODES = 10
+
+# --- rate limits on issuance (per window, per person and per tenant) ------------------------
+ISSUE_LIMIT_WINDOW_SECONDS = env.int("ISSUE_LIMIT_WINDOW_SECONDS", default=60)
+ISSUE_LIMIT_PER_USER = env.int("ISSUE_LIMIT_PER_USER", default=20)
+ISSUE_LIMIT_PER_TENANT = env.int("ISSUE_LIMIT_PER_TENANT", default=300)
+# Local memory by default (one process); Redis through CACHE_URL in production, so every
+# worker counts against the same limits.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
@@ -182,10 +245,26 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
+# One JSON object per line, with the request id, user and tenant of the request being
+# served: a newline in a username cannot forge a line.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request": {"()": "portal.logging.RequestContextFilter"}},
+    "formatters": {
+        "json": {
+            "()": "portal.logging.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        }
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "filters": ["request"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         # botocore at DEBUG prints raw STS responses, credentials included.

@@ -10,6 +10,10 @@ from portal import views
 urlpatterns = [
     path("login/", accounts_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/verify/", accounts_views.verify, name="verify"),
+    path("login/confirm/", accounts_views.reauthenticate, name="reauthenticate"),
+    path("account/two-factor/", accounts_views.two_factor, name="two-factor"),
+    path("account/password/", accounts_views.PasswordChangeView.as_view(), name="password-change"),
     path("", federation_views.my_roles, name="home"),
     path("console/<int:mapping_id>/", federation_views.console, name="console"),
     path("cli/<int:mapping_id>/", federation_views.cli, name="cli"),
@@ -23,3 +27,8 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     path("admin/", admin.site.urls),
 ]
+
+handler400 = "portal.views.bad_request"
+handler403 = "portal.views.permission_denied"
+handler404 = "portal.views.page_not_found"
+handler500 = "portal.views.server_error"

@@ -2,6 +2,7 @@
 
 from django.db import DatabaseError, connection
 from django.http import HttpResponse
+from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
@@ -24,3 +25,37 @@ def readyz(request):
     except DatabaseError:
         return HttpResponse("database unavailable\n", content_type="text/plain", status=503)
     return HttpResponse("ok\n", content_type="text/plain")
+
+
+# --- error pages: each names the request id, so a report can be matched to the logs ---------
+
+
+def _error(request, status, title, message):
+    from federation.views import error_page
+
+    return error_page(request, message, status, title=title)
+
+
+def bad_request(request, exception=None):
+    return _error(request, 400, "Check the request", "The portal could not read that request.")
+
+
+def permission_denied(request, exception=None):
+    return _error(request, 403, "Not allowed", "You are not allowed to do that.")
+
+
+def page_not_found(request, exception=None):
+    return _error(request, 404, "Not found", "There is nothing here, or it is not yours to see.")
+
+
+def server_error(request):
+    # Rendered without the database or the signed-in user: either may be what failed.
+    response = render(
+        request,
+        "500.html",
+        {"request_id": getattr(request, "request_id", "")},
+        status=500,
+        using=None,
+    )
+    response["Cache-Control"] = "no-store"
+    return response

@@ -10,8 +10,12 @@ from dataclasses import dataclass
 import pytest
 from django.core.cache import cache
 from django.db import connections
+from django.test import Client as DjangoClient
 from django.test import TransactionTestCase
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts import mfa
 from accounts.models import Membership, Tenant, User
 from federation import audit_chain, aws, services
 from federation import sandbox as sandbox_module
@@ -59,6 +63,27 @@ def _fast_and_plain(settings):
     }
     yield
     cache.clear()
+
+
+class Client(DjangoClient):
+    """The test client. `force_login` signs in the way a person would end up: with the
+    second factor already given when their account needs one (staff, or a tenant that
+    requires it). `force_login(user, verified=False)` stops before the code."""
+
+    def force_login(self, user, backend=None, *, verified=True):
+        super().force_login(user, backend)
+        if verified and mfa.required_for(user):
+            device, _ = TOTPDevice.objects.get_or_create(
+                user=user, name="Test authenticator", defaults={"confirmed": True}
+            )
+            session = self.session
+            session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+            session.save()
+
+
+@pytest.fixture
+def client():
+    return Client()
 
 
 @dataclass

@@ -64,3 +64,36 @@ def test_it_hides_secrets_from_the_repr_of_what_it_returns():
     credentials = aws.Credentials("ASIAEXAMPLE", "secret-part", "token-part", None)
     assert "secret-part" not in repr(credentials)
     assert "token-part" not in repr(credentials)
+
+
+def test_an_error_report_after_issuance_carries_no_secret(
+    client, world, bob_grant, sandbox, monkeypatch, caplog, settings, mailoutbox
+):
+    """A crash right after AWS handed out credentials: the log, the e-mail to the admins
+    (with the frames' variables) and the database hold none of them."""
+    settings.ADMINS = [("Ops", "ops@example.com")]
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", BROKER_SECRET)
+    aws.reset_clients()
+
+    def crash(request, template, issued):
+        raise RuntimeError("the result page failed")
+
+    monkeypatch.setattr("federation.views._result", crash)
+    client.raise_request_exception = False
+    client.force_login(world.bob)
+    response = open_console(client, bob_grant)
+    assert response.status_code == 500
+    assert response["X-Request-ID"].encode() in response.content
+    assert b"Nothing was issued" in response.content
+
+    (session,) = sandbox.sessions.values()
+    secrets = [BROKER_SECRET, session.secret_access_key, session.session_token, *sandbox.tokens]
+    (report,) = mailoutbox
+    texts = [report.body, *(body for body, _ in report.alternatives), caplog.text]
+    assert "the result page failed" in report.body
+    assert "********************" in report.body  # the filter was at work
+    dump = database_dump()
+    for secret in secrets:
+        assert all(secret not in text for text in texts)
+        assert secret not in dump

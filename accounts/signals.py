@@ -1,0 +1,54 @@
+"""Sign-in events: the session clocks, and audit records of failures and lockouts."""
+
+import time
+
+from axes.signals import user_locked_out
+from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.dispatch import receiver
+
+from accounts.mfa import AUTHENTICATED_AT
+from accounts.models import User
+from portal.middleware import SEEN_AT, SIGNED_IN_AT
+
+
+@receiver(user_logged_in)
+def start_session_clocks(sender, request, user, **kwargs):
+    if request is not None and hasattr(request, "session"):
+        now = time.time()
+        request.session[SIGNED_IN_AT] = request.session[SEEN_AT] = now
+        request.session[AUTHENTICATED_AT] = now
+
+
+def _tenant_of(username):
+    # Name the tenant only when the account exists and belongs to exactly one.
+    user = User.objects.filter(username__iexact=username).first()
+    if user is None:
+        return None
+    tenants = [m.tenant for m in user.memberships.select_related("tenant")[:2]]
+    return tenants[0] if len(tenants) == 1 else None
+
+
+def _record(action, request, credentials, detail):
+    from federation import services
+
+    username = str((credentials or {}).get("username") or "")[:150]
+    meta = services.RequestMeta.from_request(request) if request else None
+    services.record(
+        action, actor_username=username, tenant=_tenant_of(username), meta=meta, detail=detail
+    )
+
+
+@receiver(user_login_failed)
+def record_failed_sign_in(sender, credentials, request=None, **kwargs):
+    # Django masks the password in `credentials`; only the username is kept.
+    _record(
+        "login.failed",
+        request,
+        credentials,
+        (credentials or {}).get("reason", "")[:500] or "wrong username or password",
+    )
+
+
+@receiver(user_locked_out)
+def record_lockout(sender, request, username=None, ip_address=None, **kwargs):
+    _record("login.locked", request, {"username": username}, "too many failed attempts")
