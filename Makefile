@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: run test lint install clean
+.PHONY: run test lint audit install clean
 
 install: $(STAMP)
 
@@ -28,6 +28,14 @@ lint: install
 	$(BIN)/ruff format --check .
 	DEBUG=true $(BIN)/python manage.py check
 	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
+	@# Django's deployment checks with production settings (real AWS, a random key).
+	DEBUG=false SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(32))') ALLOWED_HOSTS=portal.example.com \
+	  AWS_PORTAL_SANDBOX=false $(BIN)/python manage.py check --deploy --fail-level WARNING
+
+## audit: known advisories in the pinned dependencies (needs PyPI's JSON API or OSV)
+audit: install
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-audit.txt
+	$(BIN)/pip-audit --strict --no-deps --disable-pip -r requirements.txt
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

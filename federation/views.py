@@ -138,6 +138,7 @@ console = _issuing_view(console=True, template="federation/console.html")
 cli = _issuing_view(console=False, template="federation/cli.html")
 
 
+@sensitive_variables("token", "context")
 @login_required
 @never_cache
 def tokens(request):

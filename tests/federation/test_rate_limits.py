@@ -1,8 +1,11 @@
 """Issuance is rate-limited per person and per tenant; one tenant's burst spares the others."""
 
+import environ
 import pytest
+import redis
+from django.core.cache import caches
 
-from federation import services
+from federation import ratelimit, services
 from federation.models import ApiToken, AuditEvent
 from tests.conftest import READ_ONLY_POLICY
 from tests.factories import MembershipFactory, UserFactory
@@ -60,3 +63,20 @@ def test_a_burst_in_one_tenant_leaves_another_untouched(
     assert b"by your tenant" in open_console(client, bob_grant).content
     client.force_login(world.carol)
     assert open_console(client, carol_grant).status_code == 200
+
+
+def test_workers_share_the_count_through_redis(settings):
+    """With CACHE_URL=redis://… every worker counts against the same limit."""
+    try:
+        redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    settings.CACHES = {"default": environ.Env.cache_url_config("redis://127.0.0.1:6379/15")}
+    caches["default"].clear()
+    key = "test:shared"
+    results = [ratelimit.hit(key, limit=2, window=60)[0] for _ in range(3)]
+    assert results == [True, True, False]
+    # Another process sees the same count: read it straight from Redis.
+    client = redis.Redis(host="127.0.0.1", port=6379, db=15)
+    assert any(b"ratelimit:test:shared" in name for name in client.keys("*"))
+    caches["default"].clear()
