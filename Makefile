@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: run test lint audit install clean
+.PHONY: run test browser lint audit install clean
 
 install: $(STAMP)
 
@@ -21,6 +21,13 @@ run: install
 ## test: the whole suite (SQLite; PostgreSQL when DATABASE_URL is set)
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## browser: the browser suite (Playwright + Debian's Chromium, installed with apt when
+## missing) and the real AWS CLI through credential_process; screenshots to docs/screenshots
+browser: install
+	@test -x /usr/bin/chromium || apt-get install -y -q chromium
+	$(BIN)/python -m pytest -p no:xdist -m browser tests/browser $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -p no:xdist -k credential_process tests/federation/test_cli_and_api.py $(PYTEST_ARGS)
 
 ## lint: ruff, Django's checks, and no model change without its migration
 lint: install

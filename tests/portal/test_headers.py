@@ -82,7 +82,9 @@ def test_every_response_kind_carries_the_headers(https, world, monkeypatch, kind
         assert directive in csp
     assert "unsafe-inline" not in csp
     assert response["X-Content-Type-Options"] == "nosniff"
-    assert response["Referrer-Policy"] == "no-referrer"
+    # Never a Referer to another origin (no-referrer would make browsers send Origin: null
+    # on the portal's own forms, and CSRF protection would refuse every sign-in).
+    assert response["Referrer-Policy"] == "same-origin"
     assert response["Cross-Origin-Opener-Policy"] == "same-origin"
     max_age = int(response["Strict-Transport-Security"].split("max-age=")[1].split(";")[0])
     assert max_age >= 31536000

@@ -1,0 +1,157 @@
+"""The portal in a real browser: Debian's Chromium, headless, driven by Playwright.
+
+Run with `make browser` (it installs chromium with apt when missing). Screenshots of the
+main pages land in docs/screenshots/.
+"""
+
+import base64
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django_otp.oath import TOTP
+
+from tests.conftest import PASSWORD
+from tests.factories import MembershipFactory, UserFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+SCREENSHOTS = Path(settings.BASE_DIR) / "docs" / "screenshots"
+
+
+def ensure_chromium():
+    if shutil.which(CHROMIUM) or Path(CHROMIUM).exists():
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], check=True)
+    else:
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    ensure_chromium()
+    from playwright.sync_api import sync_playwright
+
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def context(browser, live_server):
+    context = browser.new_context(
+        base_url=live_server.url,
+        viewport={"width": 1200, "height": 800},
+        permissions=["clipboard-read", "clipboard-write"],
+    )
+    yield context
+    context.close()
+
+
+def shot(page, name):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page, username, password=PASSWORD):
+    page.goto("/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+
+
+def current_code(key):
+    secret = base64.b32decode(key.replace(" ", "") + "=" * (-len(key.replace(" ", "")) % 8))
+    return f"{TOTP(secret).token():06d}"
+
+
+def test_bob_copies_the_link_and_opens_the_console(context, world, bob_grant, sandbox):
+    page = context.new_page()
+    sign_in(page, "bob")
+    page.wait_for_selector("text=Acme admin")
+    shot(page, "my-roles")
+    page.click("button:has-text('Open console')")
+    page.wait_for_selector("#console-url")
+    shot(page, "console-link")
+    url = page.input_value("#console-url")
+    page.click("button:has-text('Copy URL')")
+    page.wait_for_selector("#copy-status:has-text('Copied')")
+    assert page.evaluate("navigator.clipboard.readText()") == url
+    with context.expect_page() as opened:
+        page.click("a:has-text('Open console')")
+    console = opened.value
+    console.wait_for_load_state()
+    assert "Sandbox AWS console" in console.content()
+    assert console.inner_text("#assumed-role").endswith(":assumed-role/AcmeAdmin/bob")
+    shot(console, "sandbox-console")
+
+    page.goto("/")
+    page.click("button:has-text('CLI credentials')")
+    page.wait_for_selector("text=export AWS_ACCESS_KEY_ID")
+    shot(page, "cli-credentials")
+
+
+def test_an_admin_enrols_grants_a_role_and_the_employee_sees_it(
+    context, live_server, world, demo_role, sandbox
+):
+    admin = context.new_page()
+    sign_in(admin, "alice")
+    # Staff must set up a second factor first; the test is the authenticator app.
+    admin.wait_for_selector("#manual-key")
+    shot(admin, "two-factor-setup")
+    admin.fill("#id_code", current_code(admin.inner_text("#manual-key")))
+    admin.click("button:has-text('Turn on')")
+    admin.wait_for_selector("#recovery-codes")
+    assert len(admin.locator("#recovery-codes li").all()) == 10
+
+    employee = context.browser.new_context(base_url=live_server.url)
+    bob = employee.new_page()
+    sign_in(bob, "bob")
+    bob.wait_for_selector("text=Signed in as")
+    assert "Acme admin" not in bob.content()
+
+    admin.goto("/admin/federation/rolemapping/add/")
+    admin.select_option("#id_tenant", label="Acme")
+    admin.fill("#id_role_arn", demo_role)
+    admin.fill("#id_label", "Acme admin")
+    admin.select_option("#id_users_from", label="bob")
+    admin.click("#id_users_add")
+    shot(admin, "admin-grant")
+    admin.click("input[value=Grant]")
+    admin.wait_for_selector("text=Granted Acme admin to bob")
+
+    bob.reload()
+    bob.wait_for_selector("text=Acme admin")
+    employee.close()
+
+    admin.goto("/audit/")
+    admin.wait_for_selector(".badge:has-text('mapping.granted')")
+    shot(admin, "audit-trail")
+
+
+def test_the_login_page(context, world):
+    page = context.new_page()
+    page.goto("/login/")
+    shot(page, "sign-in")
+    # No inline script or style was blocked: the page logged no CSP violation.
+    messages = []
+    page.on("console", lambda message: messages.append(message.text))
+    page.reload()
+    assert not [m for m in messages if "Content Security Policy" in m]
+
+
+def test_a_member_of_another_tenant_sees_nothing_of_acme(context, world, bob_grant):
+    MembershipFactory(user=UserFactory(username="dora"), tenant=world.tenant_b)
+    page = context.new_page()
+    sign_in(page, "dora")
+    page.wait_for_selector("text=Signed in as")
+    assert "Acme" not in page.content()
+    response = page.request.post(f"/console/{bob_grant.pk}/")
+    assert response.status in {403, 404}  # no CSRF token: refused before it is even looked up
