@@ -7,7 +7,8 @@ from django.shortcuts import render
 def username_for_lockout(request, credentials):
     """The username axes counts failures against: case-folded, so Bob and BOB share one."""
     username = credentials.get("username") if credentials else request.POST.get("username")
-    return (username or "").strip().casefold()
+    # Stored by axes: no NUL (PostgreSQL refuses it) and no longer than any username can be.
+    return str(username or "").replace("\x00", "").strip().casefold()[:150]
 
 
 def lockout_response(request, original_response=None, credentials=None):

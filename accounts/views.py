@@ -1,10 +1,12 @@
 """Signing in and proving who you are: password, second factor, re-authentication."""
 
 from axes.handlers.proxy import AxesProxyHandler
+from django import forms
 from django.contrib import messages
 from django.contrib.auth import authenticate, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm, UsernameField
 from django.contrib.auth.signals import user_login_failed
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -18,9 +20,16 @@ from federation import services
 from federation.models import AuditEvent
 
 
+class LoginForm(AuthenticationForm):
+    # AuthenticationForm sets max_length on the field without its validator: a username
+    # longer than any account's would still be looked up and counted.
+    username = UsernameField(max_length=150, widget=forms.TextInput(attrs={"autofocus": True}))
+
+
 class LoginView(auth_views.LoginView):
     template_name = "registration/login.html"
     redirect_authenticated_user = True
+    authentication_form = LoginForm
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):

@@ -76,6 +76,14 @@ class IssuedSession:
     credentials: aws.Credentials | None = field(default=None, repr=False)
 
 
+def _fit(name, value):
+    """Text as the column can hold it: no NUL (PostgreSQL refuses it), cut at its length."""
+    field = AuditEvent._meta.get_field(name)
+    if isinstance(value, str) and field.max_length:
+        return value.replace("\x00", "")[: field.max_length]
+    return value
+
+
 def record(action, *, actor=None, tenant=None, meta=None, mapping=None, **fields):
     """Append one audit record, committed on its own. Raises AuditUnavailable on failure."""
     meta = meta or RequestMeta()
@@ -83,18 +91,18 @@ def record(action, *, actor=None, tenant=None, meta=None, mapping=None, **fields
         fields.setdefault("mapping_id", mapping.pk)
         fields.setdefault("role_arn", mapping.role_arn)
         tenant = tenant or mapping.tenant
+    fields["actor_username"] = fields.pop("actor_username", None) or (
+        actor.get_username() if actor else ""
+    )
+    fields.update(user_agent=meta.user_agent, request_id=meta.request_id)
     try:
         with transaction.atomic():
             event = AuditEvent.objects.create(
                 action=action,
                 actor=actor if actor and actor.pk else None,
-                actor_username=fields.pop("actor_username", None)
-                or (actor.get_username() if actor else ""),
                 tenant=tenant,
                 client_ip=meta.client_ip or None,
-                user_agent=meta.user_agent,
-                request_id=meta.request_id,
-                **fields,
+                **{name: _fit(name, value) for name, value in fields.items()},
             )
         log.info(
             "audit %s",

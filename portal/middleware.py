@@ -10,6 +10,7 @@ from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 
 from portal.logging import bind, request_context
+from portal.views import bad_request
 
 # Session keys: when the person signed in (or last proved who they are) and was last seen.
 SIGNED_IN_AT = "portcullis_signed_in_at"
@@ -81,3 +82,21 @@ class PrivateCacheMiddleware:
         if request.user.is_authenticated and not response.has_header("Cache-Control"):
             response["Cache-Control"] = "no-store"
         return response
+
+
+class RejectNulMiddleware:
+    """A NUL character in a query or form value is never meant: answer 400 at once.
+
+    PostgreSQL refuses NUL in text, so such a value reaching a query (an admin search or
+    filter, say) would otherwise end in a database error.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        for query in [request.GET, request.POST] if request.method == "POST" else [request.GET]:
+            for key, values in query.lists():
+                if "\x00" in key or any("\x00" in value for value in values):
+                    return bad_request(request)
+        return self.get_response(request)
