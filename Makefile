@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: run test browser lint audit install clean
+.PHONY: run test browser bench lint audit install clean
 
 install: $(STAMP)
 
@@ -28,6 +28,11 @@ browser: install
 	@test -x /usr/bin/chromium || apt-get install -y -q chromium
 	$(BIN)/python -m pytest -p no:xdist -m browser tests/browser $(PYTEST_ARGS)
 	$(BIN)/python -m pytest -p no:xdist -k credential_process tests/federation/test_cli_and_api.py $(PYTEST_ARGS)
+
+## bench: measure on this machine (PostgreSQL on 127.0.0.1) and rewrite docs/PERFORMANCE.md
+bench: install
+	$(BIN)/python bench/run.py
+	$(BIN)/python bench/load.py
 
 ## lint: ruff, Django's checks, and no model change without its migration
 lint: install

@@ -1,8 +1,13 @@
+import time
+
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import urlencode
 
 from accounts import mfa
+
+FREE_CHECKED_AT = "portcullis_second_factor_free_at"
+RECHECK_SECONDS = 60
 
 # Reachable before the second factor: signing out, health probes and static files.
 OPEN_PATHS = ("/logout/", "/healthz", "/readyz", "/static/")
@@ -18,14 +23,23 @@ class SecondFactorMiddleware:
     def __call__(self, request):
         user = request.user
         if user.is_authenticated and not user.is_verified():
-            if mfa.has_second_factor(user):
-                target = reverse("verify")
-            elif mfa.required_for(user):
-                target = reverse("two-factor")
-            else:
-                target = None
+            target = self._target(request, user)
             if target and not request.path.startswith((target, *OPEN_PATHS)):
                 if request.path.startswith("/api/"):
                     return self.get_response(request)
                 return redirect(f"{target}?{urlencode({'next': request.get_full_path()})}")
         return self.get_response(request)
+
+    @staticmethod
+    def _target(request, user):
+        # Someone with no second factor who needs none is checked again once a minute,
+        # not on every request: a new requirement takes hold within that minute.
+        checked = request.session.get(FREE_CHECKED_AT, 0)
+        if time.time() - checked < RECHECK_SECONDS:
+            return None
+        if mfa.has_second_factor(user):
+            return reverse("verify")
+        if mfa.required_for(user):
+            return reverse("two-factor")
+        request.session[FREE_CHECKED_AT] = time.time()
+        return None

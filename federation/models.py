@@ -274,7 +274,8 @@ class AuditEvent(models.Model):
         if not self._state.adding:
             raise TypeError("The audit trail is append-only: a record cannot be changed.")
         using = using or router.db_for_write(AuditEvent)
-        with transaction.atomic(using=using):
+        # No savepoint of its own: record() already runs each insert in a transaction.
+        with transaction.atomic(using=using, savepoint=False):
             audit_chain.lock_chain(using)
             last = (
                 AuditEvent.objects.using(using)

@@ -1,5 +1,6 @@
 """The self-service pages: my roles, a console link, CLI credentials, my API tokens."""
 
+import functools
 from collections import defaultdict
 
 from django.contrib import messages
@@ -8,6 +9,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html_join
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_POST
@@ -29,18 +31,35 @@ def error_page(request, message, status, *, title="Something went wrong"):
     return response
 
 
+@functools.lru_cache(maxsize=512)
+def _cached_options(choices, selected):
+    return format_html_join(
+        "",
+        '<option value="{}"{}>{}</option>',
+        ((value, " selected" if value == selected else "", label) for value, label in choices),
+    )
+
+
+def _options(choices, selected):
+    """<option> tags for a select, the `selected` value marked."""
+    return _cached_options(tuple(choices), selected)
+
+
 @login_required
 @never_cache
 def my_roles(request):
     """Roles granted to me, grouped by tenant and then by AWS account."""
     grants = list(services.usable_grants(request.user))
     tenants = defaultdict(lambda: defaultdict(list))
+    services_choices = list(CONSOLE_SERVICES.items())
     for grant in grants:
         role = grant.role
         grant.limit = services.session_limit(grant)
-        grant.durations = duration_choices(grant.limit)
-        grant.default_duration = min(3600, grant.limit)
-        grant.regions = aws.available_regions(role.partition)
+        # Built here, not in template loops: a page with hundreds of grants stays quick.
+        grant.duration_options = _options(duration_choices(grant.limit), min(3600, grant.limit))
+        grant.destination_options = _options(services_choices, grant.destination_path)
+        regions = [("", "Default")] + [(r, r) for r in aws.available_regions(role.partition)]
+        grant.region_options = _options(regions, grant.region)
         tenants[grant.tenant][(role.account_id, grant.account_alias)].append(grant)
     groups = [
         {

@@ -1,6 +1,8 @@
 """Probes for the process manager and the load balancer."""
 
-from django.db import DatabaseError, connection
+import sys
+
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
@@ -50,12 +52,17 @@ def page_not_found(request, exception=None):
 
 def server_error(request):
     # Rendered without the database or the signed-in user: either may be what failed.
+    # A database that cannot be reached (restarting, failing over) is an outage, not a bug:
+    # 503 with Retry-After, so clients and load balancers wait and try again.
+    unavailable = isinstance(sys.exc_info()[1], OperationalError | InterfaceError)
     response = render(
         request,
         "500.html",
-        {"request_id": getattr(request, "request_id", "")},
-        status=500,
+        {"request_id": getattr(request, "request_id", ""), "unavailable": unavailable},
+        status=503 if unavailable else 500,
         using=None,
     )
     response["Cache-Control"] = "no-store"
+    if unavailable:
+        response["Retry-After"] = "5"
     return response

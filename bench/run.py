@@ -1,0 +1,427 @@
+"""`make bench`: measure the portal on this machine and rewrite docs/PERFORMANCE.md.
+
+Everything runs on loopback against a throw-away PostgreSQL database and the sandbox AWS:
+issuance through gunicorn against the bare AssumeRole + getSigninToken flow, the
+self-service page with 200 grants, the audit trail at BENCH_AUDIT_ROWS (default 1 million)
+records, the CSV export of all of them, and a worker's memory over 10 000 requests.
+"""
+
+import cProfile
+import os
+import platform
+import pstats
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import psutil  # noqa: E402
+import requests  # noqa: E402
+
+from bench import harness  # noqa: E402
+
+AUDIT_ROWS = int(os.environ.get("BENCH_AUDIT_ROWS", "1000000"))
+ISSUANCES = int(os.environ.get("BENCH_ISSUANCES", "100"))
+MEMORY_REQUESTS = int(os.environ.get("BENCH_MEMORY_REQUESTS", "10000"))
+PASSWORD = "bench-password-for-loopback-only"
+READ_ONLY = (
+    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:List*","Resource":"*"}]}'
+)
+
+
+def setup_django(env):
+    os.environ.update(env)
+    import django
+
+    django.setup()
+
+
+def seed():
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from accounts.models import Membership, Tenant, User
+    from federation import services
+
+    tenant = Tenant.objects.create(slug="bench", name="Bench Corp")
+    employee = User.objects.create_user("emp", password=PASSWORD)
+    many = User.objects.create_user("many", password=PASSWORD)
+    admin = User.objects.create_user("admin", password=PASSWORD, is_staff=True)
+    for user, role in [(employee, "member"), (many, "member"), (admin, "admin")]:
+        Membership.objects.create(user=user, tenant=tenant, role=role)
+    device = TOTPDevice.objects.create(user=admin, name="bench", confirmed=True)
+    role_arn = services.create_broker_role(
+        name="BenchAdmin", tenant=tenant, policy_document=READ_ONLY
+    )
+    grant = services.grant_role(
+        actor=admin, tenant=tenant, user=employee, role_arn=role_arn, max_session_seconds=3600
+    )
+    for i in range(200):
+        services.grant_role(
+            actor=admin,
+            tenant=tenant,
+            user=many,
+            role_arn=f"arn:aws:iam::{100000000000 + i % 7}:role/Team{i}",
+            label=f"Team {i}",
+        )
+    return tenant, grant, device
+
+
+def totp_for(device):
+    from django_otp.oath import TOTP
+
+    def code():
+        device.refresh_from_db()
+        # A new time step each time: the device refuses a code it has already seen.
+        totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+        totp.time = max(time.time(), (device.last_t + 1) * device.step)
+        return f"{totp.token():06d}"
+
+    return code
+
+
+def bare_flow(sandbox_url, role_arn, external_id):
+    """The seed tutorial's flow, as short as it can be: AssumeRole, then getSigninToken."""
+    import json
+
+    import boto3
+
+    sts = boto3.client("sts", endpoint_url=sandbox_url, region_name="us-east-1")
+    http = requests.Session()
+
+    def once():
+        creds = sts.assume_role(
+            RoleArn=role_arn, RoleSessionName="bare", ExternalId=external_id, DurationSeconds=3600
+        )["Credentials"]
+        session = {
+            "sessionId": creds["AccessKeyId"],
+            "sessionKey": creds["SecretAccessKey"],
+            "sessionToken": creds["SessionToken"],
+        }
+        token = http.post(
+            f"{sandbox_url}/federation",
+            data={"Action": "getSigninToken", "Session": json.dumps(session)},
+            timeout=10,
+        ).json()["SigninToken"]
+        assert token
+
+    return once
+
+
+# Parts of an issuance, by the function that does them (cumulative time per call).
+PARTS = [
+    ("STS AssumeRole (boto3 → sandbox)", "aws.py", "assume_role"),
+    ("getSigninToken (requests → sandbox)", "aws.py", "get_signin_token"),
+    ("audit records (2, each its own commit)", "services.py", "record"),
+    ("result page rendering", "shortcuts.py", "render"),
+]
+
+
+def profile_issuance(grant):
+    """Where an issuance's time goes: a cProfile of in-process issuances, by part."""
+    from django.test import Client
+
+    from accounts.models import User
+
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(User.objects.get(username="emp"))
+    runs = 30
+    profiler = cProfile.Profile()
+    profiler.enable()
+    started = time.perf_counter()
+    for _ in range(runs):
+        response = client.post(f"/console/{grant.pk}/", {"duration": "3600"})
+        assert response.status_code == 200, response.status_code
+    whole = (time.perf_counter() - started) / runs * 1000
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats
+    parts = []
+    for name, filename, function in PARTS:
+        cumulative = sum(
+            ct
+            for (file, _, func), (_, _, _, ct, _) in stats.items()
+            if file.endswith(filename) and func == function
+        )
+        parts.append((name, cumulative / runs * 1000))
+    accounted = sum(ms for _, ms in parts)
+    parts.append(
+        ("everything else (middleware, session, CSRF, OTP, form, ORM lookups)", whole - accounted)
+    )
+    return whole, parts
+
+
+def insert_audit_rows(tenant, n):
+    """n chained records, written with COPY (the triggers allow inserts)."""
+    from types import SimpleNamespace
+
+    import psycopg
+
+    from federation import audit_chain
+    from federation.models import AuditEvent
+
+    last = AuditEvent.objects.order_by("-sequence").values_list("sequence", "hash").first()
+    sequence, previous = last or (0, audit_chain.GENESIS_HASH)
+    start = datetime.now(UTC) - timedelta(seconds=n)
+    actions = [
+        "console.requested",
+        "console.issued",
+        "cli.requested",
+        "cli.issued",
+        "console.denied",
+    ]
+    columns = [
+        "created_at",
+        "tenant_id",
+        "actor_username",
+        "action",
+        "role_arn",
+        "role_session_name",
+        "source_identity",
+        "duration_seconds",
+        "client_ip",
+        "user_agent",
+        "request_id",
+        "aws_request_id",
+        "assumed_role_arn",
+        "error_code",
+        "detail",
+        "mapping_id",
+        "sequence",
+        "prev_hash",
+        "hash",
+    ]
+    with psycopg.connect(f"{harness.PG}/{harness.DATABASE}") as conn, conn.cursor() as cursor:
+        with cursor.copy(f"COPY federation_auditevent ({', '.join(columns)}) FROM STDIN") as copy:
+            for i in range(n):
+                sequence += 1
+                user = f"user{i % 50}"
+                event = SimpleNamespace(
+                    sequence=sequence,
+                    prev_hash=previous,
+                    created_at=start + timedelta(seconds=i),
+                    tenant_id=tenant.pk,
+                    actor_username=user,
+                    action=actions[i % len(actions)],
+                    mapping_id=None,
+                    role_arn=f"arn:aws:iam::123456789012:role/Role{i % 20}",
+                    role_session_name=user,
+                    source_identity=user,
+                    duration_seconds=3600,
+                    client_ip="10.0.0.1",
+                    user_agent="bench",
+                    request_id=f"{i:032x}",
+                    aws_request_id="",
+                    assumed_role_arn="",
+                    error_code="",
+                    detail="",
+                )
+                event.hash = previous = audit_chain.digest(event)
+                copy.write_row([getattr(event, column) for column in columns])
+        conn.commit()
+        cursor.execute("ANALYZE federation_auditevent")
+        conn.commit()
+
+
+def worker_pids(master):
+    return [child.pid for child in psutil.Process(master.pid).children()]
+
+
+def rss_mb(pid):
+    return psutil.Process(pid).memory_info().rss / 2**20
+
+
+def main():
+    report = []
+    harness.recreate_database()
+    with harness.sandbox() as sandbox_url:
+        env = harness.portal_env(sandbox_url)
+        setup_django(env)
+        harness.manage(env, "migrate", "--noinput")
+        harness.manage(env, "collectstatic", "--noinput")
+        tenant, grant, device = seed()
+
+        with harness.gunicorn(env, workers=1, extra_args=["--max-requests", "0"]) as server:
+            cold_start = server.cold_start
+            employee = harness.Browserish(server.url).sign_in("emp", PASSWORD)
+
+            def portal_issue():
+                response = employee.post(f"/console/{grant.pk}/", {"duration": "3600"})
+                assert response.status_code == 200 and "console-url" in response.text
+
+            portal = harness.summary(harness.timed(portal_issue, ISSUANCES))
+            bare = harness.summary(
+                harness.timed(bare_flow(sandbox_url, grant.role_arn, tenant.external_id), ISSUANCES)
+            )
+            profiled_ms, profile = profile_issuance(grant)
+            # The same two flows with 100 ms added to every sandbox answer, about what STS and
+            # the federation endpoint take from a data centre.
+            requests.post(
+                f"{sandbox_url}/_sandbox/faults",
+                json={"sts": "slow", "federation": "slow", "delay": 0.1},
+                timeout=5,
+            )
+            portal_slow = harness.summary(harness.timed(portal_issue, 20, warmup=1))
+            bare_slow = harness.summary(
+                harness.timed(
+                    bare_flow(sandbox_url, grant.role_arn, tenant.external_id), 20, warmup=1
+                )
+            )
+            requests.post(f"{sandbox_url}/_sandbox/faults", json={}, timeout=5)
+
+            many = harness.Browserish(server.url).sign_in("many", PASSWORD)
+            self_service = harness.summary(harness.timed(lambda: many.get("/"), 50))
+            from django.db import connection
+            from django.test import Client
+            from django.test.utils import CaptureQueriesContext
+
+            from accounts.models import User
+
+            client = Client(HTTP_HOST="127.0.0.1")
+            client.force_login(User.objects.get(username="many"))
+            with CaptureQueriesContext(connection) as queries:
+                assert client.get("/").status_code == 200
+            self_service_queries = len(queries)
+
+            # Memory over many requests (a signed-in page), 4 at a time.
+            worker = worker_pids(server)[0]
+            for _ in range(200):
+                employee.get("/")
+            before = rss_mb(worker)
+            with ThreadPoolExecutor(4) as pool:
+                list(
+                    pool.map(
+                        lambda _: requests.get(
+                            f"{server.url}/", cookies=employee.cookies, timeout=10
+                        ),
+                        range(MEMORY_REQUESTS),
+                    )
+                )
+            after = rss_mb(worker)
+
+            # The audit trail at scale.
+            started = time.perf_counter()
+            insert_audit_rows(tenant, AUDIT_ROWS)
+            load_seconds = time.perf_counter() - started
+            admin = harness.Browserish(server.url).sign_in("admin", PASSWORD, totp=totp_for(device))
+            assert admin.get("/audit/").status_code == 200
+            from federation.audit import _cursor
+            from federation.models import AuditEvent
+
+            deep = AuditEvent.objects.order_by("-created_at", "-id")[int(AUDIT_ROWS * 0.9)]
+            pages = {
+                "`/audit/` first page": "/audit/",
+                "`/audit/` deep page (90 % down)": f"/audit/?after={_cursor(deep)}",
+                "`/audit/` filtered (person + action)": "/audit/?user=user7&action=console.issued",
+                "admin changelist (audit events)": "/admin/federation/auditevent/",
+            }
+            audit = {
+                name: harness.summary(harness.timed(lambda p=path: admin.get(p), 30))
+                for name, path in pages.items()
+            }
+
+            # The whole trail as CSV, with the worker's memory sampled throughout.
+            samples, done = [], threading.Event()
+
+            def sample():
+                while not done.is_set():
+                    samples.append(rss_mb(worker))
+                    time.sleep(0.2)
+
+            sampler = threading.Thread(target=sample)
+            base_rss = rss_mb(worker)
+            sampler.start()
+            started = time.perf_counter()
+            lines = 0
+            with requests.get(
+                f"{server.url}/audit/export.csv", cookies=admin.cookies, stream=True, timeout=600
+            ) as response:
+                for _ in response.iter_lines():
+                    lines += 1
+            export_seconds = time.perf_counter() - started
+            done.set()
+            sampler.join()
+
+    machine = (
+        f"{platform.machine()}, {psutil.cpu_count()} CPUs, "
+        f"{psutil.virtual_memory().total / 2**30:.0f} GiB, {platform.system()} {platform.release()}"
+    )
+    ratio, ratio_slow = portal["p50"] / bare["p50"], portal_slow["p50"] / bare_slow["p50"]
+    report += [
+        "# Performance",
+        "",
+        f"Measured by `make bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; the same command "
+        "regenerates this page.",
+        "",
+        f"- Machine: {machine}; Python {platform.python_version()}; PostgreSQL on loopback.",
+        "- Portal: gunicorn with 1 worker, `DEBUG=false`, PostgreSQL; the sandbox AWS runs in its "
+        "own process.",
+        "- Latency in milliseconds, one client, sequential requests on loopback: median (p50), "
+        "p90, min–max and count.",
+        "",
+        "## Issuance overhead",
+        "",
+        "| flow | p50 | p90 | spread | n |",
+        "|---|---|---|---|---|",
+        harness.row("bare: AssumeRole + getSigninToken (boto3 + requests)", bare),
+        harness.row("portal: `POST /console/<id>/` through gunicorn", portal),
+        harness.row("bare, sandbox answering in 100 ms", bare_slow),
+        harness.row("portal, sandbox answering in 100 ms", portal_slow),
+        "",
+        f"**Ratio of medians, portal / bare: {ratio:.2f} on the instant sandbox; "
+        f"{ratio_slow:.2f} when AWS takes 100 ms a call.** The target is 1.5. Against a sandbox "
+        "that answers in under 5 ms the portal's fixed cost dominates: it signs the person in "
+        "from the session, checks the grant, writes two durable audit records (each its own "
+        f"commit, before and after AWS) and renders the page, {portal['p50'] - bare['p50']:.0f} "
+        "ms in all. With AWS's real latency that cost is a small share.",
+        "",
+        f"Where an issuance's time goes (cProfile over 30 in-process issuances; "
+        f"{profiled_ms:.1f} ms each under the profiler, which slows Python-heavy parts most):",
+        "",
+        "| part | ms per issuance |",
+        "|---|---|",
+        *[f"| {name} | {ms:.1f} |" for name, ms in profile],
+        "",
+        "## Self-service page with 200 grants",
+        "",
+        "| page | p50 | p90 | spread | n |",
+        "|---|---|---|---|---|",
+        harness.row("`GET /` with 200 grants", self_service),
+        "",
+        f"Queries per request: {self_service_queries}, the same as with one grant "
+        "(`tests/portal/test_query_counts.py` holds that).",
+        "",
+        f"## Audit trail at {AUDIT_ROWS:,} records (PostgreSQL)",
+        "",
+        f"Loading them (hash chain computed, then COPY): {load_seconds:.0f} s.",
+        "",
+        "| page | p50 | p90 | spread | n |",
+        "|---|---|---|---|---|",
+        *[harness.row(name, stats) for name, stats in audit.items()],
+        "",
+        f"CSV export of all {lines - 1:,} records: {export_seconds:.1f} s, "
+        f"**{(lines - 1) / export_seconds:,.0f} rows/s**. Worker memory: {base_rss:.0f} MB before, "
+        f"at most {max(samples):.0f} MB during, {samples[-1]:.0f} MB at the end: rows stream "
+        "from a server-side cursor, so memory stays flat.",
+        "",
+        "## Worker memory and start-up",
+        "",
+        f"- gunicorn worker RSS after 200 warm-up requests: {before:.1f} MB; after "
+        f"{MEMORY_REQUESTS:,} more (signed-in `GET /`, 4 at a time): {after:.1f} MB "
+        f"({after - before:+.1f} MB).",
+        f"- Cold start, from spawning gunicorn to the first `/healthz` answer: "
+        f"{cold_start * 1000:.0f} ms.",
+        "",
+    ]
+    out = Path(__file__).resolve().parents[1] / "docs" / "PERFORMANCE.md"
+    existing = out.read_text() if out.exists() else ""
+    marker = "\n## Load and faults"
+    tail = existing[existing.index(marker) :] if marker in existing else ""
+    out.write_text("\n".join(report) + tail)
+    print("\n".join(report))
+
+
+if __name__ == "__main__":
+    main()
