@@ -7,6 +7,7 @@ nothing counts the whole table.
 """
 
 import csv
+import functools
 from datetime import UTC, datetime, time, timedelta
 
 from django import forms
@@ -133,15 +134,26 @@ def _filtered(request):
     return form, events
 
 
-@require_GET
-@login_required
+def reviewers_only(view):
+    """Tenant admins and operators; anyone else signed in gets a 403 page."""
+
+    @functools.wraps(view)
+    @require_GET
+    @login_required
+    def wrapper(request):
+        if not may_review(request.user):
+            return error_page(
+                request, "The audit trail is for tenant admins.", 403, title="Not for you"
+            )
+        return view(request)
+
+    return wrapper
+
+
+@reviewers_only
 @never_cache
 def audit_list(request):
     """Newest first, PAGE_SIZE at a time, with a link to the next older page."""
-    if not may_review(request.user):
-        return error_page(
-            request, "The audit trail is for tenant admins.", 403, title="Not for you"
-        )
     form, events = _filtered(request)
     cursor = _parse_cursor(request.GET.get("after", ""))
     if request.GET.get("after") and cursor is None:
@@ -187,14 +199,9 @@ class _Echo:
         return value
 
 
-@require_GET
-@login_required
+@reviewers_only
 def audit_csv(request):
     """The same filter as the page, every matching record, streamed row by row."""
-    if not may_review(request.user):
-        return error_page(
-            request, "The audit trail is for tenant admins.", 403, title="Not for you"
-        )
     form, events = _filtered(request)
     if form.is_bound and not form.is_valid():
         return error_page(request, "Check the filter: " + form.errors.as_text(), 400)
