@@ -259,6 +259,9 @@ class AuditEvent(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["tenant", "-created_at", "-id"]),
+            # The audit page's filters by person and by role, newest first.
+            models.Index(fields=["actor_username", "-created_at", "-id"]),
+            models.Index(fields=["role_arn", "-created_at", "-id"]),
             # "When were this role's sessions last revoked?" on every grant listing.
             models.Index(
                 fields=["tenant", "role_arn", "-created_at"],
