@@ -314,7 +314,7 @@ def main():
             pages = {
                 "`/audit/` first page": "/audit/",
                 "`/audit/` deep page (90 % down)": f"/audit/?after={_cursor(deep)}",
-                "`/audit/` filtered (person + action)": "/audit/?user=user7&action=console.issued",
+                "`/audit/` filtered (person + action)": "/audit/?user=user7&action=cli.requested",
                 "admin changelist (audit events)": "/admin/federation/auditevent/",
             }
             audit = {
