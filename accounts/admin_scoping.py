@@ -11,6 +11,7 @@ redirects to the index instead of answering 404.
 """
 
 from django.contrib import admin
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.http import Http404
 
@@ -112,7 +113,7 @@ class ScopedMixin:
 def _has_field(model, name):
     try:
         model._meta.get_field(name)
-    except Exception:
+    except FieldDoesNotExist:
         return False
     return True
 

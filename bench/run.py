@@ -172,27 +172,8 @@ def insert_audit_rows(tenant, n):
         "cli.issued",
         "console.denied",
     ]
-    columns = [
-        "created_at",
-        "tenant_id",
-        "actor_username",
-        "action",
-        "role_arn",
-        "role_session_name",
-        "source_identity",
-        "duration_seconds",
-        "client_ip",
-        "user_agent",
-        "request_id",
-        "aws_request_id",
-        "assumed_role_arn",
-        "error_code",
-        "detail",
-        "mapping_id",
-        "sequence",
-        "prev_hash",
-        "hash",
-    ]
+    # What the hash covers, plus the hash itself: the same columns the model writes.
+    columns = [*audit_chain.HASHED_FIELDS, "hash"]
     with psycopg.connect(f"{harness.PG}/{harness.DATABASE}") as conn, conn.cursor() as cursor:
         with cursor.copy(f"COPY federation_auditevent ({', '.join(columns)}) FROM STDIN") as copy:
             for i in range(n):

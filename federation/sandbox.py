@@ -147,6 +147,15 @@ def trust_allows(document, action, candidates, context):
     return allowed
 
 
+def moto_role(arn):
+    """The role moto holds under this ARN, or None (no such role, or not a role ARN)."""
+    try:
+        parsed = RoleArn.parse(arn)
+        return iam_backends[parsed.account_id][parsed.partition].get_role_by_arn(arn)
+    except Exception:  # ValueError for a bad ARN, moto's own for an unknown role
+        return None
+
+
 class Sandbox:
     """The WSGI application. One instance holds the sessions and tokens it issued."""
 
@@ -361,12 +370,8 @@ class Sandbox:
             "AccessDenied",
             f"User is not authorized to perform: sts:AssumeRole on resource: {arn}",
         )
-        try:
-            parsed = RoleArn.parse(arn)
-            role = iam_backends[parsed.account_id][parsed.partition].get_role_by_arn(arn)
-        except Exception:
-            raise denied from None
-        if parsed.partition != partition:
+        role = moto_role(arn)
+        if role is None or RoleArn.parse(arn).partition != partition:
             raise denied
         document = json.loads(role.assume_role_policy_document)
         context = {"sts:externalid": external_id} if external_id is not None else {}
@@ -537,12 +542,8 @@ no real AWS account is involved.</p>
     @staticmethod
     def revoked_before(role_arn):
         """The cut-off of the role's AWSRevokeOlderSessions policy, if it has one."""
-        parsed = RoleArn.parse(role_arn)
-        try:
-            role = iam_backends[parsed.account_id][parsed.partition].get_role_by_arn(role_arn)
-        except Exception:
-            return None
-        document = role.policies.get("AWSRevokeOlderSessions")
+        role = moto_role(role_arn)
+        document = role.policies.get("AWSRevokeOlderSessions") if role else None
         if not document:
             return None
         statement = json.loads(document)["Statement"]
