@@ -26,25 +26,35 @@ from federation.views import error_page
 
 PAGE_SIZE = 50
 ACTIONS = [value for value, _ in AuditEvent.Action.choices]
-OUTCOMES = sorted({action.rsplit(".", 1)[1] for action in ACTIONS})
+OUTCOMES = sorted({AuditEvent.outcome_of(action) for action in ACTIONS})
+
+
+def _utc(value):
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# (title, the field it shows, how to write it). The export reads plain values, not model
+# instances: a million records stream in a fraction of the time.
 CSV_COLUMNS = [
-    ("time (UTC)", lambda e: e.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")),
-    ("tenant", lambda e: e.tenant.slug if e.tenant_id else ""),
-    ("actor", lambda e: e.actor_username),
-    ("action", lambda e: e.action),
-    ("outcome", lambda e: e.outcome),
-    ("role ARN", lambda e: e.role_arn),
-    ("RoleSessionName", lambda e: e.role_session_name),
-    ("SourceIdentity", lambda e: e.source_identity),
-    ("assumed-role ARN", lambda e: e.assumed_role_arn),
-    ("duration (s)", lambda e: "" if e.duration_seconds is None else e.duration_seconds),
-    ("client IP", lambda e: e.client_ip or ""),
-    ("user agent", lambda e: e.user_agent),
-    ("portal request ID", lambda e: e.request_id),
-    ("AWS request ID", lambda e: e.aws_request_id),
-    ("error code", lambda e: e.error_code),
-    ("detail", lambda e: e.detail),
+    ("time (UTC)", "created_at", _utc),
+    ("tenant", "tenant__slug", str),
+    ("actor", "actor_username", str),
+    ("action", "action", str),
+    ("outcome", "action", AuditEvent.outcome_of),
+    ("role ARN", "role_arn", str),
+    ("RoleSessionName", "role_session_name", str),
+    ("SourceIdentity", "source_identity", str),
+    ("assumed-role ARN", "assumed_role_arn", str),
+    ("duration (s)", "duration_seconds", str),
+    ("client IP", "client_ip", str),
+    ("user agent", "user_agent", str),
+    ("portal request ID", "request_id", str),
+    ("AWS request ID", "aws_request_id", str),
+    ("error code", "error_code", str),
+    ("detail", "detail", str),
 ]
+CSV_FIELDS = list(dict.fromkeys(field for _, field, _ in CSV_COLUMNS))
+CSV_BATCH_ROWS = 500
 # A spreadsheet runs a cell that starts with one of these as a formula.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
 
@@ -190,8 +200,16 @@ def audit_list(request):
 
 
 def _spreadsheet_safe(value):
-    value = str(value)
     return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+
+
+def _csv_cells(values):
+    """One record's cells, from its CSV_FIELDS values: empty for none, formulas defused."""
+    row = dict(zip(CSV_FIELDS, values, strict=True))
+    return [
+        "" if row[field] is None else _spreadsheet_safe(write(row[field]))
+        for _, field, write in CSV_COLUMNS
+    ]
 
 
 class _Echo:
@@ -219,9 +237,13 @@ def audit_csv(request):
     writer = csv.writer(_Echo())
 
     def rows():
-        yield writer.writerow([title for title, _ in CSV_COLUMNS])
-        for event in events.select_related("tenant").iterator(chunk_size=2000):
-            yield writer.writerow([_spreadsheet_safe(get(event)) for _, get in CSV_COLUMNS])
+        batch = [writer.writerow([title for title, _, _ in CSV_COLUMNS])]
+        for values in events.values_list(*CSV_FIELDS).iterator(chunk_size=2000):
+            batch.append(writer.writerow(_csv_cells(values)))
+            if len(batch) == CSV_BATCH_ROWS:
+                yield "".join(batch)
+                batch = []
+        yield "".join(batch)
 
     stamp = timezone.now().astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")

@@ -293,9 +293,14 @@ class AuditEvent(models.Model):
     def delete(self, *args, **kwargs):
         raise TypeError("The audit trail is append-only: a record cannot be deleted.")
 
+    @staticmethod
+    def outcome_of(action):
+        """ "issued", "failed", "denied"…: the last part of an action."""
+        return action.rsplit(".", 1)[-1]
+
     @property
     def outcome(self):
-        return self.action.rsplit(".", 1)[-1]
+        return self.outcome_of(self.action)
 
 
 TOKEN_PREFIX = "pcl"

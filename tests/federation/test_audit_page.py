@@ -3,7 +3,7 @@
 import csv
 import io
 import re
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from django.db import connection
@@ -204,6 +204,51 @@ def test_it_exports_the_same_filter_as_csv(client, world, trail):
     assert exported.actor_username == "alice"
     assert exported.tenant == world.tenant_a
     assert "user=bob" in exported.detail
+
+
+def test_it_exports_every_record_across_batches_with_every_column(
+    client, world, trail, monkeypatch
+):
+    # Six lines (a header and five records) in batches of four: the last batch is partial.
+    monkeypatch.setattr("federation.audit.CSV_BATCH_ROWS", 4)
+    meta = services.RequestMeta(client_ip="192.0.2.7", user_agent="curl/8", request_id="req-1")
+    issued = services.record(
+        "cli.issued",
+        actor=world.bob,
+        tenant=world.tenant_a,
+        meta=meta,
+        role_arn=ROLE_A,
+        duration_seconds=900,
+        aws_request_id="aws-1",
+        assumed_role_arn="arn:aws:sts::111111111111:assumed-role/AcmeAdmin/bob",
+    )
+    client.force_login(world.alice)
+    _, *records = csv_rows(client.get("/audit/export.csv"))
+    newest_first = AuditEvent.objects.for_user(world.alice, manage=True).order_by(
+        "-created_at", "-id"
+    )
+    # Three records of the trail, the new one and the export's own record, none lost.
+    assert [r[3] for r in records] == [e.action for e in newest_first]
+    row = next(r for r in records if r[3] == "cli.issued")
+    assert row == [
+        issued.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "acme",
+        "bob",
+        "cli.issued",
+        "issued",
+        ROLE_A,
+        "",
+        "",
+        "arn:aws:sts::111111111111:assumed-role/AcmeAdmin/bob",
+        "900",
+        "192.0.2.7",
+        "curl/8",
+        "req-1",
+        "aws-1",
+        "",
+        "",
+    ]
+    assert records[-1][1] == "acme" and records[-1][9] == "3600"
 
 
 def test_it_exports_nothing_of_another_tenant(client, world, trail):
