@@ -4,8 +4,14 @@ import os
 
 bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-# Above the AWS calls' own connect + read timeouts, so a slow upstream is answered with a
-# clean error page by the portal rather than by a killed worker.
+# Threaded workers: a sync worker cannot tell the master it is alive while it streams a
+# response, so a long audit export (a million records take a while) would be killed at
+# `timeout`. Each thread holds its own database connection.
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# How long a worker may stop answering the master before it is killed and replaced. The
+# AWS calls have their own, shorter connect + read timeouts, so a slow upstream is answered
+# with a clean error page by the portal.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = 30
 keepalive = 5

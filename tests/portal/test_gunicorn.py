@@ -1,5 +1,8 @@
 """The portal as production runs it: gunicorn with gunicorn.conf.py."""
 
+import socket
+import time
+
 import requests
 
 from tests.servers import gunicorn
@@ -31,3 +34,20 @@ def test_it_reports_not_ready_when_the_sqlite_file_cannot_be_opened(tmp_path):
     with gunicorn(tmp_path, DATABASE_URL=f"sqlite:///{missing}") as (base_url, _):
         response = requests.get(f"{base_url}/readyz", timeout=10)
     assert response.status_code == 503
+
+
+def test_a_request_slower_than_the_worker_timeout_is_still_answered(tmp_path):
+    # A long audit export streams for longer than GUNICORN_TIMEOUT; so, here, does a
+    # readiness check against a database that accepts connections and never answers.
+    # A sync worker would be killed mid-request; a threaded one keeps telling the master
+    # it is alive.
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        database = f"postgres://portcullis@127.0.0.1:{port}/portcullis?connect_timeout=4"
+        with gunicorn(tmp_path, DATABASE_URL=database, GUNICORN_TIMEOUT="2") as (base_url, log):
+            started = time.monotonic()
+            response = requests.get(f"{base_url}/readyz", timeout=20)
+            took = time.monotonic() - started
+    assert response.status_code == 503
+    assert took > 3, "the database check should have waited for its connect timeout"
+    assert "WORKER TIMEOUT" not in log.read_text()
