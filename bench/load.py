@@ -1,8 +1,9 @@
 """Load and faults, on loopback, bounded in count and time; rewrites the "Load and faults"
 section of docs/PERFORMANCE.md.
 
-1. Concurrent people issuing console URLs through 2 gunicorn workers on PostgreSQL: every
-   URL handed out has its `console.issued` record, no 5xx, the audit chain verifies.
+1. Concurrent people issuing console URLs through 2 gunicorn workers (4 threads each) on
+   PostgreSQL: every URL handed out has its `console.issued` record, no 5xx, the audit
+   chain verifies.
 2. The same while PostgreSQL restarts: clean 503s during the outage, still no URL without
    its record, and how long until issuance works again.
 3. Each upstream fault the sandbox can play: what the person sees, how long it takes, the
@@ -181,7 +182,7 @@ def main():
             rows = issued_rows() - before
             lines += [
                 f"**Load.** {len(results)} console issuances by {PEOPLE} people, 8 at a time, "
-                f"through 2 gunicorn workers on PostgreSQL in {elapsed:.1f} s "
+                f"through 2 gunicorn workers of 4 threads on PostgreSQL in {elapsed:.1f} s "
                 f"({len(results) / elapsed:.0f}/s): {urls} URLs returned, {rows} `console.issued` "
                 f"records, {errors} responses ≥ 500; audit chain {verify_chain()}.",
                 "",
@@ -288,9 +289,12 @@ def main():
             )
         lines += [
             f"**Lockout under concurrency.** 100 wrong passwords for one account, 20 at a time, "
-            f"across 2 gunicorn workers sharing PostgreSQL (limit 5): {counted} answered as an "
-            f"ordinary failed sign-in, {locked} with the lockout page; the failure counter "
-            f"reached {recorded}. **Overshoot: {recorded - 5}** failures counted past the limit.",
+            f"across 2 gunicorn workers of 4 threads sharing PostgreSQL (limit 5): {counted} "
+            f"answered as an ordinary failed sign-in, {locked} with the lockout page; the failure "
+            f"counter reached {recorded}. **Overshoot: {recorded - 5}** failures counted past the "
+            "limit. A sign-in checks the lock before its password is tried, so attempts already "
+            "past that check when the fifth failure lands still count: the overshoot is bounded "
+            "by the requests in flight at once (here at most 2 × 4).",
             "",
         ]
 

@@ -153,6 +153,20 @@ def profile_issuance(grant):
     return whole, parts
 
 
+def audit_record(grant):
+    """One `console.requested` record, committed on its own, as an issuance writes it."""
+    from federation import services
+
+    user = grant.user
+
+    def once():
+        services.record(
+            "console.requested", actor=user, mapping=grant, role_session_name=user.username
+        )
+
+    return once
+
+
 def insert_audit_rows(tenant, n):
     """n chained records, written with COPY (the triggers allow inserts)."""
     from types import SimpleNamespace
@@ -237,6 +251,11 @@ def main():
                 harness.timed(bare_flow(sandbox_url, grant.role_arn, tenant.external_id), ISSUANCES)
             )
             profiled_ms, profile = profile_issuance(grant)
+            # The floor under any issuance: a request that does nothing, and one durable audit
+            # record (an issuance writes two, before and after AWS, to fail closed).
+            nothing = harness.Browserish(server.url)
+            floor_http = harness.summary(harness.timed(lambda: nothing.get("/healthz"), ISSUANCES))
+            floor_record = harness.summary(harness.timed(audit_record(grant), ISSUANCES))
             # The same two flows with 100 ms added to every sandbox answer, about what STS and
             # the federation endpoint take from a data centre.
             requests.post(
@@ -337,10 +356,12 @@ def main():
         "regenerates this page.",
         "",
         f"- Machine: {machine}; Python {platform.python_version()}; PostgreSQL on loopback.",
-        "- Portal: gunicorn with 1 worker, `DEBUG=false`, PostgreSQL; the sandbox AWS runs in its "
-        "own process.",
+        "- Portal: gunicorn with 1 worker of 4 threads (gunicorn.conf.py), `DEBUG=false`, "
+        "PostgreSQL; the sandbox AWS runs in its own process.",
         "- Latency in milliseconds, one client, sequential requests on loopback: median (p50), "
-        "p90, min–max and count.",
+        "p90, min–max and count. This is a shared virtual machine: the same command has "
+        "given figures up to 3× apart on different days, so compare figures within one run "
+        "(the ratios below are).",
         "",
         "## Issuance overhead",
         "",
@@ -353,10 +374,27 @@ def main():
         "",
         f"**Ratio of medians, portal / bare: {ratio:.2f} on the instant sandbox; "
         f"{ratio_slow:.2f} when AWS takes 100 ms a call.** The target is 1.5. Against a sandbox "
-        "that answers in under 5 ms the portal's fixed cost dominates: it signs the person in "
-        "from the session, checks the grant, writes two durable audit records (each its own "
-        f"commit, before and after AWS) and renders the page, {portal['p50'] - bare['p50']:.0f} "
-        "ms in all. With AWS's real latency that cost is a small share.",
+        f"that answers both calls in {bare['p50']:.0f} ms the portal's fixed cost dominates: it "
+        "signs the person in from the session, checks the grant, writes two durable audit "
+        "records (each its own commit, before and after AWS) and renders the page, "
+        f"{portal['p50'] - bare['p50']:.0f} ms in all. With AWS's real latency that cost is a "
+        "small share.",
+        "",
+        f"The target leaves {bare['p50'] * 0.5:.1f} ms (half the bare flow) for everything the "
+        "portal adds. Two parts of an issuance cannot be left out, and were measured in the "
+        "same run:",
+        "",
+        "| floor | p50 | p90 | spread | n |",
+        "|---|---|---|---|---|",
+        harness.row("`GET /healthz` through gunicorn (a request that does nothing)", floor_http),
+        harness.row(
+            "one audit record, committed on its own (an issuance writes two)", floor_record
+        ),
+        "",
+        f"Together, {floor_http['p50'] + 2 * floor_record['p50']:.1f} ms: "
+        f"{(floor_http['p50'] + 2 * floor_record['p50']) / (bare['p50'] * 0.5):.1f}× the "
+        "allowance before the session, the grant check and the page are counted. Meeting 1.5× "
+        "on this sandbox would take giving up the durable audit records that fail-closed rests on.",
         "",
         f"Where an issuance's time goes (cProfile over 30 in-process issuances; "
         f"{profiled_ms:.1f} ms each under the profiler, which slows Python-heavy parts most):",
