@@ -54,6 +54,8 @@ CSV_COLUMNS = [
     ("detail", "detail", str),
 ]
 CSV_FIELDS = list(dict.fromkeys(field for _, field, _ in CSV_COLUMNS))
+# Each column as (where its field is in a CSV_FIELDS row, how to write it).
+_CSV_CELLS = [(CSV_FIELDS.index(field), write) for _, field, write in CSV_COLUMNS]
 CSV_BATCH_ROWS = 500
 # A spreadsheet runs a cell that starts with one of these as a formula.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -205,10 +207,9 @@ def _spreadsheet_safe(value):
 
 def _csv_cells(values):
     """One record's cells, from its CSV_FIELDS values: empty for none, formulas defused."""
-    row = dict(zip(CSV_FIELDS, values, strict=True))
     return [
-        "" if row[field] is None else _spreadsheet_safe(write(row[field]))
-        for _, field, write in CSV_COLUMNS
+        "" if values[index] is None else _spreadsheet_safe(write(values[index]))
+        for index, write in _CSV_CELLS
     ]
 
 
