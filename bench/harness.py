@@ -19,6 +19,8 @@ BIN = Path(sys.executable).parent
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 DATABASE = os.environ.get("BENCH_DATABASE", "portcullis_bench")
 VAR = ROOT / "var" / "bench"
+# Threads per gunicorn worker in every run (gunicorn.conf.py's default), named in the report.
+THREADS = 4
 
 
 def free_port():
@@ -113,7 +115,12 @@ def sandbox():
 def gunicorn(env, workers=1, extra_args=()):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(workers)}
+    env = {
+        **env,
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": str(workers),
+        "GUNICORN_THREADS": str(THREADS),
+    }
     started = time.perf_counter()
     with process(
         [str(BIN / "gunicorn"), "portal.wsgi", "--access-logfile", "/dev/null", *extra_args],

@@ -182,7 +182,8 @@ def main():
             rows = issued_rows() - before
             lines += [
                 f"**Load.** {len(results)} console issuances by {PEOPLE} people, 8 at a time, "
-                f"through 2 gunicorn workers of 4 threads on PostgreSQL in {elapsed:.1f} s "
+                f"through 2 gunicorn workers of {harness.THREADS} threads on PostgreSQL in "
+                f"{elapsed:.1f} s "
                 f"({len(results) / elapsed:.0f}/s): {urls} URLs returned, {rows} `console.issued` "
                 f"records, {errors} responses ≥ 500; audit chain {verify_chain()}.",
                 "",
@@ -289,12 +290,13 @@ def main():
             )
         lines += [
             f"**Lockout under concurrency.** 100 wrong passwords for one account, 20 at a time, "
-            f"across 2 gunicorn workers of 4 threads sharing PostgreSQL (limit 5): {counted} "
+            f"across 2 gunicorn workers of {harness.THREADS} threads sharing PostgreSQL (limit 5): "
+            f"{counted} "
             f"answered as an ordinary failed sign-in, {locked} with the lockout page; the failure "
             f"counter reached {recorded}. **Overshoot: {recorded - 5}** failures counted past the "
             "limit. A sign-in checks the lock before its password is tried, so attempts already "
             "past that check when the fifth failure lands still count: the overshoot is bounded "
-            "by the requests in flight at once (here at most 2 × 4).",
+            f"by the requests in flight at once (here at most 2 × {harness.THREADS}).",
             "",
         ]
 
