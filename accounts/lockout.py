@@ -1,6 +1,22 @@
-"""Hooks that django-axes calls while counting failed sign-ins."""
+"""Who is locked out after failed sign-ins, and the page they see (django-axes hooks).
 
+axes records each failure as an AccessAttempt (username, address, user agent) and asks
+the handler whether a sign-in may go ahead. Its own rule is one limit for every parameter,
+which would lock a whole office behind one NAT address after five typos. The rules here:
+
+- a person (the username, case-folded) after LOGIN_FAILURE_LIMIT failures from any one address;
+- a person after LOGIN_FAILURE_LIMIT_ANYWHERE failures from anywhere (a slow, spread guess);
+- an address only after LOGIN_ADDRESS_FAILURE_LIMIT failures across usernames (spraying).
+
+Each counts the failures inside the cool-off window, and a lockout lasts the cool-off.
+"""
+
+from axes.handlers.database import AxesDatabaseHandler
+from axes.attempts import get_cool_off_threshold
+from axes.helpers import get_client_username
+from axes.models import AccessAttempt
 from django.conf import settings
+from django.db.models import Sum
 from django.shortcuts import render
 
 
@@ -9,6 +25,34 @@ def username_for_lockout(request, credentials):
     username = credentials.get("username") if credentials else request.POST.get("username")
     # Stored by axes: no NUL (PostgreSQL refuses it) and no longer than any username can be.
     return str(username or "").replace("\x00", "").strip().casefold()[:150]
+
+
+class LockoutHandler(AxesDatabaseHandler):
+    """axes' database handler with a limit per rule (see the module's docstring)."""
+
+    def get_failures(self, request, credentials=None):
+        """How many of the lockout rules this sign-in breaks now (AXES_FAILURE_LIMIT is 1,
+        so any one locks). A person's lock holds wherever they sign in from."""
+        window = {"attempt_time__gte": get_cool_off_threshold(request)}
+        per_address = [
+            failures
+            for _, failures in AccessAttempt.objects.filter(
+                username=get_client_username(request, credentials), **window
+            )
+            .values_list("ip_address")
+            .annotate(Sum("failures_since_start"))
+            .order_by()
+        ]
+        from_here = AccessAttempt.objects.filter(
+            ip_address=request.axes_ip_address, **window
+        ).aggregate(failures=Sum("failures_since_start"))["failures"]
+        return sum(
+            [
+                max(per_address, default=0) >= settings.LOGIN_FAILURE_LIMIT,
+                sum(per_address) >= settings.LOGIN_FAILURE_LIMIT_ANYWHERE,
+                (from_here or 0) >= settings.LOGIN_ADDRESS_FAILURE_LIMIT,
+            ]
+        )
 
 
 def lockout_response(request, original_response=None, credentials=None):

@@ -221,13 +221,22 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Sign-in lockout (django-axes): five failures by one address or for one username lock
-# that address or username out for fifteen minutes; failures during the lockout do not
+# Sign-in lockout (django-axes, with the rules in accounts/lockout.py). A person (the
+# username, case-folded) is locked after LOGIN_FAILURE_LIMIT failures from one address and
+# after LOGIN_FAILURE_LIMIT_ANYWHERE from anywhere; an address is locked only when it fails
+# across many usernames (LOGIN_ADDRESS_FAILURE_LIMIT, password spraying), because an office
+# NAT or a VPN puts a whole company behind one address. Failures during a lockout do not
 # extend it, so a locked-out person knows when to come back.
-AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
-AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_FAILURE_LIMIT_ANYWHERE = env.int("LOGIN_FAILURE_LIMIT_ANYWHERE", default=10)
+LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=30)
+AXES_HANDLER = "accounts.lockout.LockoutHandler"
+# The handler counts how many of the rules an attempt breaks: one is enough.
+AXES_FAILURE_LIMIT = 1
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
-AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+# What a successful sign-in clears: that person's failures. Never an address's, or a
+# sprayer could reset their counter by signing in to an account of their own.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username"]
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_CALLABLE = "accounts.lockout.username_for_lockout"

@@ -86,23 +86,51 @@ def test_it_counts_bob_and_BOB_together(client, world):
     assert AccessAttempt.objects.values_list("username", flat=True).distinct().count() == 1
 
 
-def test_it_locks_an_address_that_sprays_usernames(client, world):
-    for name in ["u1", "u2", "u3", "u4", "u5"]:
-        sign_in(client, name, "guess", REMOTE_ADDR="203.0.113.9")
+def test_a_colleague_behind_the_same_address_signs_in_while_one_is_locked(client, world):
+    # One office, one NAT address: bob's typos lock bob, not alice.
+    assert fail(client, "bob", 5) == [200, 200, 200, 200, 429]
+    assert sign_in(client, "bob").status_code == 429
+    assert sign_in(client, "alice").status_code == 302
+
+
+def test_it_locks_a_person_after_ten_failures_spread_over_addresses(client, world):
+    for n in range(9):
+        assert fail(client, "bob", 1, REMOTE_ADDR=f"198.51.100.{n}") == [200]
+    assert sign_in(client, "bob", REMOTE_ADDR="192.0.2.1").status_code == 302
+    client.post("/logout/")
+    for n in range(10):
+        fail(client, "bob", 1, REMOTE_ADDR=f"203.0.113.{n}")
+    assert sign_in(client, "bob", REMOTE_ADDR="192.0.2.1").status_code == 429
+
+
+def spray(client, count, **extra):
+    return [sign_in(client, f"victim{n}", "Summer2026!", **extra).status_code for n in range(count)]
+
+
+def test_it_refuses_an_address_that_sprays_forty_usernames_before_the_end(client, world):
+    codes = spray(client, 40, REMOTE_ADDR="203.0.113.9")
+    assert codes[:29] == [200] * 29
+    assert set(codes[30:]) == {429}
     assert sign_in(client, "bob", REMOTE_ADDR="203.0.113.9").status_code == 429
     # Bob himself, from his own address, is not locked out by someone else's spraying.
     assert sign_in(client, "bob", REMOTE_ADDR="198.51.100.1").status_code == 302
 
 
+def test_it_never_locks_an_address_at_five_failures(client, world):
+    for name in ["u1", "u2", "u3", "u4", "u5", "u6"]:
+        sign_in(client, name, "guess", REMOTE_ADDR="203.0.113.9")
+    assert sign_in(client, "bob", REMOTE_ADDR="203.0.113.9").status_code == 302
+
+
 def test_it_ignores_a_forged_forwarded_for_header(client, world):
-    for n in range(5):
+    for n in range(30):
         sign_in(client, f"guess{n}", "x", HTTP_X_FORWARDED_FOR=f"192.0.2.{n}")
     assert sign_in(client, "bob", HTTP_X_FORWARDED_FOR="192.0.2.200").status_code == 429
 
 
 def test_it_trusts_forwarded_for_only_from_configured_proxies(client, world, settings):
     settings.TRUSTED_PROXY_COUNT = 1
-    for n in range(5):
+    for n in range(30):
         # The client forges the left part; the proxy appends the real address.
         sign_in(client, f"g{n}", "x", HTTP_X_FORWARDED_FOR=f"10.0.0.{n}, 203.0.113.50")
     assert sign_in(client, "bob", HTTP_X_FORWARDED_FOR="203.0.113.50").status_code == 429
