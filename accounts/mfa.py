@@ -6,14 +6,21 @@ Until then such a person can do nothing but enrol (or answer the code prompt).
 """
 
 import base64
+import math
 import time
 
 import segno
 from django.conf import settings
-from django_otp import devices_for_user, match_token, user_has_device
+from django.db import transaction
+from django.utils import timezone
+from django_otp import devices_for_user, user_has_device
 from django_otp import login as otp_login
+from django_otp.oath import TOTP
+from django_otp.util import random_hex
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
+
+AUTHENTICATOR_DIGITS = 6
 
 # When the person last proved who they are (password or code): issuing credentials needs
 # this to be younger than REAUTH_SECONDS.
@@ -42,25 +49,73 @@ def recently_authenticated(request):
     return time.time() - request.session.get(AUTHENTICATED_AT, 0) <= settings.REAUTH_SECONDS
 
 
-def verify_code(request, code):
-    """Check a code (authenticator or recovery) and mark the session verified if it fits."""
+class CodeThrottled(Exception):
+    """Codes were tried too fast: django-otp refuses to check one for `seconds` more.
+
+    Not a wrong code, so not a failed sign-in: the person is asked to wait instead.
+    """
+
+    def __init__(self, seconds):
+        super().__init__(f"Wait {seconds} seconds before trying another code.")
+        self.seconds = seconds
+
+
+def _clean(code):
     code = "".join((code or "").split())
-    if not code or len(code) > 16:
+    return code if 0 < len(code) <= 16 else ""
+
+
+def code_from(post):
+    """The code a form sent: the authenticator's, or a recovery code (its own field, so
+    phones show a keyboard with letters for it)."""
+    return post.get("code") or post.get("recovery_code") or ""
+
+
+def verify_code(request, code):
+    """Check a code (authenticator or recovery) and mark the session verified if it fits.
+
+    Returns the device, or None for a wrong code; raises CodeThrottled when django-otp's
+    backoff after an earlier wrong code has not run out, so the code was not checked.
+    A six-digit code is tried on the authenticator only and anything else on the recovery
+    codes, so a recovery code never counts as a wrong authenticator code (or back).
+    """
+    code = _clean(code)
+    if not code:
         return None
-    device = match_token(request.user, code)
-    if device is not None:
-        otp_login(request, device)
-        mark_authenticated(request)
-    return device
+    authenticator_code = code.isdigit() and len(code) == AUTHENTICATOR_DIGITS
+    waits = []
+    for device in devices_for_user(request.user):
+        if isinstance(device, TOTPDevice) != authenticator_code:
+            continue
+        allowed, info = device.verify_is_allowed()
+        if not allowed:
+            waits.append((info or {}).get("locked_until") or timezone.now())
+        elif device.verify_token(code):
+            otp_login(request, device)
+            mark_authenticated(request)
+            return device
+    if waits:
+        seconds = math.ceil((max(waits) - timezone.now()).total_seconds())
+        raise CodeThrottled(max(seconds, 1))
+    return None
 
 
-def pending_device(user):
-    """The authenticator being set up: created on first visit, confirmed by a first code."""
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
-    return device or TOTPDevice.objects.create(user=user, name="Authenticator", confirmed=False)
+# The key offered while setting up an authenticator lives in this browser session only:
+# someone else who knows the password sees another key, and an attempt that is never
+# confirmed leaves nothing on the account.
+ENROLMENT_KEY = "portcullis_enrolment_key"
 
 
-def enrolment_details(device):
+def _enrolment_device(request):
+    key = request.session.get(ENROLMENT_KEY)
+    if not key:
+        key = request.session[ENROLMENT_KEY] = random_hex(20)
+    return TOTPDevice(user=request.user, name="Authenticator", key=key, confirmed=True)
+
+
+def enrolment_details(request):
+    """The QR code and the typed key of this set-up attempt."""
+    device = _enrolment_device(request)
     key = base64.b32encode(device.bin_key).decode().rstrip("=")
     return {
         "qr_svg": segno.make(device.config_url, error="m").svg_inline(scale=4, dark="#111"),
@@ -68,16 +123,25 @@ def enrolment_details(device):
     }
 
 
-def confirm_enrolment(request, device, code):
-    """A first right code switches the authenticator on; returns the new recovery codes."""
-    code = "".join((code or "").split())
-    if not code or len(code) > 16 or not device.verify_token(code):
+def confirm_enrolment(request, code):
+    """A first right code saves the authenticator of this attempt and switches it on;
+    returns the new recovery codes (None for a wrong code)."""
+    code = _clean(code)
+    if not code.isdigit() or ENROLMENT_KEY not in request.session:
         return None
-    device.confirmed = True
-    device.save(update_fields=["confirmed"])
+    device = _enrolment_device(request)
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time()
+    if not totp.verify(int(code), device.tolerance):
+        return None
+    device.last_t = totp.t()  # the same code cannot be used again to sign in
+    with transaction.atomic():
+        device.save()
+        codes = new_recovery_codes(request.user)
+    del request.session[ENROLMENT_KEY]
     otp_login(request, device)
     mark_authenticated(request)
-    return new_recovery_codes(request.user)
+    return codes
 
 
 def new_recovery_codes(user):

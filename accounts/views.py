@@ -61,7 +61,24 @@ def _failed(request, *, reason):
     return None
 
 
-@sensitive_post_parameters("code")
+def _code_refused(request, error, *, reason):
+    """A code that did not sign in: a throttled one asks to wait (and counts for nothing);
+    a wrong one counts like a failed sign-in. Returns the lockout page, or None."""
+    if isinstance(error, mfa.CodeThrottled):
+        messages.error(request, str(error))
+        return None
+    return _failed(request, reason=reason)
+
+
+def _check_code(request):
+    """(device or None, the refusal to report): the code in the POST, checked."""
+    try:
+        return mfa.verify_code(request, mfa.code_from(request.POST)), None
+    except mfa.CodeThrottled as error:
+        return None, error
+
+
+@sensitive_post_parameters("code", "recovery_code")
 @never_cache
 @login_required
 def verify(request):
@@ -69,12 +86,14 @@ def verify(request):
     if request.user.is_verified() or not mfa.has_second_factor(request.user):
         return redirect(_next(request))
     if request.method == "POST":
-        if mfa.verify_code(request, request.POST.get("code")):
+        device, throttled = _check_code(request)
+        if device:
             return redirect(_next(request))
-        locked = _failed(request, reason="wrong second-factor code")
+        locked = _code_refused(request, throttled, reason="wrong second-factor code")
         if locked:
             return locked
-        messages.error(request, "That code is not right. Try the current one.")
+        if not throttled:
+            messages.error(request, "That code is not right. Try the current one.")
     return render(request, "accounts/verify.html", {"next": _next(request)})
 
 
@@ -89,38 +108,39 @@ def two_factor(request):
     context = {"enrolled": enrolled, "required": mfa.required_for(user)}
     if request.method == "POST":
         action = request.POST.get("action")
-        code = request.POST.get("code", "")
         if not enrolled and action == "confirm":
-            codes = mfa.confirm_enrolment(request, mfa.pending_device(user), code)
+            codes = mfa.confirm_enrolment(request, request.POST.get("code", ""))
             if codes:
                 context.update(enrolled=True, recovery_codes=codes)
-                services.record(AuditEvent.Action.MFA_ENROLLED, actor=user, meta=meta)
+                services.record_for_person(AuditEvent.Action.MFA_ENROLLED, actor=user, meta=meta)
             else:
                 locked = _failed(request, reason="wrong code while setting up a second factor")
                 if locked:
                     return locked
                 messages.error(request, "That code is not right. Check the time on your phone.")
         elif enrolled and action in {"renew", "remove"}:
-            if not mfa.verify_code(request, code):
-                locked = _failed(request, reason="wrong second-factor code")
+            device, throttled = _check_code(request)
+            if not device:
+                locked = _code_refused(request, throttled, reason="wrong second-factor code")
                 if locked:
                     return locked
-                messages.error(request, "That code is not right: nothing was changed.")
+                if not throttled:
+                    messages.error(request, "That code is not right: nothing was changed.")
             elif action == "renew":
                 context["recovery_codes"] = mfa.new_recovery_codes(user)
             else:
                 mfa.remove_second_factor(user)
-                services.record(AuditEvent.Action.MFA_REMOVED, actor=user, meta=meta)
+                services.record_for_person(AuditEvent.Action.MFA_REMOVED, actor=user, meta=meta)
                 messages.success(request, "Two-factor authentication is off.")
                 return redirect("two-factor")
     if not context["enrolled"]:
-        context.update(mfa.enrolment_details(mfa.pending_device(user)))
+        context.update(mfa.enrolment_details(request))
     else:
         context["codes_left"] = mfa.recovery_codes_left(user)
     return render(request, "accounts/two_factor.html", context)
 
 
-@sensitive_post_parameters("password", "code")
+@sensitive_post_parameters("password", "code", "recovery_code")
 @never_cache
 @login_required
 def reauthenticate(request):
@@ -132,9 +152,10 @@ def reauthenticate(request):
             username=request.user.get_username(),
             password=request.POST.get("password", ""),
         )
-        ok = user is not None and user.pk == request.user.pk
+        ok, throttled = user is not None and user.pk == request.user.pk, None
         if ok and needs_code:
-            ok = mfa.verify_code(request, request.POST.get("code")) is not None
+            device, throttled = _check_code(request)
+            ok = device is not None
         elif ok:
             mfa.mark_authenticated(request)
         if ok:
@@ -146,10 +167,11 @@ def reauthenticate(request):
                 logout(request)
                 return lockout_response(request, credentials=credentials)
         else:
-            locked = _failed(request, reason="wrong second-factor code")
+            locked = _code_refused(request, throttled, reason="wrong second-factor code")
             if locked:
                 return locked
-        messages.error(request, "That did not match. Try again.")
+        if not throttled:
+            messages.error(request, "That did not match. Try again.")
     return render(
         request, "accounts/reauthenticate.html", {"needs_code": needs_code, "next": _next(request)}
     )

@@ -123,6 +123,16 @@ def record(action, *, actor=None, tenant=None, meta=None, mapping=None, **fields
         ) from None
 
 
+def record_for_person(action, *, actor=None, person=None, tenants=None, **fields):
+    """Record something that concerns a person rather than one grant: once in each of
+    `tenants` (default: every tenant the person belongs to), so each tenant's admins see
+    it in their own trail; once without a tenant for someone who belongs to none."""
+    person = person or actor
+    if tenants is None:
+        tenants = Tenant.objects.filter(memberships__user=person) if person else []
+    return [record(action, actor=actor, tenant=tenant, **fields) for tenant in list(tenants) or [None]]
+
+
 def usable_grants(user):
     """The grants a person can use right now, for the self-service page and the API."""
     return (

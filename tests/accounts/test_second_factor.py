@@ -9,6 +9,7 @@ from django.utils import timezone
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts import mfa
 from federation.models import AuditEvent
 from tests.conftest import PASSWORD
 
@@ -29,11 +30,15 @@ def sign_in(client, username):
 def enrol(client, user):
     """Set up an authenticator through the pages; returns (device, recovery codes)."""
     client.get("/account/two-factor/")
-    device = TOTPDevice.objects.get(user=user, confirmed=False)
-    page = client.post("/account/two-factor/", {"action": "confirm", "code": code_for(device)})
+    offered = offered_device(client)
+    page = client.post("/account/two-factor/", {"action": "confirm", "code": code_for(offered)})
     codes = re.findall(r"<li>([0-9a-z]{8})</li>", page.content.decode())
-    device.refresh_from_db()
-    return device, codes
+    return TOTPDevice.objects.get(user=user), codes
+
+
+def offered_device(client):
+    """The authenticator the set-up page offers this browser (its key is in the session)."""
+    return TOTPDevice(key=client.session[mfa.ENROLMENT_KEY])
 
 
 def test_staff_must_enrol_before_anything_else(client, world):
@@ -115,14 +120,18 @@ def test_wrong_codes_count_toward_the_lockout(client, world):
     enrol(client, world.alice)
     client.post("/logout/")
     sign_in(client, "alice")
-    for _ in range(4):
-        assert client.post("/login/verify/", {"code": "123456"}).status_code == 200
-    locked = client.post("/login/verify/", {"code": "123456"})
-    assert locked.status_code == 429
-    assert b"Too many sign-in attempts" in locked.content
-    # Signed out, and the password alone does not get back in.
-    assert client.get("/")["Location"].startswith("/login/")
-    assert sign_in(client, "alice").status_code == 429
+    start = timezone.now()
+    # A minute apart each, so django-otp's backoff never holds a code back.
+    for n in range(4):
+        with time_machine.travel(start + timedelta(minutes=n)):
+            assert client.post("/login/verify/", {"code": "123456"}).status_code == 200
+    with time_machine.travel(start + timedelta(minutes=4)):
+        locked = client.post("/login/verify/", {"code": "123456"})
+        assert locked.status_code == 429
+        assert b"Too many sign-in attempts" in locked.content
+        # Signed out, and the password alone does not get back in.
+        assert client.get("/")["Location"].startswith("/login/")
+        assert sign_in(client, "alice").status_code == 429
     wrong_codes = AuditEvent.objects.filter(
         action="login.failed", actor_username="alice", detail="wrong second-factor code"
     )
@@ -157,3 +166,65 @@ def test_new_recovery_codes_replace_the_old_ones(client, world):
     new = re.findall(r"<li>([0-9a-z]{8})</li>", page.content.decode())
     assert len(new) == 10 and not set(new) & set(old)
     assert b'id="codes-left">10<' in page.content
+
+
+def test_each_set_up_attempt_offers_its_own_key_and_stores_nothing(client, world):
+    from tests.conftest import Client
+
+    # The real person and someone who only knows the password, in two browsers.
+    intruder = Client()
+    sign_in(client, "alice")
+    sign_in(intruder, "alice")
+    mine = client.get("/account/two-factor/")
+    theirs = intruder.get("/account/two-factor/")
+    key = re.compile(rb'id="manual-key">([A-Z2-7 ]+)<')
+    assert key.search(mine.content)[1] != key.search(theirs.content)[1]
+    assert not TOTPDevice.objects.filter(user=world.alice).exists()
+    # A code from the intruder's key does not confirm the person's attempt, nor the reverse.
+    page = client.post(
+        "/account/two-factor/", {"action": "confirm", "code": code_for(offered_device(intruder))}
+    )
+    assert b"That code is not right" in page.content
+    assert not TOTPDevice.objects.filter(user=world.alice).exists()
+    # The page offers the same key again until it is confirmed in this browser.
+    assert key.search(client.get("/account/two-factor/").content)[1] == key.search(mine.content)[1]
+
+
+def test_after_an_operator_removes_a_lost_device_the_new_set_up_has_a_fresh_key(client, world):
+    sign_in(client, "bob")
+    old, _ = enrol(client, world.bob)
+    mfa.remove_second_factor(world.bob)  # what the operator's admin action does
+    client.post("/logout/")
+    sign_in(client, "bob")
+    client.get("/account/two-factor/")
+    assert offered_device(client).key != old.key
+
+
+def test_a_throttled_code_asks_to_wait_and_is_not_a_failed_sign_in(client, world):
+    sign_in(client, "alice")
+    device, _ = enrol(client, world.alice)
+    client.post("/logout/")
+    later = timezone.now() + timedelta(minutes=2)
+    with time_machine.travel(later, tick=False):
+        sign_in(client, "alice")
+        wrong = client.post("/login/verify/", {"code": "123456"})
+        assert b"That code is not right" in wrong.content
+        # Straight after a wrong code django-otp holds the next one back, right or not.
+        held = client.post("/login/verify/", {"code": code_for(device, later)})
+    assert held.status_code == 200
+    assert re.search(rb"Wait \d+ seconds? before trying another code", held.content)
+    assert b"That code is not right" not in held.content
+    assert AuditEvent.objects.filter(action="login.failed", actor_username="alice").count() == 1
+    with time_machine.travel(later + timedelta(seconds=31), tick=False):
+        ok = client.post("/login/verify/", {"code": code_for(device, later + timedelta(seconds=31))})
+    assert ok.status_code == 302
+
+
+def test_a_recovery_code_has_its_own_field_with_letters(client, world):
+    sign_in(client, "alice")
+    _, codes = enrol(client, world.alice)
+    client.post("/logout/")
+    sign_in(client, "alice")
+    page = client.get("/login/verify/")
+    assert b'name="recovery_code"' in page.content and b'inputmode="text"' in page.content
+    assert client.post("/login/verify/", {"recovery_code": codes[1]}).status_code == 302
