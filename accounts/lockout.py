@@ -11,8 +11,8 @@ which would lock a whole office behind one NAT address after five typos. The rul
 Each counts the failures inside the cool-off window, and a lockout lasts the cool-off.
 """
 
-from axes.handlers.database import AxesDatabaseHandler
 from axes.attempts import get_cool_off_threshold
+from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_client_username
 from axes.models import AccessAttempt
 from django.conf import settings

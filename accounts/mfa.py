@@ -16,9 +16,9 @@ from django.utils import timezone
 from django_otp import devices_for_user, user_has_device
 from django_otp import login as otp_login
 from django_otp.oath import TOTP
-from django_otp.util import random_hex
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp.util import random_hex
 
 AUTHENTICATOR_DIGITS = 6
 

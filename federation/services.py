@@ -130,7 +130,9 @@ def record_for_person(action, *, actor=None, person=None, tenants=None, **fields
     person = person or actor
     if tenants is None:
         tenants = Tenant.objects.filter(memberships__user=person) if person else []
-    return [record(action, actor=actor, tenant=tenant, **fields) for tenant in list(tenants) or [None]]
+    return [
+        record(action, actor=actor, tenant=tenant, **fields) for tenant in list(tenants) or [None]
+    ]
 
 
 def usable_grants(user):

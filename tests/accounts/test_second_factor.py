@@ -215,8 +215,9 @@ def test_a_throttled_code_asks_to_wait_and_is_not_a_failed_sign_in(client, world
     assert re.search(rb"Wait \d+ seconds? before trying another code", held.content)
     assert b"That code is not right" not in held.content
     assert AuditEvent.objects.filter(action="login.failed", actor_username="alice").count() == 1
-    with time_machine.travel(later + timedelta(seconds=31), tick=False):
-        ok = client.post("/login/verify/", {"code": code_for(device, later + timedelta(seconds=31))})
+    after = later + timedelta(seconds=31)
+    with time_machine.travel(after, tick=False):
+        ok = client.post("/login/verify/", {"code": code_for(device, after)})
     assert ok.status_code == 302
 
 
