@@ -41,7 +41,8 @@ lint: install
 	DEBUG=true $(BIN)/python manage.py check
 	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
 	@# Django's deployment checks with production settings (real AWS, a random key).
-	DEBUG=false SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(32))') ALLOWED_HOSTS=portal.example.com \
+	DEBUG=false SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(32))') \
+	  AUDIT_CHAIN_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(32))') ALLOWED_HOSTS=portal.example.com \
 	  AWS_PORTAL_SANDBOX=false $(BIN)/python manage.py check --deploy --fail-level WARNING
 
 ## audit: known advisories in the pinned dependencies (needs PyPI's JSON API or OSV)

@@ -10,10 +10,11 @@ The traps closed here are the ones Django's admin leaves open by default: choice
 redirects to the index instead of answering 404.
 """
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
 
 ALL_PERMISSIONS = frozenset({"view", "add", "change", "delete"})
 
@@ -118,6 +119,19 @@ def _has_field(model, name):
     return True
 
 
+# What a date drill-down in a list may ask for: Django adds a year to the one chosen, so
+# the last year it can show is 9998.
+DRILLDOWN_RANGES = {"year": (1, 9998), "month": (1, 12), "day": (1, 31)}
+
+
+def _drilldown_is_sane(query, field):
+    for part, (low, high) in DRILLDOWN_RANGES.items():
+        value = query.get(f"{field}__{part}")
+        if value is not None and not (value.isdigit() and low <= int(value) <= high):
+            return False
+    return True
+
+
 class TenantScopedAdmin(ScopedMixin, admin.ModelAdmin):
     """A ModelAdmin over tenant-owned rows."""
 
@@ -127,6 +141,22 @@ class TenantScopedAdmin(ScopedMixin, admin.ModelAdmin):
         if obj is None:
             raise Http404("No such object.")
         return obj
+
+    def changelist_view(self, request, extra_context=None):
+        if self.date_hierarchy and not _drilldown_is_sane(request.GET, self.date_hierarchy):
+            messages.error(request, "That date is outside the calendar: showing every date.")
+            return HttpResponseRedirect(request.path)
+        return super().changelist_view(request, extra_context)
+
+    def history_view(self, request, object_id, extra_context=None):
+        """The change history, naming platform operators only to operators: a tenant admin
+        sees that an operator made a change, not who."""
+        response = super().history_view(request, object_id, extra_context)
+        if not is_operator(request.user) and hasattr(response, "context_data"):
+            for entry in response.context_data.get("action_list", []):
+                if entry.user.is_superuser:
+                    entry.user = type(entry.user)(username="a platform operator")
+        return response
 
     def get_list_filter(self, request):
         # A bare related field name would list every tenant's objects in the sidebar.
@@ -140,8 +170,25 @@ class TenantScopedAdmin(ScopedMixin, admin.ModelAdmin):
         return filters
 
 
+class StaysInItsTenantForm(forms.ModelForm):
+    """An inline row that exists keeps its tenant (nothing moves between tenants: the field
+    is disabled, so a posted value is ignored); a new row chooses one, among the tenants the
+    viewer may manage."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and "tenant" in self.fields:
+            self.fields["tenant"].disabled = True
+
+
 class TenantScopedInline(ScopedMixin, admin.TabularInline):
     """An inline over tenant-owned rows."""
+
+    form = StaysInItsTenantForm
+
+    def get_readonly_fields(self, request, obj=None):
+        # `obj` is the page's object (a person), not the row: new rows need their tenant.
+        return admin.TabularInline.get_readonly_fields(self, request, obj)
 
 
 class OperatorsOnlyMixin:

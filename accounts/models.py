@@ -5,7 +5,9 @@ Users belong to tenants through memberships; everything a tenant owns is reached
 `for_user()`, the one scoping method, so nobody sees another tenant's rows.
 """
 
+import re
 import secrets
+import unicodedata
 
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
@@ -70,10 +72,12 @@ class TenantQuerySet(models.QuerySet):
 
 
 class UserQuerySet(models.QuerySet):
-    def for_user(self, user, *, manage=False):
+    def for_user(self, user, *, manage=False, solely=False):
         """People who share a tenant with `user` (`manage`: a tenant `user` administers).
 
-        Platform operators are visible to operators only.
+        `solely`: only people who belong to no other tenant, the ones a tenant admin may
+        edit, or whose tokens they may see: someone shared with another tenant is that
+        tenant's too. Platform operators are visible to operators only.
         """
         if not _signed_in(user):
             return self.none()
@@ -81,7 +85,11 @@ class UserQuerySet(models.QuerySet):
             return self
         tenants = Tenant.objects.for_user(user, manage=manage)
         members = Membership.objects.filter(tenant__in=tenants).values("user_id")
-        return self.filter(pk__in=members, is_superuser=False)
+        people = self.filter(pk__in=members, is_superuser=False)
+        if solely:
+            elsewhere = Membership.objects.exclude(tenant__in=tenants).values("user_id")
+            people = people.exclude(pk__in=elsewhere)
+        return people
 
 
 class UserManager(DjangoUserManager.from_queryset(UserQuerySet)):
@@ -90,8 +98,33 @@ class UserManager(DjangoUserManager.from_queryset(UserQuerySet)):
         return self.get(**{f"{self.model.USERNAME_FIELD}__iexact": username})
 
 
+# What AWS allows in a RoleSessionName and a SourceIdentity: 2-64 of [A-Za-z0-9_+=,.@-].
+SESSION_NAME_MAX = 64
+_SESSION_NAME_FORBIDDEN = re.compile(r"[^\w+=,.@-]", re.ASCII)
+
+
+def session_name_base(username):
+    """A readable ASCII name for AWS from a username: "zoë" → "zoe", "ann marie" →
+    "ann-marie". Not unique by itself: see User.assign_session_name()."""
+    ascii_name = unicodedata.normalize("NFKD", username).encode("ascii", "ignore").decode()
+    return _SESSION_NAME_FORBIDDEN.sub("-", ascii_name)[:SESSION_NAME_MAX].ljust(2, "-")
+
+
 class User(AbstractUser):
-    """A person who signs in to the portal. Usernames are unique regardless of case."""
+    """A person who signs in to the portal. Usernames are unique regardless of case.
+
+    `session_name` is the person's name in AWS (RoleSessionName and SourceIdentity, so in
+    CloudTrail): given once when the account is made, unique in the deployment regardless
+    of case, and kept when the username changes, so one name always means one person.
+    """
+
+    session_name = models.CharField(
+        "AWS session name",
+        max_length=SESSION_NAME_MAX,
+        editable=False,
+        help_text="How CloudTrail names this person's sessions (RoleSessionName and "
+        "SourceIdentity). Given once; unique.",
+    )
 
     objects = UserManager()
 
@@ -101,8 +134,29 @@ class User(AbstractUser):
                 Lower("username"),
                 name="accounts_user_username_ci_unique",
                 violation_error_message="A user with that username already exists.",
-            )
+            ),
+            models.UniqueConstraint(
+                Lower("session_name"),
+                name="accounts_user_session_name_ci_unique",
+                violation_error_message="Another person already has that AWS session name.",
+            ),
         ]
+
+    def save(self, *args, **kwargs):
+        if not self.session_name:
+            self.assign_session_name()
+        super().save(*args, **kwargs)
+
+    def assign_session_name(self):
+        """The username made AWS-safe, with -2, -3… when another person has it already
+        ("maryéjane" and "maryejane" do not share one)."""
+        base = session_name_base(self.get_username())
+        candidate, n = base, 1
+        while User.objects.filter(session_name__iexact=candidate).exclude(pk=self.pk).exists():
+            n += 1
+            suffix = f"-{n}"
+            candidate = base[: SESSION_NAME_MAX - len(suffix)] + suffix
+        self.session_name = candidate
 
     @cached_property
     def is_tenant_admin(self):

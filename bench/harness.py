@@ -31,12 +31,17 @@ def free_port():
         return sock.getsockname()[1]
 
 
+# One key for every process of a bench run: they all write to, and verify, one chain.
+AUDIT_CHAIN_KEY = secrets.token_hex(32)
+
+
 def portal_env(sandbox_url, **extra):
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "portal.settings",
         "DEBUG": "false",
         "SECRET_KEY": secrets.token_hex(32),
+        "AUDIT_CHAIN_KEY": AUDIT_CHAIN_KEY,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "SECURE_SSL_REDIRECT": "false",
         "DATABASE_URL": f"{PG}/{DATABASE}",

@@ -187,7 +187,7 @@ def insert_audit_rows(tenant, n):
         "console.denied",
     ]
     # What the hash covers, plus the hash itself: the same columns the model writes.
-    columns = [*audit_chain.HASHED_FIELDS, "hash"]
+    columns = [*audit_chain.HASHED_FIELDS, "key_id", "hash"]
     with psycopg.connect(f"{harness.PG}/{harness.DATABASE}") as conn, conn.cursor() as cursor:
         with cursor.copy(f"COPY federation_auditevent ({', '.join(columns)}) FROM STDIN") as copy:
             for i in range(n):
@@ -212,6 +212,7 @@ def insert_audit_rows(tenant, n):
                     assumed_role_arn="",
                     error_code="",
                     detail="",
+                    key_id=audit_chain.current_key_id(),
                 )
                 event.hash = previous = audit_chain.digest(event)
                 copy.write_row([getattr(event, column) for column in columns])

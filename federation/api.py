@@ -72,17 +72,27 @@ def roles(request):
 @token_required
 def credentials(request, mapping_id):
     form = IssueForm(request.POST)
-    if not form.is_valid():
-        return _error(request, "duration must be a number of seconds from 900 to 43200.", 400)
+    meta = services.RequestMeta.from_request(request)
     try:
+        if not form.is_valid():
+            services.refuse_choice(
+                kind="cli",
+                user=request.user,
+                mapping_id=mapping_id,
+                meta=meta,
+                problem="duration must be a number of seconds from 900 to 43200.",
+                fields=sorted(form.errors),
+            )
         issued = services.issue_cli_credentials(
             user=request.user,
             mapping_id=mapping_id,
             seconds=form.cleaned_data["duration"],
-            meta=services.RequestMeta.from_request(request),
+            meta=meta,
         )
     except services.GrantNotFound:
         return _error(request, "No such role.", 404)
+    except services.InvalidChoice as error:
+        return _error(request, str(error), 400)
     except services.AuditUnavailable as error:
         return _error(request, str(error), 503)
     except services.RateLimited as error:

@@ -6,4 +6,7 @@ class FederationConfig(AppConfig):
     verbose_name = "AWS access"
 
     def ready(self):
-        from federation import checks  # noqa: F401 - registers the deployment checks
+        from federation import (
+            checks,  # noqa: F401 - registers the deployment checks
+            signals,  # noqa: F401 - connects the receivers
+        )

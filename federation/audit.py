@@ -8,7 +8,7 @@ nothing counts the whole table.
 
 import csv
 import functools
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django import forms
 from django.contrib.auth.decorators import login_required
@@ -103,7 +103,7 @@ class AuditFilterForm(forms.Form):
             )
         if data.get("since"):
             events = events.filter(created_at__gte=_utc_midnight(data["since"]))
-        if data.get("until"):
+        if data.get("until") and data["until"] < date.max:  # the last day: no end at all
             events = events.filter(created_at__lt=_utc_midnight(data["until"] + timedelta(days=1)))
         return events
 
@@ -116,16 +116,21 @@ def _cursor(event):
     return f"{event.created_at.astimezone(UTC).isoformat()}_{event.pk}"
 
 
+# The largest id a 64-bit column holds.
+MAX_ID = 2**63 - 1
+
+
 def _parse_cursor(value):
+    """(time in UTC, id) from an `after` link, or None for one the portal never wrote."""
     moment, _, pk = value.rpartition("_")
     try:
         moment = datetime.fromisoformat(moment)
         pk = int(pk)
-    except ValueError:
+        if moment.tzinfo is None or not 0 < pk <= MAX_ID:
+            return None
+        return moment.astimezone(UTC), pk
+    except (ValueError, OverflowError):
         return None
-    if moment.tzinfo is None:
-        return None
-    return moment, pk
 
 
 def _older_than(events, cursor):

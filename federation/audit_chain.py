@@ -1,19 +1,27 @@
 """Tamper evidence for the audit trail, in the manner of CloudTrail's digest chain.
 
-Every record holds a sequence number, the SHA-256 of the previous record and the SHA-256
-of its own canonical content (which includes both). Inserts are serialised, so two
-workers can never give two records the same predecessor, and database triggers refuse
-UPDATE and DELETE (and TRUNCATE on PostgreSQL). Someone with enough database access to drop
-the triggers can still edit rows, but not without `verify_audit` noticing: an edited,
-deleted or reordered record breaks the chain from that point, and a cut-off tail shows
-against a head hash kept elsewhere.
+Every record holds a sequence number, the hash of the previous record and its own hash:
+HMAC-SHA256 of its canonical content (which includes both), under AUDIT_CHAIN_KEY, a key
+that lives outside the database, named on the record by its key id so the key can be
+rotated. Inserts are serialised, so two workers can never give two records the same
+predecessor, and database triggers refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL).
+Someone who can write to the database can drop the triggers and edit rows, but without
+the key cannot make the hashes match again: `verify_audit` names the first record that
+breaks. A tail cut off the end shows against the head the portal writes to its log.
+
+Records written before the chain was keyed carry plain SHA-256 and no key id. They form a
+prefix that the migration sealed with a keyed record (`audit.keyed`) whose previous hash is
+the old head; no unkeyed record may follow a keyed one.
 """
 
+import functools
 import hashlib
+import hmac
 import ipaddress
 import json
 from datetime import UTC
 
+from django.conf import settings
 from django.db import connections
 
 GENESIS_HASH = "0" * 64
@@ -45,8 +53,12 @@ HASHED_FIELDS = [
 
 
 def canonical(event):
-    """The record's content as bytes: sorted-key JSON, times in UTC with microseconds."""
-    content = {}
+    """The record's content as bytes: sorted-key JSON, times in UTC with microseconds.
+
+    A keyed record's key id is part of it; an unkeyed (older) record's content is as it was.
+    """
+    key_id = getattr(event, "key_id", "")
+    content = {"key_id": key_id} if key_id else {}
     for name in HASHED_FIELDS:
         value = getattr(event, name)
         if name == "created_at":
@@ -58,8 +70,36 @@ def canonical(event):
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def digest(event):
-    return hashlib.sha256(canonical(event)).hexdigest()
+class UnknownKey(Exception):
+    """A record names a key id this portal does not hold."""
+
+
+@functools.lru_cache(maxsize=16)
+def key_id_of(key):
+    """A short public name for a key: it tells keys apart without revealing them."""
+    return "k" + hashlib.sha256(b"portcullis audit chain key id\0" + key.encode()).hexdigest()[:11]
+
+
+def chain_keys():
+    """{key id: key} for the current key and the old ones kept for verifying."""
+    keys = [settings.AUDIT_CHAIN_KEY, *settings.AUDIT_CHAIN_OLD_KEYS]
+    return {key_id_of(key): key for key in keys if key}
+
+
+def current_key_id():
+    return key_id_of(settings.AUDIT_CHAIN_KEY)
+
+
+def digest(event, keys=None):
+    """The record's hash: HMAC-SHA256 under the key its key id names (plain SHA-256 for a
+    record from before the chain was keyed). Raises UnknownKey."""
+    key_id = getattr(event, "key_id", "")
+    if not key_id:
+        return hashlib.sha256(canonical(event)).hexdigest()
+    key = (keys if keys is not None else chain_keys()).get(key_id)
+    if key is None:
+        raise UnknownKey(key_id)
+    return hmac.new(key.encode(), canonical(event), hashlib.sha256).hexdigest()
 
 
 def lock_chain(using):
@@ -141,27 +181,43 @@ def drop_triggers(schema_editor_or_connection):
             cursor.execute(statement)
 
 
-def verify(events, *, saved_head=None):
+def verify(events, *, saved_head=None, keys=None):
     """Walk the chain in sequence order. Returns (records checked, head, problem or None).
 
-    `saved_head` is a (sequence, hash) exported earlier: the chain must still pass through
-    it, which catches records cut off the end.
+    `saved_head` is a (sequence, hash) exported earlier (or read from the portal's log):
+    the chain must still pass through it, which catches records cut off the end.
     """
-    previous_hash, expected_sequence, head = GENESIS_HASH, 1, None
+    keys = chain_keys() if keys is None else keys
+    previous_hash, expected_sequence, head, keyed = GENESIS_HASH, 1, None, False
     for event in events:
         label = f"record #{event.sequence} (id {event.pk})"
+        good = expected_sequence - 1
         if event.sequence != expected_sequence:
             problem = f"expected #{expected_sequence}: a record was deleted or reordered"
-            return expected_sequence - 1, head, f"{label}: {problem}"
+            return good, head, f"{label}: {problem}"
         if event.prev_hash != previous_hash:
-            return expected_sequence - 1, head, f"{label}: does not follow the record before it"
-        if digest(event) != event.hash:
-            return expected_sequence - 1, head, f"{label}: content does not match its hash"
+            return good, head, f"{label}: does not follow the record before it"
+        if keyed and not event.key_id:
+            return good, head, f"{label}: has no key after keyed records, so it was rewritten"
+        try:
+            matches = hmac.compare_digest(digest(event, keys), event.hash)
+        except UnknownKey:
+            problem = (
+                f"signed with key {event.key_id}, which this portal does not hold "
+                "(keep retired keys in AUDIT_CHAIN_OLD_KEYS)"
+            )
+            return good, head, f"{label}: {problem}"
+        if not matches:
+            return good, head, f"{label}: content does not match its hash"
         if saved_head and event.sequence == saved_head[0] and event.hash != saved_head[1]:
-            return expected_sequence - 1, head, f"{label}: differs from the saved head"
+            return good, head, f"{label}: differs from the saved head"
+        keyed = keyed or bool(event.key_id)
         previous_hash, head = event.hash, (event.sequence, event.hash)
         expected_sequence += 1
     checked = expected_sequence - 1
+    if checked and not keyed:
+        # A keyed trail ends in keyed records (the migration seals older ones with one).
+        return checked, head, "no record carries a key: the trail was rewritten without it"
     if saved_head and checked < saved_head[0]:
         return (
             checked,

@@ -294,14 +294,6 @@ def _translate(error):
 
 # --- STS ----------------------------------------------------------------------------------
 
-_NAME_FORBIDDEN = re.compile(r"[^\w+=,.@-]", re.ASCII)
-
-
-def session_name_for(username):
-    """A RoleSessionName (and SourceIdentity) from a username: 2-64 of [\\w+=,.@-]."""
-    name = _NAME_FORBIDDEN.sub("-", username)[:64]
-    return name.ljust(2, "-")
-
 
 @sensitive_variables("response", "raw")
 def assume_role(

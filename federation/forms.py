@@ -1,4 +1,6 @@
 from django import forms
+from django.conf import settings
+from django.core.validators import MaxValueValidator
 
 from accounts.models import MAX_SESSION_SECONDS, MIN_SESSION_SECONDS
 from federation.models import CONSOLE_SERVICES
@@ -35,3 +37,26 @@ class IssueForm(forms.Form):
 
     def clean_destination(self):
         return self.cleaned_data["destination"] or None
+
+
+class TokenForm(forms.Form):
+    """A new API token: what to call it and how many days it works."""
+
+    name = forms.CharField(
+        max_length=100,
+        strip=True,
+        error_messages={"required": "Give the token a name, e.g. the laptop it lives on."},
+    )
+    days = forms.IntegerField(min_value=1, required=False, label="Works for (days)")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        days = self.fields["days"]
+        days.max_value = settings.API_TOKEN_MAX_DAYS
+        days.initial = settings.API_TOKEN_DEFAULT_DAYS
+        days.help_text = f"1 to {settings.API_TOKEN_MAX_DAYS} days."
+        days.validators.append(MaxValueValidator(settings.API_TOKEN_MAX_DAYS))
+        days.widget.attrs.update(max=settings.API_TOKEN_MAX_DAYS, min=1)
+
+    def clean_days(self):
+        return self.cleaned_data["days"] or settings.API_TOKEN_DEFAULT_DAYS

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import secrets
+from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -225,6 +226,17 @@ class AuditEvent(models.Model):
         MFA_REMOVED = "mfa.removed"
         LOGIN_FAILED = "login.failed"
         LOGIN_LOCKED = "login.locked"
+        USER_DEACTIVATED = "user.deactivated"
+        USER_REACTIVATED = "user.reactivated"
+        PASSWORD_CHANGED = "user.password_changed"
+        PASSWORD_RESET = "user.password_reset"
+        MEMBERSHIP_ADDED = "membership.added"
+        MEMBERSHIP_CHANGED = "membership.changed"
+        MEMBERSHIP_REMOVED = "membership.removed"
+        TEAM_CREATED = "team.created"
+        TEAM_CHANGED = "team.changed"
+        TEAM_DELETED = "team.deleted"
+        AUDIT_KEYED = "audit.keyed"
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     tenant = models.ForeignKey(
@@ -248,10 +260,13 @@ class AuditEvent(models.Model):
     assumed_role_arn = models.CharField("assumed-role ARN", max_length=2048, blank=True)
     error_code = models.CharField(max_length=64, blank=True)
     detail = models.CharField(max_length=500, blank=True)
-    # The hash chain (federation/audit_chain.py): set on insert, checked by verify_audit.
+    # The keyed hash chain (federation/audit_chain.py): set on insert, checked by
+    # verify_audit. `key_id` names the AUDIT_CHAIN_KEY the hash was made with ("" for a
+    # record from before the chain was keyed: plain SHA-256).
     sequence = models.BigIntegerField(unique=True, editable=False)
     prev_hash = models.CharField("previous hash", max_length=64, editable=False)
-    hash = models.CharField("SHA-256", max_length=64, editable=False)
+    hash = models.CharField("HMAC-SHA256", max_length=64, editable=False)
+    key_id = models.CharField("key ID", max_length=16, blank=True, editable=False)
 
     objects = AuditQuerySet.as_manager()
 
@@ -287,6 +302,7 @@ class AuditEvent(models.Model):
                 .first()
             )
             self.sequence, self.prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
+            self.key_id = audit_chain.current_key_id()
             self.hash = audit_chain.digest(self)
             super().save(*args, using=using, **kwargs)
 
@@ -320,11 +336,14 @@ class ApiTokenQuerySet(models.QuerySet):
         if user.is_superuser:
             return self
         if manage:
-            return self.filter(user__in=User.objects.for_user(user, manage=True))
+            # Only the tokens of people who belong to no tenant but the ones `user` runs:
+            # a person shared with another tenant is that tenant's too (as on their page).
+            return self.filter(user__in=User.objects.for_user(user, manage=True, solely=True))
         return self.filter(user=user)
 
-    def live(self):
-        return self.filter(revoked_at__isnull=True)
+    def live(self, now=None):
+        """Not revoked and not expired."""
+        return self.filter(revoked_at__isnull=True, expires_at__gt=now or timezone.now())
 
 
 class ApiToken(models.Model):
@@ -335,6 +354,7 @@ class ApiToken(models.Model):
     key_id = models.CharField(max_length=16, unique=True, editable=False)
     digest = models.CharField(max_length=64, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
@@ -347,12 +367,25 @@ class ApiToken(models.Model):
         return f"{self.name} ({TOKEN_PREFIX}_{self.key_id}_…)"
 
     @classmethod
-    def issue(cls, *, user, name):
-        """Create a token; returns (token, the plain text shown to its owner exactly once)."""
+    def issue(cls, *, user, name, days):
+        """Create a token that works for `days`; returns (token, the plain text shown to its
+        owner exactly once)."""
         key_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
-        token = cls.objects.create(user=user, name=name, key_id=key_id, digest=hash_token(secret))
+        token = cls.objects.create(
+            user=user,
+            name=name,
+            key_id=key_id,
+            digest=hash_token(secret),
+            expires_at=timezone.now() + timedelta(days=days),
+        )
         return token, f"{TOKEN_PREFIX}_{key_id}_{secret}"
+
+    @property
+    def state(self):
+        if self.revoked_at:
+            return "revoked"
+        return "expired" if self.expires_at <= timezone.now() else "active"
 
     @classmethod
     def authenticate(cls, presented):

@@ -111,7 +111,10 @@ def record(action, *, actor=None, tenant=None, meta=None, mapping=None, **fields
                 "event": action,
                 "tenant": event.tenant.slug if event.tenant_id else "",
                 "actor": event.actor_username,
+                # The chain's head after this record: a tail cut off the database later
+                # still shows against the log.
                 "sequence": event.sequence,
+                "hash": event.hash,
             },
         )
         return event
@@ -148,13 +151,14 @@ def _usable_grant(*, user, mapping_id, kind, meta):
     mapping = usable_grants(user).filter(pk=mapping_id).first()
     if mapping is not None:
         return mapping
-    # Record the refusal. Name the grant only if it is in one of the person's tenants.
+    # Record the refusal: in the grant's tenant if it is one of the person's, otherwise in
+    # each of the person's tenants (their admins see someone trying ids that are not theirs).
     known = RoleMapping.objects.for_user(user).filter(pk=mapping_id).first()
-    record(
+    record_for_person(
         f"{kind}.denied",
         actor=user,
         meta=meta,
-        tenant=known.tenant if known else None,
+        tenants=[known.tenant] if known else None,
         mapping_id=mapping_id,
         role_arn=known.role_arn if known else "",
         detail="no usable grant with this id (unknown, another tenant's, revoked or expired)",
@@ -162,14 +166,36 @@ def _usable_grant(*, user, mapping_id, kind, meta):
     raise GrantNotFound
 
 
+def refuse_choice(*, kind, user, mapping_id, meta, problem, fields=()):
+    """Record a refused choice (a tampered duration, region or destination; `fields` names
+    them) in the tenant of the grant it was made for; raise InvalidChoice with `problem`."""
+    known = RoleMapping.objects.for_user(user).filter(pk=mapping_id).first()
+    record_for_person(
+        f"{kind}.denied",
+        actor=user,
+        meta=meta,
+        tenants=[known.tenant] if known else None,
+        mapping_id=mapping_id,
+        role_arn=known.role_arn if known else "",
+        error_code="InvalidChoice",
+        detail=f"refused choice{' of ' + ', '.join(fields) if fields else ''}: {problem}",
+    )
+    raise InvalidChoice(problem)
+
+
 def session_limit(mapping):
     return min(mapping.max_session_seconds, mapping.tenant.max_session_seconds)
 
 
+DEFAULT_SESSION_SECONDS = 3600
+
+
 def _session_seconds(mapping, requested):
+    """The length asked for, within the grant; one hour (or the grant's limit, if shorter)
+    when nothing was asked for: the longest session is a choice, not a default."""
     limit = session_limit(mapping)
     if requested is None:
-        return limit
+        return min(DEFAULT_SESSION_SECONDS, limit)
     return max(MIN_SESSION_SECONDS, min(int(requested), limit))
 
 
@@ -185,10 +211,10 @@ def _within_limits(*, kind, user, mapping_id, meta, tenant=None):
     if allowed:
         return
     if count == limit + 1:
-        record(
+        record_for_person(
             f"{kind}.denied",
             actor=user,
-            tenant=tenant,
+            tenants=[tenant] if tenant else None,
             meta=meta,
             mapping_id=mapping_id,
             error_code="RateLimited",
@@ -208,10 +234,15 @@ def _issue(*, kind, user, mapping_id, seconds, meta, console=None):
     role = mapping.role
     destination = ""
     if console is not None:
-        destination = _destination(mapping, **console)
+        try:
+            destination = _destination(mapping, **console)
+        except InvalidChoice as error:
+            refuse_choice(
+                kind=kind, user=user, mapping_id=mapping_id, meta=meta, problem=str(error)
+            )
     seconds = _session_seconds(mapping, seconds)
     tenant = mapping.tenant
-    session_name = aws.session_name_for(user.get_username())
+    session_name = user.session_name
     source_identity = session_name if tenant.send_source_identity else ""
     audit = {
         "actor": user,
@@ -491,29 +522,44 @@ def revoke_role_sessions(*, actor, tenant, role_arn, meta=None):
 # --- API tokens ---------------------------------------------------------------------------
 
 
-def create_token(*, user, name, meta=None):
-    """A new personal API token; returns (token, plain text shown to its owner once)."""
+def create_token(*, user, name, days, meta=None):
+    """A new personal API token that works for `days` (1 to API_TOKEN_MAX_DAYS); returns
+    (token, plain text shown to its owner once)."""
+    if not 1 <= days <= settings.API_TOKEN_MAX_DAYS:
+        raise InvalidChoice(f"A token works for 1 to {settings.API_TOKEN_MAX_DAYS} days.")
     with transaction.atomic():
-        token, plain = ApiToken.issue(user=user, name=name)
-        record(
+        token, plain = ApiToken.issue(user=user, name=name, days=days)
+        record_for_person(
             AuditEvent.Action.TOKEN_CREATED,
             actor=user,
             meta=meta,
-            detail=f"API token {token.key_id} ({name}) of {user.get_username()}"[:500],
+            detail=f"API token {token.key_id} ({name}) of {user.get_username()}, "
+            f"until {token.expires_at:%Y-%m-%d %H:%M} UTC",
         )
     return token, plain
 
 
-def revoke_token(*, actor, token, meta=None):
-    """Revoke a token now (its owner, or an admin of a tenant the owner belongs to)."""
+def revoke_token(*, actor, token, meta=None, reason=""):
+    """Revoke a token now (its owner, or an admin of the tenants the owner belongs to)."""
+    revoke_tokens(actor=actor, tokens=[token], meta=meta, reason=reason)
+
+
+def revoke_tokens(*, actor, tokens, meta=None, reason="", tenants=None, actor_username=""):
+    """Revoke live tokens, each with its record in the owner's tenants (or `tenants`)."""
     with transaction.atomic():
-        ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
-        record(
-            AuditEvent.Action.TOKEN_REVOKED,
-            actor=actor,
-            meta=meta,
-            detail=f"API token {token.key_id} ({token.name}) of {token.user.get_username()}"[:500],
-        )
+        for token in tokens:
+            ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
+            owner = token.user
+            record_for_person(
+                AuditEvent.Action.TOKEN_REVOKED,
+                actor=actor,
+                actor_username=actor_username,
+                person=owner,
+                tenants=tenants,
+                meta=meta,
+                detail=f"API token {token.key_id} ({token.name}) of {owner.get_username()}"
+                + (f": {reason}" if reason else ""),
+            )
 
 
 # --- roles in AWS -----------------------------------------------------------------------

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import mfa
 from federation import aws, services
-from federation.forms import IssueForm, duration_choices
+from federation.forms import IssueForm, TokenForm, duration_choices
 from federation.models import CONSOLE_SERVICES, ApiToken
 
 
@@ -81,15 +81,18 @@ def my_roles(request):
 
 def _issue(request, mapping_id, *, console):
     form = IssueForm(request.POST)
-    if not form.is_valid():
-        return error_page(
-            request,
-            "The session length, region or destination is not valid.",
-            400,
-            title="Check your choices",
-        )
     meta = services.RequestMeta.from_request(request)
+    kind = "console" if console else "cli"
     try:
+        if not form.is_valid():
+            services.refuse_choice(
+                kind=kind,
+                user=request.user,
+                mapping_id=mapping_id,
+                meta=meta,
+                problem="The session length, region or destination is not valid.",
+                fields=sorted(form.errors),
+            )
         if console:
             return services.issue_console_url(
                 user=request.user,
@@ -161,22 +164,30 @@ cli = _issuing_view(console=False, template="federation/cli.html")
 @login_required
 @never_cache
 def tokens(request):
-    """My personal API tokens: create one (shown once), see when each was used, revoke."""
+    """My personal API tokens: create one (shown once), see when each expires and was
+    last used, revoke."""
+    form = TokenForm(request.POST or None)
     context = {
+        "form": form,
         "tokens": ApiToken.objects.for_user(request.user).filter(user=request.user),
         "portal_url": request.build_absolute_uri("/"),
     }
     if request.method == "POST":
-        name = request.POST.get("name", "").strip()[:100]
-        if not name:
-            messages.error(request, "Give the token a name, e.g. the laptop it lives on.")
-            return redirect("tokens")
-        token, context["new_token"] = services.create_token(
-            user=request.user, name=name, meta=services.RequestMeta.from_request(request)
-        )
-        context["new_token_name"] = name
+        if not mfa.recently_authenticated(request):
+            # A lasting credential: the same recent sign-in as issuing a session.
+            messages.info(request, "Confirm it is you before creating a token.")
+            return redirect(f"{reverse('reauthenticate')}?next={reverse('tokens')}")
+        if form.is_valid():
+            token, context["new_token"] = services.create_token(
+                user=request.user,
+                name=form.cleaned_data["name"],
+                days=form.cleaned_data["days"],
+                meta=services.RequestMeta.from_request(request),
+            )
+            context["new_token_obj"] = token
+            context["form"] = TokenForm()
     # never_cache marks the page no-store: it may hold a new token.
-    return render(request, "federation/tokens.html", context)
+    return render(request, "federation/tokens.html", context, status=400 if form.errors else 200)
 
 
 @require_POST

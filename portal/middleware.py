@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
+from django.db import DataError
 
 from portal.logging import bind, request_context
 from portal.views import bad_request
@@ -100,3 +101,26 @@ class RejectNulMiddleware:
                 if "\x00" in key or any("\x00" in value for value in values):
                     return bad_request(request)
         return self.get_response(request)
+
+
+class OutOfRangeMiddleware:
+    """A number or date in a request beyond what the database or the calendar holds (an id
+    past 2**63, year 10000) is bad input, not a server error: answer 400.
+
+    SQLite raises OverflowError when such a number reaches a query, PostgreSQL a DataError
+    ("out of range"); form fields and lookups meet them in many places (admin choices,
+    filters), so they are caught once, here.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, OverflowError) or (
+            isinstance(exception, DataError) and "out of range" in str(exception)
+        ):
+            return bad_request(request)
+        return None

@@ -15,8 +15,11 @@ import environ
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-if (BASE_DIR / ".env").is_file():
-    env.read_env(BASE_DIR / ".env")
+# `.env` beside manage.py (`make run` writes one for development); ENV_FILE names another,
+# or none when empty. Variables already in the environment win over the file.
+ENV_FILE = os.environ.get("ENV_FILE", str(BASE_DIR / ".env"))
+if ENV_FILE and Path(ENV_FILE).is_file():
+    env.read_env(ENV_FILE)
 
 DEBUG = env.bool("DEBUG", default=False)
 
@@ -26,6 +29,17 @@ if not SECRET_KEY:
         sys.exit("Portcullis refuses to start: SECRET_KEY is not set and DEBUG is off.")
     # Development only: a fixed key so sessions survive a restart of `make run`.
     SECRET_KEY = "django-insecure-development-key-never-use-in-production"
+
+# The audit trail's records are chained with HMAC-SHA256 under this key, which lives outside
+# the database: someone who can write to the database but lacks the key cannot rewrite the
+# trail without `verify_audit` noticing. Rotate by moving the old key to
+# AUDIT_CHAIN_OLD_KEYS (comma-separated), so the records it signed still verify.
+AUDIT_CHAIN_KEY = env.str("AUDIT_CHAIN_KEY", default="")
+if not AUDIT_CHAIN_KEY:
+    if not DEBUG:
+        sys.exit("Portcullis refuses to start: AUDIT_CHAIN_KEY is not set and DEBUG is off.")
+    AUDIT_CHAIN_KEY = "development-audit-chain-key-never-use-in-production"
+AUDIT_CHAIN_OLD_KEYS = env.list("AUDIT_CHAIN_OLD_KEYS", default=[])
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -95,10 +109,12 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "portal.middleware.RejectNulMiddleware",
+    "portal.middleware.OutOfRangeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.CurrentRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "portal.middleware.SessionTimeoutMiddleware",
@@ -155,6 +171,11 @@ if not DEBUG:
     CSRF_COOKIE_NAME = "__Host-csrftoken"
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+
+# --- API tokens -------------------------------------------------------------------------------
+# People choose how long a token works, from a day up to this many days (at most 90).
+API_TOKEN_MAX_DAYS = max(1, min(env.int("API_TOKEN_MAX_DAYS", default=90), 90))
+API_TOKEN_DEFAULT_DAYS = min(30, API_TOKEN_MAX_DAYS)
 
 # --- second factor --------------------------------------------------------------------------
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Portcullis")

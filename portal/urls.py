@@ -1,11 +1,27 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import path, register_converter
 
 from accounts import views as accounts_views
 from federation import api, audit
 from federation import views as federation_views
 from portal import views
+
+
+class IdConverter:
+    """A database id: digits that fit a 64-bit integer. Anything longer is a 404 here, not
+    an overflow in the query behind the page."""
+
+    regex = "[0-9]{1,18}"
+
+    def to_python(self, value):
+        return int(value)
+
+    def to_url(self, value):
+        return str(value)
+
+
+register_converter(IdConverter, "id")
 
 urlpatterns = [
     path("login/", accounts_views.LoginView.as_view(), name="login"),
@@ -15,14 +31,14 @@ urlpatterns = [
     path("account/two-factor/", accounts_views.two_factor, name="two-factor"),
     path("account/password/", accounts_views.PasswordChangeView.as_view(), name="password-change"),
     path("", federation_views.my_roles, name="home"),
-    path("console/<int:mapping_id>/", federation_views.console, name="console"),
-    path("cli/<int:mapping_id>/", federation_views.cli, name="cli"),
+    path("console/<id:mapping_id>/", federation_views.console, name="console"),
+    path("cli/<id:mapping_id>/", federation_views.cli, name="cli"),
     path("audit/", audit.audit_list, name="audit"),
     path("audit/export.csv", audit.audit_csv, name="audit-csv"),
     path("tokens/", federation_views.tokens, name="tokens"),
-    path("tokens/<int:token_id>/revoke/", federation_views.revoke_token, name="revoke-token"),
+    path("tokens/<id:token_id>/revoke/", federation_views.revoke_token, name="revoke-token"),
     path("api/v1/roles", api.roles, name="api-roles"),
-    path("api/v1/credentials/<int:mapping_id>", api.credentials, name="api-credentials"),
+    path("api/v1/credentials/<id:mapping_id>", api.credentials, name="api-credentials"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("admin/", admin.site.urls),

@@ -34,7 +34,9 @@ def event(tenant, action, *, user=None, role=ROLE_A, **fields):
 
 
 def rows(response):
-    return re.findall(r'<tr class="outcome-[^"]+">(.*?)</tr>', response.content.decode(), re.S)
+    """The page's records, less the world fixture's own (people joining their tenants)."""
+    found = re.findall(r'<tr class="outcome-[^"]+">(.*?)</tr>', response.content.decode(), re.S)
+    return [row for row in found if " joined as " not in row]
 
 
 def csv_rows(response):
@@ -248,7 +250,8 @@ def test_it_exports_every_record_across_batches_with_every_column(
         "",
         "",
     ]
-    assert records[-1][1] == "acme" and records[-1][9] == "3600"
+    trail_records = [r for r in records if r[3] != "membership.added"]
+    assert trail_records[-1][1] == "acme" and trail_records[-1][9] == "3600"
 
 
 def test_it_exports_nothing_of_another_tenant(client, world, trail):

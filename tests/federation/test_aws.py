@@ -47,21 +47,6 @@ def test_it_rejects_what_is_not_a_role_arn(arn):
 
 
 @pytest.mark.parametrize(
-    ("username", "session_name"),
-    [
-        ("bob", "bob"),
-        ("b", "b-"),
-        ("ann marie", "ann-marie"),
-        ("zoë", "zo-"),
-        ("x" * 80, "x" * 64),
-        ("a.b@c+d=e,f_g-h", "a.b@c+d=e,f_g-h"),
-    ],
-)
-def test_it_sanitises_session_names(username, session_name):
-    assert aws.session_name_for(username) == session_name
-
-
-@pytest.mark.parametrize(
     ("partition", "endpoint"),
     [
         ("aws", "https://signin.aws.amazon.com/federation"),

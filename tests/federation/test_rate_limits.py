@@ -31,7 +31,7 @@ def test_it_limits_one_person(client, world, bob_grant, sandbox, settings):
     denied = AuditEvent.objects.filter(action="console.denied", error_code="RateLimited")
     assert denied.count() == 1
     # The API counts against the same limit.
-    _, plain = ApiToken.issue(user=world.bob, name="laptop")
+    _, plain = ApiToken.issue(user=world.bob, name="laptop", days=30)
     response = client.post(
         f"/api/v1/credentials/{bob_grant.pk}", HTTP_AUTHORIZATION=f"Bearer {plain}"
     )

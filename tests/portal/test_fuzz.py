@@ -51,6 +51,15 @@ NASTY = [
     "{}",
     "null",
     "true",
+    # Past what a 64-bit id holds, and dates at the ends of the calendar.
+    "9223372036854775808",
+    "-9223372036854775809",
+    "9" * 25,
+    "9999-12-31",
+    "0001-01-01",
+    "9999-12-31T23:59:59.999999-23:59_1",
+    "0001-01-01T00:00:00+23:59_1",
+    "2026-01-01T00:00:00+00:00_" + "9" * 25,
 ]
 
 hostile = st.one_of(
@@ -220,3 +229,77 @@ def test_admin_forms(
 def test_tokens(bob_client, name, token_id):
     check("tokens", bob_client.post("/tokens/", {"name": name}))
     check("token-revoke", bob_client.post(f"/tokens/{token_id}/revoke/"))
+
+
+# Inputs that once answered 500: each must be a clear answer below 500.
+HUGE = "9" * 25
+
+
+@pytest.mark.parametrize("path", [f"/console/{HUGE}/", f"/cli/{HUGE}/", f"/console/{2**63}/"])
+def test_huge_ids_are_not_found(bob_client, path):
+    assert bob_client.post(path, {"duration": "3600"}).status_code == 404
+    assert bob_client.get(path).status_code in {404, 405}
+
+
+def test_a_huge_id_in_the_api_is_not_found(bob_client, world):
+    from federation.services import create_token
+
+    _, plain = create_token(user=world.bob, name="fuzz", days=1)
+    response = bob_client.post(f"/api/v1/credentials/{HUGE}", HTTP_AUTHORIZATION=f"Bearer {plain}")
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"until": "9999-12-31"},
+        {"since": "9999-12-31"},
+        {"since": "0001-01-01", "until": "0001-01-01"},
+        {"after": "9999-12-31T23:59:59.999999-23:59_1"},
+        {"after": "0001-01-01T00:00:00+23:59_1"},
+        {"after": f"2026-01-01T00:00:00+00:00_{HUGE}"},
+        {"after": f"2026-01-01T00:00:00+00:00_{2**63}"},
+    ],
+)
+def test_the_audit_page_and_csv_answer_extreme_filters(alice_client, query):
+    for path in ["/audit/", "/audit/export.csv"]:
+        response = alice_client.get(path, query)
+        if response.status_code == 200 and response.streaming:
+            b"".join(response.streaming_content)
+        assert response.status_code < 500, (path, query, response.status_code)
+
+
+@pytest.mark.parametrize("year", ["9999", "10000", "0", HUGE])
+def test_the_audit_admin_answers_any_year(alice_client, year):
+    response = alice_client.get("/admin/federation/auditevent/", {"created_at__year": year})
+    assert response.status_code < 500
+
+
+def test_a_tenant_admin_adds_a_membership_on_a_persons_page(alice_client, world):
+    from accounts.models import Membership, User
+
+    person = User.objects.create_user("newbie", password="correct horse battery")
+    Membership.objects.create(user=person, tenant=world.tenant_a)
+    page = alice_client.get(f"/admin/accounts/user/{person.pk}/change/")
+    assert page.status_code == 200
+    form = {
+        "username": "newbie",
+        "first_name": "",
+        "last_name": "",
+        "email": "",
+        "is_active": "on",
+        "memberships-TOTAL_FORMS": "2",
+        "memberships-INITIAL_FORMS": "1",
+        "memberships-MIN_NUM_FORMS": "0",
+        "memberships-MAX_NUM_FORMS": "1000",
+        "memberships-0-id": str(person.memberships.get().pk),
+        "memberships-0-user": str(person.pk),
+        "memberships-0-tenant": str(world.tenant_a.pk),
+        "memberships-0-role": "member",
+        "memberships-1-id": "",
+        "memberships-1-user": str(person.pk),
+        "memberships-1-tenant": str(world.tenant_a.pk),
+        "memberships-1-role": "admin",
+    }
+    response = alice_client.post(f"/admin/accounts/user/{person.pk}/change/", form)
+    assert response.status_code < 500

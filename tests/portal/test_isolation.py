@@ -61,7 +61,7 @@ def globex(world):
     grant = services.grant_role(
         actor=gertrude, tenant=b, user=world.carol, role_arn=GLOBEX_ROLE, label="Globex admin"
     )
-    token, _ = ApiToken.issue(user=world.carol, name="globex-laptop")
+    token, _ = ApiToken.issue(user=world.carol, name="globex-laptop", days=30)
     operator = UserFactory(username="root-op", is_staff=True, is_superuser=True)
     services.record("console.issued", actor=world.carol, mapping=grant, detail="globex marker")
     return {
@@ -337,7 +337,7 @@ def test_self_service_issuance_and_api_show_no_other_tenant(client, world, globe
         response = client.post(path, {"duration": "", "destination": "", "region": ""})
         assert response.status_code == 404
         assert leaks(response) == []
-    _, plain = ApiToken.issue(user=user, name="laptop")
+    _, plain = ApiToken.issue(user=user, name="laptop", days=30)
     auth = {"HTTP_AUTHORIZATION": f"Bearer {plain}"}
     assert leaks(client.get("/api/v1/roles", **auth)) == []
     response = client.post(f"/api/v1/credentials/{grant.pk}", **auth)

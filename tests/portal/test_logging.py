@@ -32,7 +32,7 @@ def test_each_audit_event_is_a_json_line_with_the_request(client, world, log_lin
     assert line["level"] == "INFO"
     assert line["request_id"] == response["X-Request-ID"]
     assert line["user"] == "bob"
-    assert line["tenant"] == ""
+    assert line["tenant"] == "acme"  # bob's tenant: its admins see the record too
     assert line["time"].endswith("+00:00")
 
 

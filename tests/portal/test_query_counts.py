@@ -46,7 +46,7 @@ def tenants(world, rows):
 
 def tokens(world, rows):
     for i in rows:
-        ApiToken.issue(user=world.bob, name=f"laptop{i}")
+        ApiToken.issue(user=world.bob, name=f"laptop{i}", days=30)
 
 
 def team_grants(world, rows):

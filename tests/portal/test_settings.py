@@ -32,6 +32,27 @@ def test_it_refuses_to_start_in_production_without_a_secret_key():
     )
 
 
+def test_it_refuses_to_start_in_production_without_an_audit_chain_key():
+    env = {k: v for k, v in os.environ.items() if k != "AUDIT_CHAIN_KEY"}
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env={
+            **env,
+            "DEBUG": "false",
+            "SECRET_KEY": "x" * 50,
+            "DJANGO_SETTINGS_MODULE": "portal.settings",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip() == (
+        "Portcullis refuses to start: AUDIT_CHAIN_KEY is not set and DEBUG is off."
+    )
+
+
 def test_it_starts_in_production_with_a_secret_key():
     result = python(PRINT_DATABASE, SECRET_KEY="x" * 50)
     assert result.returncode == 0, result.stderr

@@ -1,0 +1,178 @@
+"""Changes to people, memberships and teams, wherever they are made (admin, commands,
+pages): each is an audit record in the tenants it concerns, and takes access with it.
+
+- A person switched off, switched on, or given a new password: recorded; their API tokens
+  die (and stay dead when the account is switched on again).
+- A membership added, changed or removed: recorded. Removing one ends the person's grants
+  in that tenant and takes them out of its teams, so adding them back restores nothing;
+  leaving the last tenant kills their API tokens.
+- A team created, deleted, or its members changed: recorded.
+
+The actor is whoever the current request belongs to ("(manage.py)" outside a request).
+"""
+
+from django.contrib.auth.hashers import is_password_usable
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
+from django.dispatch import receiver
+
+from accounts.middleware import current_request
+from accounts.models import Membership, Team, User
+from federation import services
+from federation.models import ApiToken, AuditEvent, RoleMapping
+
+Action = AuditEvent.Action
+
+
+def _acting():
+    """actor, actor_username and meta for a record of the change being made now."""
+    request = current_request.get()
+    if request is None:
+        return {"actor": None, "actor_username": "(manage.py)", "meta": None}
+    user = getattr(request, "user", None)
+    return {
+        "actor": user if user is not None and user.is_authenticated else None,
+        "meta": services.RequestMeta.from_request(request),
+    }
+
+
+def _kill_tokens(person, *, reason, tenants=None):
+    tokens = list(ApiToken.objects.filter(user=person).live().select_related("user"))
+    if tokens:
+        services.revoke_tokens(tokens=tokens, reason=reason, tenants=tenants, **_acting())
+
+
+# --- people ---------------------------------------------------------------------------------
+
+
+@receiver(pre_save, sender=User)
+def _remember_account_state(sender, instance, update_fields=None, raw=False, **kwargs):
+    if raw or instance._state.adding:
+        return
+    if update_fields is not None and not {"password", "is_active"} & set(update_fields):
+        return  # e.g. last_login at every sign-in: nothing to compare
+    instance._before_save = (
+        User.objects.filter(pk=instance.pk).values("is_active", "password").first()
+    )
+
+
+@receiver(post_save, sender=User)
+def _record_account_changes(sender, instance, created, raw=False, **kwargs):
+    before = instance.__dict__.pop("_before_save", None)
+    if raw or created or before is None:
+        return
+    acting = _acting()
+    name = instance.get_username()
+    if before["is_active"] != instance.is_active:
+        action = Action.USER_REACTIVATED if instance.is_active else Action.USER_DEACTIVATED
+        services.record_for_person(
+            action,
+            person=instance,
+            detail=f"{name} {'switched on' if instance.is_active else 'switched off'}",
+            **acting,
+        )
+        if not instance.is_active:
+            _kill_tokens(instance, reason="account switched off")
+    # A new password was set in this save (set_password leaves it in _password until then),
+    # over one that could be used to sign in.
+    changed = instance._password is not None and before["password"] != instance.password
+    if changed and before["password"] and is_password_usable(before["password"]):
+        by_self = acting["actor"] is not None and acting["actor"].pk == instance.pk
+        services.record_for_person(
+            Action.PASSWORD_CHANGED if by_self else Action.PASSWORD_RESET,
+            person=instance,
+            detail=f"password of {name} {'changed' if by_self else 'reset by someone else'}",
+            **acting,
+        )
+        _kill_tokens(instance, reason="password changed")
+
+
+# --- memberships ------------------------------------------------------------------------------
+
+
+@receiver(pre_save, sender=Membership)
+def _remember_role(sender, instance, raw=False, **kwargs):
+    if not raw and not instance._state.adding:
+        instance._role_before = (
+            Membership.objects.filter(pk=instance.pk).values_list("role", flat=True).first()
+        )
+
+
+@receiver(post_save, sender=Membership)
+def _record_membership(sender, instance, created, raw=False, **kwargs):
+    before = instance.__dict__.pop("_role_before", None)
+    if raw or not (created or (before and before != instance.role)):
+        return
+    name = instance.user.get_username()
+    services.record(
+        Action.MEMBERSHIP_ADDED if created else Action.MEMBERSHIP_CHANGED,
+        tenant=instance.tenant,
+        detail=(
+            f"{name} joined as {instance.role}"
+            if created
+            else f"{name} is now {instance.role} (was {before})"
+        ),
+        **_acting(),
+    )
+
+
+@receiver(post_delete, sender=Membership)
+def _leave_tenant(sender, instance, **kwargs):
+    """Leaving a tenant leaves its access: grants ended, teams left, and with the last
+    tenant, API tokens revoked. Each is recorded."""
+    person, tenant = instance.user, instance.tenant
+    acting = _acting()
+    services.record(
+        Action.MEMBERSHIP_REMOVED,
+        tenant=tenant,
+        detail=f"{person.get_username()} left the tenant",
+        **acting,
+    )
+    for mapping in RoleMapping.objects.filter(tenant=tenant, user=person, active=True):
+        services.revoke_grant(mapping=mapping, **acting)
+    for team in Team.objects.filter(tenant=tenant, members=person):
+        team.members.remove(person)
+    if not Membership.objects.filter(user=person).exists():
+        _kill_tokens(person, reason="left the last tenant", tenants=[tenant])
+
+
+# --- teams ------------------------------------------------------------------------------------
+
+
+@receiver(post_save, sender=Team)
+def _record_new_team(sender, instance, created, raw=False, **kwargs):
+    if created and not raw:
+        services.record(
+            Action.TEAM_CREATED, tenant=instance.tenant, detail=f"team {instance.name}", **_acting()
+        )
+
+
+@receiver(post_delete, sender=Team)
+def _record_deleted_team(sender, instance, **kwargs):
+    services.record(
+        Action.TEAM_DELETED, tenant=instance.tenant, detail=f"team {instance.name}", **_acting()
+    )
+
+
+@receiver(m2m_changed, sender=Team.members.through)
+def _record_team_members(sender, instance, action, reverse, pk_set, **kwargs):
+    if action == "pre_clear":
+        # clear() does not say who left: note it before they are gone.
+        instance._cleared = list(instance.teams.all()) if reverse else list(instance.members.all())
+        return
+    if action == "post_clear":
+        changed = instance.__dict__.pop("_cleared", [])
+    elif action in {"post_add", "post_remove"} and pk_set:
+        other = Team if reverse else User
+        changed = list(other.objects.filter(pk__in=pk_set))
+    else:
+        return
+    verb = "added" if action == "post_add" else "removed"
+    pairs = [(team, instance) for team in changed] if reverse else [(instance, p) for p in changed]
+    for team, person in pairs:
+        services.record(
+            Action.TEAM_CHANGED,
+            tenant=team.tenant,
+            detail=f"{person.get_username()} {verb} {'to' if verb == 'added' else 'from'} "
+            f"team {team.name}",
+            **_acting(),
+        )
