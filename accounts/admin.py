@@ -1,7 +1,7 @@
 from axes import admin as axes_admin
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm
@@ -13,6 +13,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts import mfa
 from accounts.admin_scoping import (
     OperatorsOnlyMixin,
     TenantScopedAdmin,
@@ -21,7 +22,7 @@ from accounts.admin_scoping import (
 )
 from accounts.models import Membership, Team, Tenant, User
 from federation import services
-from federation.models import RoleMapping
+from federation.models import AuditEvent, RoleMapping
 
 
 class MembershipInline(TenantScopedInline):
@@ -73,6 +74,32 @@ class UserAdmin(DeletesGrantees, TenantScopedAdmin, DjangoUserAdmin):
     inlines = [MembershipInline]
     list_display = ["username", "email", "first_name", "last_name", "is_staff", "is_active"]
     add_form = UserCreationForm
+    actions = ["reset_second_factor"]
+
+    def has_reset_permission(self, request):
+        return is_operator(request.user)
+
+    @admin.action(
+        description="Reset the second factor of the selected people (lost phone)",
+        permissions=["reset"],
+    )
+    def reset_second_factor(self, request, queryset):
+        """Operators only: the authenticator and recovery codes go, and the person sets up a
+        new one (with a fresh key) at their next sign-in."""
+        meta = services.RequestMeta.from_request(request)
+        people = list(queryset)
+        for person in people:
+            mfa.remove_second_factor(person)
+            services.record_for_person(
+                AuditEvent.Action.MFA_REMOVED,
+                actor=request.user,
+                person=person,
+                meta=meta,
+                detail=f"second factor of {person.get_username()} reset by an operator",
+            )
+        self.message_user(
+            request, f"Reset the second factor of {len(people)} person(s).", messages.SUCCESS
+        )
     add_fieldsets = (
         (
             None,
@@ -83,9 +110,14 @@ class UserAdmin(DeletesGrantees, TenantScopedAdmin, DjangoUserAdmin):
         ),
     )
     tenant_admin_fieldsets = (
-        (None, {"fields": ("username", "password")}),
+        (None, {"fields": ("username", "session_name", "password")}),
         ("Personal info", {"fields": ("first_name", "last_name", "email")}),
         ("Status", {"fields": ("is_active", "last_login", "date_joined")}),
+    )
+
+    fieldsets = (
+        (None, {"fields": ("username", "session_name", "password")}),
+        *DjangoUserAdmin.fieldsets[1:],
     )
 
     def get_fieldsets(self, request, obj=None):
@@ -94,7 +126,7 @@ class UserAdmin(DeletesGrantees, TenantScopedAdmin, DjangoUserAdmin):
         return super().get_fieldsets(request, obj)
 
     def get_readonly_fields(self, request, obj=None):
-        fields = list(super().get_readonly_fields(request, obj))
+        fields = [*super().get_readonly_fields(request, obj), "session_name"]
         if obj is not None and not is_operator(request.user):
             fields += ["username", "last_login", "date_joined"]
         return fields

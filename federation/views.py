@@ -15,6 +15,7 @@ from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_POST
 
 from accounts import mfa
+from accounts.models import Membership
 from federation import aws, services
 from federation.forms import IssueForm, TokenForm, duration_choices
 from federation.models import CONSOLE_SERVICES, ApiToken
@@ -71,11 +72,16 @@ def my_roles(request):
         }
         for tenant, accounts in tenants.items()
     ]
-    memberships = request.user.memberships.select_related("tenant")
+    memberships = list(request.user.memberships.select_related("tenant")) if not grants else []
     return render(
         request,
         "federation/my_roles.html",
-        {"groups": groups, "services": CONSOLE_SERVICES, "memberships": memberships},
+        {
+            "groups": groups,
+            "services": CONSOLE_SERVICES,
+            "memberships": memberships,
+            "administers": [m.tenant for m in memberships if m.role == Membership.Role.ADMIN],
+        },
     )
 
 

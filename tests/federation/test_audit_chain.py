@@ -169,3 +169,95 @@ def test_concurrent_writers_do_not_fork_the_chain(tenant):
     prev_hashes = AuditEvent.objects.values_list("prev_hash", flat=True)
     assert len(set(prev_hashes)) == writers * each  # no two records share a predecessor
     assert verify().startswith(f"audit trail intact: {writers * each} record(s)")
+
+
+# --- the key: someone with the database and the code, but not AUDIT_CHAIN_KEY -------------
+
+
+def rewrite_from(sequence, change, *, key_id=None, key=None):
+    """What an attacker does: change one record, then recompute every later hash with the
+    project's own code, under a key of their choosing (or without one)."""
+    keys = {key_id: key} if key_id else {}
+    previous = AuditEvent.objects.get(sequence=sequence - 1).hash if sequence > 1 else None
+    for event in AuditEvent.objects.filter(sequence__gte=sequence).order_by("sequence"):
+        if event.sequence == sequence:
+            change(event)
+        if previous is not None:
+            event.prev_hash = previous
+        event.key_id = key_id or ""
+        event.hash = previous = audit_chain.digest(event, keys)
+        sql(
+            "UPDATE federation_auditevent SET actor_username = %s, detail = %s, prev_hash = %s, "
+            "key_id = %s, hash = %s WHERE id = %s",
+            [
+                event.actor_username,
+                event.detail,
+                event.prev_hash,
+                event.key_id,
+                event.hash,
+                event.pk,
+            ],
+        )
+
+
+def hide_bob(event):
+    event.actor_username = "someone-else"
+
+
+def test_every_record_is_keyed_with_the_current_key(trail):
+    assert set(AuditEvent.objects.values_list("key_id", flat=True)) == {
+        audit_chain.current_key_id()
+    }
+
+
+def test_an_attacker_without_the_key_cannot_recompute_the_chain(trail, attacker):
+    # Plain SHA-256, the way the chain was hashed before it was keyed.
+    rewrite_from(3, hide_bob)
+    message = broken()
+    assert "record #3" in message
+    # Under a key they made up, named with the real key's id.
+    rewrite_from(3, hide_bob, key_id=audit_chain.current_key_id(), key="guessed")
+    assert "record #3" in broken() and "content does not match its hash" in broken()
+    # Every record rewritten as unkeyed, from the first.
+    rewrite_from(1, hide_bob)
+    assert "no record carries a key" in broken()
+
+
+def test_with_the_key_the_same_rewrite_would_pass(trail, attacker, settings):
+    # The control: the attack fails for want of the key, not for a flaw in rewrite_from().
+    key = settings.AUDIT_CHAIN_KEY
+    rewrite_from(3, hide_bob, key_id=audit_chain.key_id_of(key), key=key)
+    assert verify().startswith("audit trail intact: 5 record(s)")
+
+
+def test_a_rotated_key_still_verifies_the_records_it_signed(trail, settings):
+    old = settings.AUDIT_CHAIN_KEY
+    settings.AUDIT_CHAIN_KEY = "the-new-audit-chain-key-for-this-test-0123456789"
+    settings.AUDIT_CHAIN_OLD_KEYS = [old]
+    services.record("console.issued", detail="after the rotation")
+    ids = list(AuditEvent.objects.order_by("sequence").values_list("key_id", flat=True))
+    assert ids[:5] == [audit_chain.key_id_of(old)] * 5
+    assert ids[5] == audit_chain.key_id_of(settings.AUDIT_CHAIN_KEY)
+    assert verify().startswith("audit trail intact: 6 record(s)")
+    settings.AUDIT_CHAIN_OLD_KEYS = []
+    message = broken()
+    assert f"signed with key {audit_chain.key_id_of(old)}" in message
+    assert "AUDIT_CHAIN_OLD_KEYS" in message
+
+
+def test_the_log_carries_the_head_to_catch_a_cut_off_tail(trail, attacker, caplog):
+    with caplog.at_level("INFO", logger="federation.audit"):
+        call_command("audit_heartbeat", "--count", "1", "--every", "0")
+    (line,) = [r for r in caplog.records if getattr(r, "event", "") == "audit.head"]
+    head = f"{line.sequence}:{line.hash}"
+    last = AuditEvent.objects.order_by("sequence").last()
+    assert head == f"5:{last.hash}"
+    sql("DELETE FROM federation_auditevent WHERE sequence >= 4")
+    assert "before the saved head #5" in broken("--saved-head", head)
+
+
+def test_every_audit_log_line_names_the_head_after_it(tenant, caplog):
+    with caplog.at_level("INFO", logger="federation.services"):
+        event = services.record("console.issued", tenant=tenant)
+    (line,) = [r for r in caplog.records if getattr(r, "event", "") == "console.issued"]
+    assert (line.sequence, line.hash) == (event.sequence, event.hash)

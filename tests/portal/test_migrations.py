@@ -1,0 +1,144 @@
+"""Upgrading by `migrate` alone, from a database the previous release filled."""
+
+from datetime import UTC, datetime, timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
+
+from federation import audit_chain
+
+# The previous release: the last migrations it shipped.
+PREVIOUS = [
+    ("accounts", "0003_tenant_require_mfa"),
+    ("federation", "0005_audit_filter_indexes"),
+    ("otp_totp", "0003_add_timestamps"),
+]
+TRAIL = 500
+
+
+def migrate(targets):
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps
+
+
+def latest():
+    executor = MigrationExecutor(connection)
+    return executor.loader.graph.leaf_nodes()
+
+
+def fill_as_the_previous_release(apps):
+    Tenant = apps.get_model("accounts", "Tenant")
+    User = apps.get_model("accounts", "User")
+    Membership = apps.get_model("accounts", "Membership")
+    RoleMapping = apps.get_model("federation", "RoleMapping")
+    ApiToken = apps.get_model("federation", "ApiToken")
+    AuditEvent = apps.get_model("federation", "AuditEvent")
+    TOTPDevice = apps.get_model("otp_totp", "TOTPDevice")
+
+    tenant = Tenant.objects.create(slug="acme", name="Acme", external_id="portcullis-old")
+    people = [
+        User.objects.create(username=name, password="!")
+        for name in ["bob", "mary jane", "mary-jane", "zoë"]
+    ]
+    for person in people:
+        Membership.objects.create(user=person, tenant=tenant, role="member")
+    RoleMapping.objects.create(
+        tenant=tenant,
+        user=people[0],
+        role_arn="arn:aws:iam::123456789012:role/Old",
+        label="Old",
+        max_session_seconds=3600,
+        destination_path="/console/home",
+        valid_from=timezone.now() - timedelta(days=30),
+    )
+    ApiToken.objects.create(user=people[0], name="laptop", key_id="abc123", digest="0" * 64)
+    TOTPDevice.objects.create(user=people[0], name="left behind", confirmed=False)
+
+    # A long trail, chained with plain SHA-256 as that release did.
+    previous, start = audit_chain.GENESIS_HASH, datetime(2026, 1, 1, tzinfo=UTC)
+    for sequence in range(1, TRAIL + 1):
+        event = AuditEvent(
+            sequence=sequence,
+            prev_hash=previous,
+            created_at=start + timedelta(minutes=sequence),
+            tenant=tenant,
+            actor_username="bob",
+            action="console.issued",
+            role_arn="arn:aws:iam::123456789012:role/Old",
+            role_session_name="bob",
+            source_identity="bob",
+            duration_seconds=3600,
+            client_ip="2001:db8::1" if sequence % 2 else "192.0.2.1",
+            detail=f"old record {sequence}",
+        )
+        event.hash = previous = audit_chain.digest(event)
+        event.save()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upgrade_keeps_everything_and_the_trail_still_verifies():
+    try:
+        fill_as_the_previous_release(migrate(PREVIOUS))
+        migrate(latest())
+    finally:
+        migrate(latest())
+
+    from accounts.models import User
+    from federation import services
+    from federation.models import ApiToken, AuditEvent, RoleMapping
+
+    # People keep the session name AWS has seen; the two who shared one are told apart.
+    names = dict(User.objects.values_list("username", "session_name"))
+    assert names == {
+        "bob": "bob",
+        "mary jane": "mary-jane",
+        "mary-jane": "mary-jane-2",
+        "zoë": "zo-",
+    }
+    assert RoleMapping.objects.get().label == "Old"
+    token = ApiToken.objects.get()
+    assert token.revoked_at is None
+    assert timedelta(days=29) < token.expires_at - timezone.now() <= timedelta(days=30)
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    assert not TOTPDevice.objects.exists()
+
+    # The old records are untouched and sealed by one keyed record; new ones are keyed.
+    seal = AuditEvent.objects.get(sequence=TRAIL + 1)
+    assert seal.action == "audit.keyed" and seal.key_id == audit_chain.current_key_id()
+    assert AuditEvent.objects.filter(key_id="").count() == TRAIL
+    services.record("console.issued", detail="after the upgrade")
+    out = StringIO()
+    call_command("verify_audit", stdout=out)
+    assert out.getvalue().startswith(f"audit trail intact: {TRAIL + 2} record(s)")
+
+    # Rewriting an old record breaks the chain at the seal, key or no key for the old ones.
+    audit_chain.drop_triggers(connection)
+    try:
+        event = AuditEvent.objects.get(sequence=10)
+        event.actor_username = "someone-else"
+        previous = event.prev_hash
+        for later in AuditEvent.objects.filter(sequence__gte=10, key_id="").order_by("sequence"):
+            if later.sequence == 10:
+                later.actor_username = "someone-else"
+            later.prev_hash = previous
+            later.hash = previous = audit_chain.digest(later)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "UPDATE federation_auditevent SET actor_username = %s, prev_hash = %s, "
+                    "hash = %s WHERE id = %s",
+                    [later.actor_username, later.prev_hash, later.hash, later.pk],
+                )
+        with pytest.raises(Exception, match=f"record #{TRAIL + 1}"):
+            call_command("verify_audit", stdout=StringIO())
+    finally:
+        columns = [field.column for field in AuditEvent._meta.concrete_fields]
+        with connection.schema_editor() as editor:
+            audit_chain.drop_triggers(editor)
+            audit_chain.install_triggers(editor, columns)
