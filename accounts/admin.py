@@ -100,6 +100,7 @@ class UserAdmin(DeletesGrantees, TenantScopedAdmin, DjangoUserAdmin):
         self.message_user(
             request, f"Reset the second factor of {len(people)} person(s).", messages.SUCCESS
         )
+
     add_fieldsets = (
         (
             None,

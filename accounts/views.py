@@ -4,6 +4,7 @@ from axes.handlers.proxy import AxesProxyHandler
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import authenticate, logout
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm, UsernameField
@@ -25,6 +26,13 @@ class LoginForm(AuthenticationForm):
     # longer than any account's would still be looked up and counted.
     username = UsernameField(max_length=150, widget=forms.TextInput(attrs={"autofocus": True}))
 
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        # Django's says both fields may be case-sensitive; here usernames are not.
+        "invalid_login": "That username and password do not match. Usernames are not "
+        "case-sensitive; passwords are.",
+    }
+
 
 class LoginView(auth_views.LoginView):
     template_name = "registration/login.html"
@@ -32,10 +40,20 @@ class LoginView(auth_views.LoginView):
     authentication_form = LoginForm
 
 
+class PasswordChangeForm(auth_forms.PasswordChangeForm):
+    """Django's, with the password rules' complaints on the new password's own field
+    (Django puts them under the confirmation)."""
+
+    def validate_password_for_user(self, user, *args, **kwargs):
+        if not self.has_error("new_password2"):
+            super().validate_password_for_user(user, "new_password1")
+
+
 class PasswordChangeView(auth_views.PasswordChangeView):
     """Changing the password keeps this session and ends every other one."""
 
     template_name = "accounts/password_change.html"
+    form_class = PasswordChangeForm
 
     def get_success_url(self):
         messages.success(self.request, "Password changed. Your other sessions have ended.")

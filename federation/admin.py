@@ -231,13 +231,19 @@ class RoleMappingAdmin(TenantScopedAdmin):
                     meta=meta,
                 )
             except (aws.AwsError, services.AuditUnavailable) as error:
-                self.message_user(request, f"{role_arn}: {error}", messages.ERROR)
+                self.message_user(
+                    request, f"Sessions of {role_arn} not revoked: {error}", messages.ERROR
+                )
             except services.GrantNotFound:
-                self.message_user(request, f"{role_arn}: not a role of yours.", messages.ERROR)
+                self.message_user(
+                    request,
+                    f"Sessions of {role_arn} not revoked: not a role of yours.",
+                    messages.ERROR,
+                )
             else:
                 self.message_user(
                     request,
-                    f"{role_arn} ({tenant_name}): sessions issued before "
+                    f"Sessions of {role_arn} ({tenant_name}) issued before "
                     f"{cutoff:%Y-%m-%d %H:%M:%S} UTC are now denied everything.",
                     messages.SUCCESS,
                 )

@@ -13,7 +13,13 @@
   `Action=login` accepts a sign-in token at most 15 minutes old and a Destination on the
   partition's console domain, and shows a "sandbox console" page naming the session.
 - `/oauth?Action=logout`, the sign-out-first wrapper, which returns to the login URL.
-- `/_sandbox/faults`, to make STS or the federation endpoint misbehave on purpose.
+- `/_sandbox/faults`, to make STS or the federation endpoint misbehave on purpose (a JSON
+  POST from this machine only).
+
+It is safe to leave running on a laptop: it listens on loopback only, answers only to a
+loopback Host (no DNS rebinding), refuses every request a web page could send it from
+another origin (no CORS: preflights and cross-origin requests get 403, and moto's own
+CORS headers are removed), and does not serve moto's state-changing `/moto-api/`.
 
 Nothing in the portal differs between this and real AWS except the endpoints.
 """
@@ -21,6 +27,7 @@ Nothing in the portal differs between this and real AWS except the endpoints.
 import argparse
 import collections
 import contextlib
+import functools
 import html
 import io
 import json
@@ -36,7 +43,8 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 from moto.core import DEFAULT_ACCOUNT_ID
-from moto.iam.models import iam_backends
+from moto.iam.aws_managed_policies import aws_managed_policies_data
+from moto.iam.models import AWSManagedPolicy, iam_backends
 from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -156,6 +164,32 @@ def moto_role(arn):
         return None
 
 
+@functools.cache
+def _aws_managed_policies():
+    return json.loads(aws_managed_policies_data)
+
+
+def load_aws_managed_policy(arn):
+    """Give moto the AWS managed policy this ARN names (ReadOnlyAccess...), if AWS has it.
+
+    moto loads AWS's 1,500 managed policies only when told to, which makes every reset
+    slow; the sandbox adds the one a call names, so `create_broker_role
+    --managed-policy-arn arn:aws:iam::aws:policy/ReadOnlyAccess` works as it does on AWS.
+    """
+    match = re.fullmatch(r"arn:(aws[\w-]*):iam::aws:policy/(?:[\w+=,.@/-]*/)?([\w+=,.@-]+)", arn)
+    data = _aws_managed_policies().get(match[2]) if match else None
+    if data is None:
+        return
+    backend = iam_backends[DEFAULT_ACCOUNT_ID][match[1]]
+    if arn not in backend.managed_policies:
+        policy = AWSManagedPolicy.from_data(match[2], DEFAULT_ACCOUNT_ID, backend.region_name, data)
+        if policy.arn == arn:
+            backend.managed_policies[arn] = policy
+
+
+LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1"}
+
+
 class Sandbox:
     """The WSGI application. One instance holds the sessions and tokens it issued."""
 
@@ -182,6 +216,31 @@ class Sandbox:
 
     def __call__(self, environ, start_response):
         request = Request(environ)
+        response = self._refuse_the_web(request) or self._route(request, environ)
+        # moto answers every origin with CORS headers: no web page may read this sandbox.
+        cors = {
+            name
+            for name, _ in response.headers.items()
+            if name.lower().startswith("access-control-")
+        }
+        for name in cors:
+            del response.headers[name]
+        return response(environ, start_response)
+
+    @staticmethod
+    def _refuse_the_web(request):
+        """A 403 for anything a web page in the person's browser could send: a Host that is
+        not loopback (DNS rebinding), a CORS preflight, a request from another origin."""
+        if urlsplit(f"//{request.host}").hostname not in LOOPBACK_NAMES:
+            return Response("forbidden: the sandbox answers on loopback only\n", status=403)
+        origin = request.headers.get("Origin")
+        if request.method == "OPTIONS" or (origin and origin != f"http://{request.host}"):
+            return Response("forbidden: no cross-origin requests\n", status=403)
+        if request.path.startswith("/moto-api"):
+            return Response("not found\n", status=404)
+        return None
+
+    def _route(self, request, environ):
         path = request.path
         if path == "/federation":
             self.calls[f"federation:{request.values.get('Action', '')}"] += 1
@@ -203,8 +262,10 @@ class Sandbox:
             elif self._service(request) == "sts":
                 response = self._fault("sts") or self._moto(environ)
             else:
+                for arn in form.get("PolicyArn", []):
+                    load_aws_managed_policy(arn)
                 response = self._iam_fault(form) or self._moto(environ)
-        return response(environ, start_response)
+        return response
 
     def _moto(self, environ):
         app_iter, status, headers = run_wsgi_app(self.moto, environ, buffered=True)
@@ -232,8 +293,14 @@ class Sandbox:
     def fault_control(self, request):
         if request.remote_addr not in {"127.0.0.1", "::1", None}:
             return Response("forbidden\n", status=403)
+        if request.method == "POST" and request.mimetype != "application/json":
+            # A JSON body needs a CORS preflight, which is refused: no web page can set faults.
+            return Response("send the faults as application/json\n", status=415)
         if request.method == "POST":
-            faults = json.loads(request.get_data() or b"{}")
+            try:
+                faults = json.loads(request.get_data() or b"{}")
+            except ValueError:
+                return Response("the faults are a JSON object\n", status=400)
             self.faults = faults if isinstance(faults, dict) else {}
         return Response(json.dumps(self.faults), content_type="application/json")
 
@@ -572,6 +639,8 @@ class QuietRequestHandler(MotoRequestHandler):
 
 def serve(host="127.0.0.1", port=5055):
     """A threaded server for the sandbox; the caller runs serve_forever() and shutdown()."""
+    if host not in LOOPBACK_NAMES:
+        raise ValueError(f"the sandbox listens on loopback only, not {host}")
     return make_server(host, port, Sandbox(), threaded=True, request_handler=QuietRequestHandler)
 
 
@@ -580,7 +649,10 @@ def main(argv=None):
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5055)
     args = parser.parse_args(argv)
-    server = serve(args.host, args.port)
+    try:
+        server = serve(args.host, args.port)
+    except ValueError as error:
+        parser.error(str(error))
     print(f"Sandbox AWS on http://{args.host}:{server.server_port}", file=sys.stderr, flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()

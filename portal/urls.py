@@ -39,6 +39,8 @@ urlpatterns = [
     path("tokens/<id:token_id>/revoke/", federation_views.revoke_token, name="revoke-token"),
     path("api/v1/roles", api.roles, name="api-roles"),
     path("api/v1/credentials/<id:mapping_id>", api.credentials, name="api-credentials"),
+    # Browsers ask for /favicon.ico on pages that name no icon (the admin's, a PDF...).
+    path("favicon.ico", views.favicon),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("admin/", admin.site.urls),

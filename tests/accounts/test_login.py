@@ -6,7 +6,7 @@ import time_machine
 from axes.models import AccessAttempt
 from django.utils import timezone
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, Client
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +46,7 @@ def test_it_signs_in_whatever_the_letter_case(client, world):
 def test_it_refuses_a_wrong_password(client, world):
     response = sign_in(client, "bob", "nope")
     assert response.status_code == 200
-    assert b"Please enter a correct username and password" in response.content
+    assert b"Usernames are not case-sensitive; passwords are." in response.content
     assert "_auth_user_id" not in client.session
 
 
@@ -170,3 +170,50 @@ def test_it_does_not_extend_the_cool_off_on_more_failures(client, world):
         assert sign_in(client, "bob", "still wrong").status_code == 429
     with time_machine.travel(start + timedelta(minutes=15, seconds=1), tick=False):
         assert sign_in(client, "bob").status_code == 302
+
+
+def test_the_password_form_shows_the_rules_and_puts_each_error_on_its_field(client, world):
+    client.force_login(world.bob)
+    page = client.get("/account/password/").content.decode()
+    assert "at least 8 characters" in page
+    short = client.post(
+        "/account/password/",
+        {"old_password": "wrong", "new_password1": "abc", "new_password2": "abc"},
+    ).content.decode()
+    old_errors = re.search(r'id="id_old_password-errors">(.*?)</div>', short, re.S)[1]
+    new_errors = re.search(r'id="id_new_password1-errors">(.*?)</div>', short, re.S)[1]
+    assert "incorrect" in old_errors
+    assert "too short" in new_errors
+    mismatch = client.post(
+        "/account/password/",
+        {"old_password": PASSWORD, "new_password1": "a long pass phrase", "new_password2": "x"},
+    ).content.decode()
+    confirm_errors = re.search(r'id="id_new_password2-errors">(.*?)</div>', mismatch, re.S)[1]
+    assert "didn’t match" in confirm_errors
+
+
+def test_every_signed_in_page_links_my_roles_and_api_tokens(client, world):
+    client.force_login(world.alice)
+    for path in ["/", "/tokens/", "/audit/", "/account/two-factor/", "/account/password/"]:
+        page = client.get(path).content.decode()
+        assert 'href="/tokens/">API tokens</a>' in page and 'href="/">My roles</a>' in page
+
+
+def test_there_is_a_favicon(settings, world):
+    # whitenoise reads its settings when a client builds the middleware: set them first.
+    settings.WHITENOISE_USE_FINDERS = True
+    settings.WHITENOISE_AUTOREFRESH = True
+    client = Client()
+    page = client.get("/login/").content.decode()
+    icon = re.search(r'<link rel="icon" href="([^"]+)"', page)[1]
+    assert client.get(icon).status_code == 200
+    assert client.get("/favicon.ico")["Location"] == icon
+
+
+def test_a_tenant_admin_without_roles_is_shown_how_to_grant_one(client, world):
+    client.force_login(world.alice)
+    page = client.get("/").content.decode()
+    assert "Ask a tenant admin" not in page
+    assert 'href="/admin/federation/rolemapping/add/">grant a role</a>' in page
+    client.force_login(world.bob)
+    assert "Ask a tenant admin for access." in client.get("/").content.decode()

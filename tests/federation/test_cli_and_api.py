@@ -96,6 +96,17 @@ def test_it_returns_credential_process_json(client, world, bob_grant, sandbox):
     assert AuditEvent.objects.get(action="cli.issued").duration_seconds == 900
 
 
+def test_no_duration_over_the_api_means_one_hour(client, world, bob_grant, sandbox):
+    client.force_login(world.bob)
+    plain = create_token(client)
+    response = client.post(
+        f"/api/v1/credentials/{bob_grant.pk}", HTTP_AUTHORIZATION=f"Bearer {plain}"
+    )
+    assert response.status_code == 200
+    assert bob_grant.max_session_seconds == 43200
+    assert AuditEvent.objects.get(action="cli.issued").duration_seconds == 3600
+
+
 @pytest.mark.parametrize("header", ["", "Bearer nope", "Bearer pcl_abc_def", "Basic Ym9iOmJvYg=="])
 def test_it_refuses_the_api_without_a_valid_token(client, world, bob_grant, sandbox, header):
     extra = {"HTTP_AUTHORIZATION": header} if header else {}

@@ -92,6 +92,33 @@ def test_it_says_when_there_is_nothing_to_revoke(world, demo_role):
         run("revoke", "bob", demo_role, "--tenant", "acme")
 
 
+def test_it_creates_a_role_with_an_aws_managed_policy_as_the_readme_shows(world, sandbox):
+    out, _ = run(
+        "create_broker_role",
+        "ExampleReadOnly",
+        "--tenant",
+        "acme",
+        "--managed-policy-arn",
+        "arn:aws:iam::aws:policy/ReadOnlyAccess",
+        "--max-session",
+        "43200",
+    )
+    assert out == "arn:aws:iam::123456789012:role/ExampleReadOnly"
+    attached = aws.iam_client().list_attached_role_policies(RoleName="ExampleReadOnly")
+    assert [p["PolicyArn"] for p in attached["AttachedPolicies"]] == [
+        "arn:aws:iam::aws:policy/ReadOnlyAccess"
+    ]
+    with pytest.raises(CommandError):
+        run(
+            "create_broker_role",
+            "Nope",
+            "--tenant",
+            "acme",
+            "--managed-policy-arn",
+            "arn:aws:iam::aws:policy/NoSuchPolicyAtAll",
+        )
+
+
 def test_it_creates_a_broker_role_with_a_least_privilege_trust_policy(world, sandbox, tmp_path):
     policy = tmp_path / "policy.json"
     policy.write_text(READ_ONLY_POLICY)

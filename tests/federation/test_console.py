@@ -19,6 +19,7 @@ def test_it_signs_bob_in_to_the_sandbox_console(client, world, bob_grant, sandbo
     assert response["Cache-Control"] == "no-store"
     # No length asked for: one hour, not the grant's twelve.
     assert b"Session is valid for 3600 seconds" in response.content
+    assert b"The link works for 15 minutes; do not share it." in response.content
     url = console_url(response)
     assert url.startswith(f"{sandbox.url}/federation?Action=login&Issuer=")
     page = follow(url)

@@ -51,6 +51,8 @@ def test_it_puts_the_revoke_policy_on_the_role_and_records_it(client, world, bob
     page = revoke(client, bob_grant)
     assert page.status_code == 200
     assert b"are now denied everything" in page.content
+    # A sentence, not an ARN starting with a lower-case "arn:".
+    assert f"Sessions of {bob_grant.role_arn} (Acme) issued before".encode() in page.content
 
     document, cutoff = revoke_policy(bob_grant.role_arn)
     assert document["Statement"]["Effect"] == "Deny"
