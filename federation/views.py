@@ -3,6 +3,7 @@
 import functools
 from collections import defaultdict
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
@@ -10,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html_join
+from django.utils.text import slugify
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_POST
@@ -177,6 +179,12 @@ def tokens(request):
         "form": form,
         "tokens": ApiToken.objects.for_user(request.user).filter(user=request.user),
         "portal_url": request.build_absolute_uri("/"),
+        # One ready profile per role: ids are what credential_process needs.
+        "profiles": [
+            (slugify(grant.label) or f"role-{grant.pk}", grant)
+            for grant in services.usable_grants(request.user)
+        ],
+        "sandbox_sts": settings.AWS_SANDBOX_URL if settings.AWS_PORTAL_SANDBOX else "",
     }
     if request.method == "POST":
         if not mfa.recently_authenticated(request):

@@ -164,9 +164,14 @@ def test_the_aws_cli_gets_credentials_through_credential_process(
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith("AWS_") or key in {"AWS_ENDPOINT_URL", "AWS_EC2_METADATA_DISABLED"}
+        if not key.startswith("AWS_") or key == "AWS_EC2_METADATA_DISABLED"
     }
-    env.update(AWS_CONFIG_FILE=str(config), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"))
+    # What the README tells a newcomer: the sandbox's STS, for credentials it issued.
+    env.update(
+        AWS_CONFIG_FILE=str(config),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+        AWS_ENDPOINT_URL_STS=sandbox.url,
+    )
     result = subprocess.run(
         [
             str(Path(sys.executable).parent / "aws"),
@@ -183,6 +188,26 @@ def test_the_aws_cli_gets_credentials_through_credential_process(
     assert result.returncode == 0, result.stderr
     identity = json.loads(result.stdout)
     assert identity["Arn"] == "arn:aws:sts::123456789012:assumed-role/AcmeAdmin/bob"
+
+
+def test_the_helper_lists_my_roles_and_their_ids(live_server, world, bob_grant, client):
+    client.force_login(world.bob)
+    plain = create_token(client)
+    result = subprocess.run(
+        [sys.executable, str(HELPER), "--url", live_server.url, "--list"],
+        env={"PORTCULLIS_TOKEN": plain, "PATH": os.environ["PATH"]},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{bob_grant.pk}\tacme\tAcme admin\t{bob_grant.role_arn}\n"
+
+
+def test_the_tokens_page_gives_a_profile_for_each_of_my_roles(client, world, bob_grant):
+    client.force_login(world.bob)
+    page = client.get("/tokens/").content.decode()
+    assert f"--role {bob_grant.pk}" in page and "[profile acme-admin]" in page
 
 
 def test_the_helper_explains_an_unreachable_portal():
