@@ -8,7 +8,7 @@ pages): each is an audit record in the tenants it concerns, and takes access wit
   leaving the last tenant kills their API tokens.
 - A team created, deleted, or its members changed: recorded.
 
-The actor is whoever the current request belongs to ("(manage.py)" outside a request).
+The actor is whoever the current request belongs to ("(command line)" outside a request).
 """
 
 from django.contrib.auth.hashers import is_password_usable
@@ -27,7 +27,7 @@ def _acting():
     """actor, actor_username and meta for a record of the change being made now."""
     request = current_request.get()
     if request is None:
-        return {"actor": None, "actor_username": "(manage.py)", "meta": None}
+        return {"actor": None, "actor_username": "(command line)", "meta": None}
     user = getattr(request, "user", None)
     return {
         "actor": user if user is not None and user.is_authenticated else None,

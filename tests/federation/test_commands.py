@@ -5,7 +5,7 @@ from django.core.management import CommandError, call_command
 
 from accounts.models import User
 from federation import aws
-from federation.models import AuditEvent, RoleMapping
+from federation.models import ApiToken, AuditEvent, RoleMapping
 from tests.conftest import READ_ONLY_POLICY
 from tests.factories import TeamFactory
 
@@ -174,7 +174,10 @@ def test_it_refuses_a_role_without_permissions(world, sandbox):
 def test_it_seeds_the_demo_and_bob_opens_the_console(client, sandbox):
     _, err = run("demo")
     assert "user bob / bobpassword" in err
-    run("demo")  # again, as every `make run` does
+    token, _ = ApiToken.issue(user=User.objects.get(username="bob"), name="laptop", days=30)
+    run("demo")  # again, as every `make run` does: bob's password and tokens stay as they are
+    assert ApiToken.objects.live().filter(pk=token.pk).exists()
+    assert not AuditEvent.objects.filter(action="user.password_reset").exists()
     bob = User.objects.get(username="bob")
     grant = RoleMapping.objects.get(user=bob)
     assert grant.max_session_seconds == 43200

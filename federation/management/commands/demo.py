@@ -45,7 +45,9 @@ class Command(BaseCommand):
         with transaction.atomic():
             bob = User.objects.filter(username__iexact="bob").first() or User(username="bob")
             bob.first_name, bob.email = "Bob", "bob@example.com"
-            bob.set_password("bobpassword")
+            # Only when it differs: a new password would end bob's API tokens at every run.
+            if not bob.check_password("bobpassword"):
+                bob.set_password("bobpassword")
             bob.save()
             Membership.objects.get_or_create(user=bob, tenant=tenant)
             grant = RoleMapping.objects.filter(
