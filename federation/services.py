@@ -147,12 +147,10 @@ def usable_grants(user):
     )
 
 
-def _usable_grant(*, user, mapping_id, kind, meta):
-    mapping = usable_grants(user).filter(pk=mapping_id).first()
-    if mapping is not None:
-        return mapping
-    # Record the refusal: in the grant's tenant if it is one of the person's, otherwise in
-    # each of the person's tenants (their admins see someone trying ids that are not theirs).
+def _record_refusal(*, kind, user, mapping_id, meta, **fields):
+    """A `<kind>.denied` record: in the grant's tenant if it is one of the person's,
+    otherwise in each of the person's tenants (their admins see someone trying ids that are
+    not theirs), never naming another tenant's grant."""
     known = RoleMapping.objects.for_user(user).filter(pk=mapping_id).first()
     record_for_person(
         f"{kind}.denied",
@@ -161,6 +159,19 @@ def _usable_grant(*, user, mapping_id, kind, meta):
         tenants=[known.tenant] if known else None,
         mapping_id=mapping_id,
         role_arn=known.role_arn if known else "",
+        **fields,
+    )
+
+
+def _usable_grant(*, user, mapping_id, kind, meta):
+    mapping = usable_grants(user).filter(pk=mapping_id).first()
+    if mapping is not None:
+        return mapping
+    _record_refusal(
+        kind=kind,
+        user=user,
+        mapping_id=mapping_id,
+        meta=meta,
         detail="no usable grant with this id (unknown, another tenant's, revoked or expired)",
     )
     raise GrantNotFound
@@ -169,14 +180,11 @@ def _usable_grant(*, user, mapping_id, kind, meta):
 def refuse_choice(*, kind, user, mapping_id, meta, problem, fields=()):
     """Record a refused choice (a tampered duration, region or destination; `fields` names
     them) in the tenant of the grant it was made for; raise InvalidChoice with `problem`."""
-    known = RoleMapping.objects.for_user(user).filter(pk=mapping_id).first()
-    record_for_person(
-        f"{kind}.denied",
-        actor=user,
-        meta=meta,
-        tenants=[known.tenant] if known else None,
+    _record_refusal(
+        kind=kind,
+        user=user,
         mapping_id=mapping_id,
-        role_arn=known.role_arn if known else "",
+        meta=meta,
         error_code="InvalidChoice",
         detail=f"refused choice{' of ' + ', '.join(fields) if fields else ''}: {problem}",
     )
