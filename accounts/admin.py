@@ -203,6 +203,12 @@ class MembershipAdmin(TenantScopedAdmin):
     autocomplete_fields = ["user", "tenant"]
     list_select_related = ["user", "tenant"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # A membership is one person's place in one tenant: neither moves (remove it and
+        # add another, so leaving is recorded and takes the person's access with it).
+        fields = super().get_readonly_fields(request, obj)
+        return [*fields, "user"] if obj is not None else fields
+
 
 class TeamForm(forms.ModelForm):
     class Meta:

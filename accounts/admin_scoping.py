@@ -171,14 +171,16 @@ class TenantScopedAdmin(ScopedMixin, admin.ModelAdmin):
 
 
 class StaysInItsTenantForm(forms.ModelForm):
-    """An inline row that exists keeps its tenant (nothing moves between tenants: the field
-    is disabled, so a posted value is ignored); a new row chooses one, among the tenants the
+    """An inline row that exists keeps its tenant and its person (nothing moves: the fields
+    are disabled, so a posted value is ignored); a new row chooses them, among those the
     viewer may manage."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.instance.pk and "tenant" in self.fields:
-            self.fields["tenant"].disabled = True
+        if self.instance.pk:
+            for name in ("tenant", "user"):
+                if name in self.fields:
+                    self.fields[name].disabled = True
 
 
 class TenantScopedInline(ScopedMixin, admin.TabularInline):

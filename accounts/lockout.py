@@ -19,12 +19,25 @@ from django.conf import settings
 from django.db.models import Sum
 from django.shortcuts import render
 
+from accounts.models import User
+
 
 def username_for_lockout(request, credentials):
-    """The username axes counts failures against: case-folded, so Bob and BOB share one."""
-    username = credentials.get("username") if credentials else request.POST.get("username")
+    """The name axes counts failures against: the account's own username when the name
+    signs in to one, case-folded, so every spelling that reaches one account ("Bob", "BOB",
+    and on PostgreSQL even "bOb" with a dotless ı) shares one counter."""
+    typed = credentials.get("username") if credentials else request.POST.get("username")
     # Stored by axes: no NUL (PostgreSQL refuses it) and no longer than any username can be.
-    return str(username or "").replace("\x00", "").strip().casefold()[:150]
+    typed = str(typed or "").replace("\x00", "").strip()[:150]
+    cache = request.__dict__.setdefault("_lockout_names", {})
+    if typed not in cache:
+        account = (
+            User.objects.filter(username__iexact=typed).values_list("username", flat=True).first()
+            if typed
+            else None
+        )
+        cache[typed] = (account or typed).casefold()[:150]
+    return cache[typed]
 
 
 class LockoutHandler(AxesDatabaseHandler):

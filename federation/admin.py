@@ -294,9 +294,25 @@ class ApiTokenAdmin(TenantScopedAdmin):
     """Personal API tokens, hashed: names and use only. Admins can revoke, not create."""
 
     operator_permissions = tenant_admin_permissions = frozenset({"view", "change"})
-    list_display = ["name", "user", "key_id", "created_at", "last_used_at", "revoked_at"]
+    list_display = [
+        "name",
+        "user",
+        "key_id",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    ]
     search_fields = ["name", "user__username", "key_id"]
-    readonly_fields = ["user", "name", "key_id", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = [
+        "user",
+        "name",
+        "key_id",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    ]
     list_select_related = ["user"]
     actions = ["revoke_tokens"]
 

@@ -19,12 +19,15 @@ import hashlib
 import hmac
 import ipaddress
 import json
-from datetime import UTC
+from datetime import UTC, timedelta
 
 from django.conf import settings
 from django.db import connections
 
 GENESIS_HASH = "0" * 64
+# After a new key signs its first record, how long the old key may still sign (workers
+# restarting one by one after a key rotation).
+ROTATION_GRACE = timedelta(minutes=5)
 # Any constant: the key of the PostgreSQL advisory lock that serialises audit inserts.
 ADVISORY_LOCK_KEY = 0x706F7274  # "port"
 
@@ -81,8 +84,9 @@ def key_id_of(key):
 
 
 def chain_keys():
-    """{key id: key} for the current key and the old ones kept for verifying."""
-    keys = [settings.AUDIT_CHAIN_KEY, *settings.AUDIT_CHAIN_OLD_KEYS]
+    """{key id: key}, oldest first: the retired keys kept for verifying (AUDIT_CHAIN_OLD_KEYS,
+    oldest first), then the current key."""
+    keys = [*settings.AUDIT_CHAIN_OLD_KEYS, settings.AUDIT_CHAIN_KEY]
     return {key_id_of(key): key for key in keys if key}
 
 
@@ -188,7 +192,12 @@ def verify(events, *, saved_head=None, keys=None):
     the chain must still pass through it, which catches records cut off the end.
     """
     keys = chain_keys() if keys is None else keys
+    # Keys take over from one another in order: once a record is signed with a key, a later
+    # record may carry an older one only within ROTATION_GRACE (workers restarting one by
+    # one), so a retired, perhaps leaked, key can rewrite nothing written after that.
+    rank = {key_id: position for position, key_id in enumerate(keys)}
     previous_hash, expected_sequence, head, keyed = GENESIS_HASH, 1, None, False
+    newest, took_over_at = -1, None
     for event in events:
         label = f"record #{event.sequence} (id {event.pk})"
         good = expected_sequence - 1
@@ -199,6 +208,13 @@ def verify(events, *, saved_head=None, keys=None):
             return good, head, f"{label}: does not follow the record before it"
         if keyed and not event.key_id:
             return good, head, f"{label}: has no key after keyed records, so it was rewritten"
+        if (
+            event.key_id
+            and rank.get(event.key_id, newest) < newest
+            and event.created_at > took_over_at + ROTATION_GRACE
+        ):
+            problem = f"signed with retired key {event.key_id} after a newer key took over"
+            return good, head, f"{label}: {problem}"
         try:
             matches = hmac.compare_digest(digest(event, keys), event.hash)
         except UnknownKey:
@@ -212,6 +228,8 @@ def verify(events, *, saved_head=None, keys=None):
         if saved_head and event.sequence == saved_head[0] and event.hash != saved_head[1]:
             return good, head, f"{label}: differs from the saved head"
         keyed = keyed or bool(event.key_id)
+        if rank.get(event.key_id, -1) > newest:
+            newest, took_over_at = rank[event.key_id], event.created_at
         previous_hash, head = event.hash, (event.sequence, event.hash)
         expected_sequence += 1
     checked = expected_sequence - 1

@@ -178,8 +178,17 @@ def _usable_grant(*, user, mapping_id, kind, meta):
 
 
 def refuse_choice(*, kind, user, mapping_id, meta, problem, fields=()):
-    """Record a refused choice (a tampered duration, region or destination; `fields` names
-    them) in the tenant of the grant it was made for; raise InvalidChoice with `problem`."""
+    """Refuse a choice the form could not read (a tampered duration, region or destination;
+    `fields` names them): counted against the person's rate limit like any issuance, so
+    refusals cannot flood the trail, then recorded and raised as InvalidChoice."""
+    _within_limits(kind=kind, user=user, mapping_id=mapping_id, meta=meta)
+    _refuse_choice(
+        kind=kind, user=user, mapping_id=mapping_id, meta=meta, problem=problem, fields=fields
+    )
+
+
+def _refuse_choice(*, kind, user, mapping_id, meta, problem, fields=()):
+    """Record a refused choice in the tenant of the grant it was made for; raise."""
     _record_refusal(
         kind=kind,
         user=user,
@@ -245,7 +254,8 @@ def _issue(*, kind, user, mapping_id, seconds, meta, console=None):
         try:
             destination = _destination(mapping, **console)
         except InvalidChoice as error:
-            refuse_choice(
+            # Already counted against the rate limits above.
+            _refuse_choice(
                 kind=kind, user=user, mapping_id=mapping_id, meta=meta, problem=str(error)
             )
     seconds = _session_seconds(mapping, seconds)

@@ -14,9 +14,10 @@ The actor is whoever the current request belongs to ("(command line)" outside a 
 from django.contrib.auth.hashers import is_password_usable
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 from django.dispatch import receiver
+from django.utils import timezone
 
 from accounts.middleware import current_request
-from accounts.models import Membership, Team, User
+from accounts.models import Membership, Team, Tenant, User
 from federation import services
 from federation.models import ApiToken, AuditEvent, RoleMapping
 
@@ -36,8 +37,13 @@ def _acting():
 
 
 def _kill_tokens(person, *, reason, tenants=None):
+    """Revoke the person's live tokens at once, on their own statement, so they are dead
+    even if writing the records below then fails; then record each revocation."""
     tokens = list(ApiToken.objects.filter(user=person).live().select_related("user"))
     if tokens:
+        ApiToken.objects.filter(pk__in=[token.pk for token in tokens]).update(
+            revoked_at=timezone.now()
+        )
         services.revoke_tokens(tokens=tokens, reason=reason, tenants=tenants, **_acting())
 
 
@@ -72,10 +78,15 @@ def _record_account_changes(sender, instance, created, raw=False, **kwargs):
         )
         if not instance.is_active:
             _kill_tokens(instance, reason="account switched off")
-    # A new password was set in this save (set_password leaves it in _password until then),
-    # over one that could be used to sign in.
-    changed = instance._password is not None and before["password"] != instance.password
-    if changed and before["password"] and is_password_usable(before["password"]):
+    # A new password, or none (an unusable one), or a first usable one. Not a rehash of the
+    # same password with a stronger hasher at sign-in, which leaves _password empty.
+    old, new = before["password"], instance.password
+    changed = old != new and (
+        instance._password is not None
+        or not (old and is_password_usable(old))
+        or not is_password_usable(new)
+    )
+    if changed and old:
         by_self = acting["actor"] is not None and acting["actor"].pk == instance.pk
         services.record_for_person(
             Action.PASSWORD_CHANGED if by_self else Action.PASSWORD_RESET,
@@ -115,11 +126,21 @@ def _record_membership(sender, instance, created, raw=False, **kwargs):
     )
 
 
+def _tenant_going(origin):
+    # A tenant being deleted takes its memberships, teams and grants with it: nothing can be
+    # recorded in its trail (the records would point at a tenant that is gone).
+    return isinstance(origin, Tenant)
+
+
 @receiver(post_delete, sender=Membership)
-def _leave_tenant(sender, instance, **kwargs):
+def _leave_tenant(sender, instance, origin=None, **kwargs):
     """Leaving a tenant leaves its access: grants ended, teams left, and with the last
     tenant, API tokens revoked. Each is recorded."""
     person, tenant = instance.user, instance.tenant
+    if _tenant_going(origin):
+        if not Membership.objects.filter(user=person).exclude(tenant=tenant).exists():
+            _kill_tokens(person, reason=f"tenant {tenant.slug} deleted", tenants=[None])
+        return
     acting = _acting()
     services.record(
         Action.MEMBERSHIP_REMOVED,
@@ -147,7 +168,9 @@ def _record_new_team(sender, instance, created, raw=False, **kwargs):
 
 
 @receiver(post_delete, sender=Team)
-def _record_deleted_team(sender, instance, **kwargs):
+def _record_deleted_team(sender, instance, origin=None, **kwargs):
+    if _tenant_going(origin):
+        return
     services.record(
         Action.TEAM_DELETED, tenant=instance.tenant, detail=f"team {instance.name}", **_acting()
     )

@@ -33,7 +33,8 @@ if not SECRET_KEY:
 # The audit trail's records are chained with HMAC-SHA256 under this key, which lives outside
 # the database: someone who can write to the database but lacks the key cannot rewrite the
 # trail without `verify_audit` noticing. Rotate by moving the old key to
-# AUDIT_CHAIN_OLD_KEYS (comma-separated), so the records it signed still verify.
+# AUDIT_CHAIN_OLD_KEYS (comma-separated, oldest first), so the records it signed still
+# verify; no record may be signed with an older key than the record before it.
 AUDIT_CHAIN_KEY = env.str("AUDIT_CHAIN_KEY", default="")
 if not AUDIT_CHAIN_KEY:
     if not DEBUG:

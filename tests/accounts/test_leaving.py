@@ -1,11 +1,13 @@
 """Leaving a tenant leaves its access, and every change to people, memberships and teams is
 a record in the trail of the tenant it concerns (made in the admin, so with its actor)."""
 
+import re
+
 import pytest
 
-from accounts.models import Membership
+from accounts.models import Membership, Team
 from federation.models import AuditEvent, RoleMapping
-from tests.conftest import Client
+from tests.conftest import PASSWORD, Client
 from tests.factories import MembershipFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -173,3 +175,72 @@ def test_only_an_operator_resets_a_lost_second_factor(operator_client, as_alice,
     operator_client.post("/admin/accounts/user/", action)
     assert not TOTPDevice.objects.filter(user=world.bob).exists()
     assert records("mfa.removed", tenant=world.tenant_a, detail__contains="operator").exists()
+
+
+def test_deleting_a_tenant_from_before_the_upgrade_takes_its_people_s_tokens(world):
+    from accounts.models import Tenant
+    from federation.models import ApiToken
+    from tests.factories import TenantFactory
+
+    old = TenantFactory(slug="old", name="Old")
+    person = UserFactory(username="oldtimer")
+    # Memberships and teams made before they were recorded: no record names the tenant.
+    Membership.objects.bulk_create([Membership(user=person, tenant=old)])
+    Team.objects.bulk_create([Team(tenant=old, name="ops")])
+    token, _ = ApiToken.issue(user=person, name="laptop", days=30)
+    old.delete()
+    assert not Tenant.objects.filter(slug="old").exists()
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    revoked = records("token.revoked").get()
+    assert revoked.tenant is None and "tenant old deleted" in revoked.detail
+
+
+def test_making_a_password_unusable_or_setting_a_first_one_kills_tokens(world):
+    from federation.models import ApiToken
+
+    token, _ = ApiToken.issue(user=world.bob, name="laptop", days=30)
+    world.bob.set_unusable_password()
+    world.bob.save()
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    second, _ = ApiToken.issue(user=world.bob, name="desktop", days=30)
+    world.bob.set_password("a new long pass phrase")
+    world.bob.save()
+    second.refresh_from_db()
+    assert second.revoked_at is not None
+
+
+def test_a_stronger_hash_of_the_same_password_at_sign_in_kills_nothing(client, world, settings):
+    from federation.models import ApiToken
+
+    token, _ = ApiToken.issue(user=world.bob, name="laptop", days=30)
+    # The suite hashes with MD5; signing in under PBKDF2 rehashes bob's password.
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+    ]
+    before = world.bob.password
+    assert client.post("/login/", {"username": "bob", "password": PASSWORD}).status_code == 302
+    world.bob.refresh_from_db()
+    assert world.bob.password != before
+    token.refresh_from_db()
+    assert token.revoked_at is None
+    assert not records("user.password_changed").exists()
+
+
+def test_a_membership_cannot_be_handed_to_another_person(as_alice, world):
+    other = UserFactory(username="other")
+    MembershipFactory(user=other, tenant=world.tenant_b)
+    bobs = Membership.objects.get(user=world.bob, tenant=world.tenant_a)
+    response = as_alice.post(
+        f"/admin/accounts/membership/{bobs.pk}/change/",
+        {"user": other.pk, "tenant": world.tenant_a.pk, "role": "member"},
+    )
+    assert response.status_code in {200, 302}
+    bobs.refresh_from_db()
+    assert bobs.user == world.bob
+    # Nor through the tenant's page, where the memberships are rows of a list.
+    page = as_alice.get(f"/admin/accounts/tenant/{world.tenant_a.pk}/change/").content.decode()
+    rows = re.findall(r'<select[^>]*name="memberships-\d+-user"[^>]*>', page)
+    assert rows and all(" disabled" in row for row in rows)

@@ -217,3 +217,15 @@ def test_a_tenant_admin_without_roles_is_shown_how_to_grant_one(client, world):
     assert 'href="/admin/federation/rolemapping/add/">grant a role</a>' in page
     client.force_login(world.bob)
     assert "Ask a tenant admin for access." in client.get("/").content.decode()
+
+
+def test_every_spelling_that_reaches_an_account_shares_its_counter(client, world):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite matches usernames case-insensitively in ASCII only")
+    # PostgreSQL's UPPER() makes "alıce" (dotless ı) the account "alice"; Python's casefold
+    # does not. Five failures across both spellings are five for alice.
+    assert sign_in(client, "alıce", "wrong").status_code == 200  # it does reach alice
+    assert fail(client, "alıce", 2) + fail(client, "alice", 2) == [200, 200, 200, 429]
+    assert sign_in(client, "alice").status_code == 429

@@ -1,10 +1,13 @@
 """The tamper-evident audit trail: the hash chain, the triggers and verify_audit."""
 
 import threading
+from datetime import timedelta
 
 import pytest
+import time_machine
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, connections, transaction
+from django.utils import timezone
 
 from federation import audit_chain, services
 from federation.models import AuditEvent
@@ -261,3 +264,22 @@ def test_every_audit_log_line_names_the_head_after_it(tenant, caplog):
         event = services.record("console.issued", tenant=tenant)
     (line,) = [r for r in caplog.records if getattr(r, "event", "") == "console.issued"]
     assert (line.sequence, line.hash) == (event.sequence, event.hash)
+
+
+def test_a_retired_key_cannot_sign_after_its_successor_took_over(trail, settings):
+    old = settings.AUDIT_CHAIN_KEY
+    settings.AUDIT_CHAIN_KEY = "the-new-audit-chain-key-for-this-test-0123456789"
+    settings.AUDIT_CHAIN_OLD_KEYS = [old]
+    services.record("console.issued", detail="the new key's first record")
+    # A worker not yet restarted still signs with the old key: fine for a few minutes.
+    settings.AUDIT_CHAIN_KEY = old
+    services.record("console.issued", detail="an old worker, just after the rotation")
+    settings.AUDIT_CHAIN_KEY = "the-new-audit-chain-key-for-this-test-0123456789"
+    assert verify().startswith("audit trail intact: 7 record(s)")
+    # Later, whoever holds the retired key signs a record with it: refused.
+    with time_machine.travel(timezone.now() + timedelta(minutes=6)):
+        settings.AUDIT_CHAIN_KEY = old
+        services.record("console.issued", detail="written with a leaked, retired key")
+        settings.AUDIT_CHAIN_KEY = "the-new-audit-chain-key-for-this-test-0123456789"
+    message = broken()
+    assert "record #8" in message and "retired key" in message

@@ -89,3 +89,22 @@ def test_an_id_outside_the_persons_tenants_is_recorded_in_their_own(client, worl
     admin.force_login(globex_admin)
     assert '<span class="badge">console.denied<' in admin.get("/audit/").content.decode()
     assert seen_by_alice("console.denied") == (0, 0)
+
+
+def test_refused_choices_count_against_the_rate_limit_so_they_cannot_flood_the_trail(
+    client, world, bob_grant, sandbox, settings
+):
+    settings.ISSUE_LIMIT_PER_USER = 3
+    _, plain = services.create_token(user=world.bob, name="laptop", days=1)
+    codes = [
+        client.post(
+            f"/api/v1/credentials/{bob_grant.pk}",
+            {"duration": "12"},
+            HTTP_AUTHORIZATION=f"Bearer {plain}",
+        ).status_code
+        for _ in range(10)
+    ]
+    assert codes == [400] * 3 + [429] * 7
+    denied = AuditEvent.objects.filter(action="cli.denied")
+    assert denied.filter(error_code="InvalidChoice").count() == 3
+    assert denied.filter(error_code="RateLimited").count() == 1
