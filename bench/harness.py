@@ -108,7 +108,7 @@ def sandbox():
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with process(
-        [str(BIN / "python"), "-m", "federation.sandbox", "--port", str(port)],
+        [str(BIN / "python"), "-m", "sandbox", "--port", str(port)],
         os.environ,
         "sandbox",
     ) as proc:

@@ -51,10 +51,11 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 # --- AWS -------------------------------------------------------------------------------
 # The sandbox (the embedded default) is a local stand-in for STS, IAM and the federation
-# endpoint (`python -m federation.sandbox`, started by `make run`). It is reached through
+# endpoint (`python -m sandbox`, started by `make run`). It is reached through
 # boto3's own variables, set here only where the environment has not set them already,
 # so AWS_ENDPOINT_URL_STS and friends keep working as boto3 documents them.
-AWS_PORTAL_SANDBOX = env.bool("AWS_PORTAL_SANDBOX", default=True)
+# On by default in development (DEBUG), off in production.
+AWS_PORTAL_SANDBOX = env.bool("AWS_PORTAL_SANDBOX", default=DEBUG)
 AWS_SANDBOX_URL = env.str("AWS_SANDBOX_URL", default="http://127.0.0.1:5055").rstrip("/")
 if AWS_PORTAL_SANDBOX:
     for name, value in {

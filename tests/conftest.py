@@ -18,8 +18,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts import mfa
 from accounts.models import Membership, Tenant, User
 from federation import audit_chain, aws, services
-from federation import sandbox as sandbox_module
 from federation.models import AuditEvent
+from sandbox import app as sandbox_module
 from tests.factories import MembershipFactory, TenantFactory, UserFactory
 
 PASSWORD = "correct horse battery"

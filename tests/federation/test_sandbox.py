@@ -3,7 +3,7 @@
 import pytest
 import requests
 
-from federation import sandbox as sandbox_module
+from sandbox import app as sandbox_module
 
 EVIL = "http://evil.example"
 
