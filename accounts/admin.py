@@ -14,13 +14,13 @@ from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import mfa
-from accounts.admin_scoping import (
+from accounts.models import Membership, Team, Tenant, User
+from core.admin_scoping import (
     OperatorsOnlyMixin,
     TenantScopedAdmin,
     TenantScopedInline,
     is_operator,
 )
-from accounts.models import Membership, Team, Tenant, User
 from federation import services
 from federation.models import AuditEvent, RoleMapping
 

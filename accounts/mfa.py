@@ -20,11 +20,9 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp.util import random_hex
 
-AUTHENTICATOR_DIGITS = 6
+from core.sessions import AUTHENTICATED_AT
 
-# When the person last proved who they are (password or code): issuing credentials needs
-# this to be younger than REAUTH_SECONDS.
-AUTHENTICATED_AT = "portcullis_authenticated_at"
+AUTHENTICATOR_DIGITS = 6
 
 
 def required_for(user):

@@ -1,4 +1,3 @@
-import contextvars
 import time
 
 from django.shortcuts import redirect
@@ -44,20 +43,3 @@ class SecondFactorMiddleware:
             return reverse("two-factor")
         request.session[FREE_CHECKED_AT] = time.time()
         return None
-
-
-# The request being served, for audit records written by signal receivers (a person
-# deactivated in the admin, a team changed...), which Django calls without one.
-current_request = contextvars.ContextVar("portcullis_current_request", default=None)
-
-
-class CurrentRequestMiddleware:
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        token = current_request.set(request)
-        try:
-            return self.get_response(request)
-        finally:
-            current_request.reset(token)

@@ -6,9 +6,8 @@ from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.dispatch import receiver
 
-from accounts.mfa import AUTHENTICATED_AT
 from accounts.models import User
-from portal.middleware import SEEN_AT, SIGNED_IN_AT
+from core.sessions import AUTHENTICATED_AT, SEEN_AT, SIGNED_IN_AT
 
 
 @receiver(user_logged_in)

@@ -10,8 +10,9 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from accounts.admin_scoping import TenantScopedAdmin, scoped
 from accounts.models import MAX_SESSION_SECONDS, MIN_SESSION_SECONDS, Team, Tenant, User
+from core.admin_scoping import TenantScopedAdmin, scoped
+from core.validation import describe
 from federation import aws, services
 from federation.models import (
     CONSOLE_SERVICES,
@@ -21,7 +22,6 @@ from federation.models import (
     validate_role_arn,
     validate_session_policy,
 )
-from portal.validation import describe
 
 
 class GrantForm(forms.Form):

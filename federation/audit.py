@@ -20,9 +20,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from accounts.models import Tenant, User
+from core.views import error_page
 from federation import services
 from federation.models import AuditEvent, RoleMapping
-from federation.views import error_page
 
 PAGE_SIZE = 50
 ACTIONS = [value for value, _ in AuditEvent.Action.choices]

@@ -17,9 +17,9 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import MIN_SESSION_SECONDS, Tenant
+from core.net import client_ip
 from federation import aws, ratelimit
 from federation.models import CONSOLE_SERVICES, ApiToken, AuditEvent, RoleMapping
-from portal.net import client_ip
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from django.db.models.signals import m2m_changed, post_delete, post_save, pre_sa
 from django.dispatch import receiver
 from django.utils import timezone
 
-from accounts.middleware import current_request
 from accounts.models import Membership, Team, Tenant, User
+from core.middleware import current_request
 from federation import services
 from federation.models import ApiToken, AuditEvent, RoleMapping
 

@@ -18,20 +18,10 @@ from django.views.decorators.http import require_POST
 
 from accounts import mfa
 from accounts.models import Membership
+from core.views import error_page
 from federation import aws, services
 from federation.forms import IssueForm, TokenForm, duration_choices
 from federation.models import CONSOLE_SERVICES, ApiToken
-
-
-def error_page(request, message, status, *, title="Something went wrong"):
-    response = render(
-        request,
-        "federation/error.html",
-        {"title": title, "message": message, "request_id": getattr(request, "request_id", "")},
-        status=status,
-    )
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 @functools.lru_cache(maxsize=512)

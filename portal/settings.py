@@ -87,7 +87,7 @@ AWS_READ_TIMEOUT = env.float("AWS_READ_TIMEOUT", default=8.0)
 AWS_MAX_ATTEMPTS = env.int("AWS_MAX_ATTEMPTS", default=3)
 
 INSTALLED_APPS = [
-    "portal.apps.PortalAdminConfig",
+    "core.apps.PortalAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -104,24 +104,24 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "portal.middleware.RequestIdMiddleware",
+    "core.middleware.RequestIdMiddleware",
     # Header middleware comes before whitenoise, so static files get the headers too.
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "portal.middleware.RejectNulMiddleware",
-    "portal.middleware.OutOfRangeMiddleware",
+    "core.middleware.RejectNulMiddleware",
+    "core.middleware.OutOfRangeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "accounts.middleware.CurrentRequestMiddleware",
+    "core.middleware.CurrentRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_otp.middleware.OTPMiddleware",
-    "portal.middleware.SessionTimeoutMiddleware",
+    "core.middleware.SessionTimeoutMiddleware",
     "accounts.middleware.SecondFactorMiddleware",
-    "portal.middleware.PrivateCacheMiddleware",
+    "core.middleware.PrivateCacheMiddleware",
     # Last, so that it sees the lockout flag set by the authentication backend.
     "axes.middleware.AxesMiddleware",
 ]
@@ -263,7 +263,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username"]
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_CALLABLE = "accounts.lockout.username_for_lockout"
-AXES_CLIENT_IP_CALLABLE = "portal.net.client_ip"
+AXES_CLIENT_IP_CALLABLE = "core.net.client_ip"
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 AXES_VERBOSE = False
 
@@ -285,10 +285,10 @@ STORAGES = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request": {"()": "portal.logging.RequestContextFilter"}},
+    "filters": {"request": {"()": "core.logging.RequestContextFilter"}},
     "formatters": {
         "json": {
-            "()": "portal.logging.JsonFormatter",
+            "()": "core.logging.JsonFormatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         }

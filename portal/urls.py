@@ -3,9 +3,9 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, register_converter
 
 from accounts import views as accounts_views
+from core import views
 from federation import api, audit
 from federation import views as federation_views
-from portal import views
 
 
 class IdConverter:
@@ -46,7 +46,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-handler400 = "portal.views.bad_request"
-handler403 = "portal.views.permission_denied"
-handler404 = "portal.views.page_not_found"
-handler500 = "portal.views.server_error"
+handler400 = "core.views.bad_request"
+handler403 = "core.views.permission_denied"
+handler404 = "core.views.page_not_found"
+handler500 = "core.views.server_error"

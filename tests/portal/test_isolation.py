@@ -14,8 +14,8 @@ import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Group
 
-from accounts.admin_scoping import OperatorsOnlyMixin, TenantScopedAdmin, TenantScopedInline
 from accounts.models import Membership, Team, Tenant, User
+from core.admin_scoping import OperatorsOnlyMixin, TenantScopedAdmin, TenantScopedInline
 from federation import services
 from federation.models import ApiToken, AuditEvent, RoleMapping
 from tests.factories import MembershipFactory, TeamFactory, UserFactory

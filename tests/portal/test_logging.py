@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from portal.logging import JsonFormatter, RequestContextFilter
+from core.logging import JsonFormatter, RequestContextFilter
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

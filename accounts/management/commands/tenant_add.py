@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts.models import MAX_SESSION_SECONDS, Tenant
-from portal.validation import describe
+from core.validation import describe
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ from django.db import transaction
 
 from accounts.management.lookup import tenant_by_slug
 from accounts.models import Membership, User
-from portal.validation import describe
+from core.validation import describe
 
 
 class Command(BaseCommand):

@@ -6,8 +6,8 @@ from django.utils import timezone
 
 from accounts.management.lookup import tenant_by_slug
 from accounts.models import Team, User
+from core.validation import describe
 from federation import services
-from portal.validation import describe
 
 
 def parse_until(value):

@@ -1,4 +1,4 @@
-"""Probes for the process manager and the load balancer."""
+"""Probes for the process manager and the load balancer, and the portal's error pages."""
 
 import sys
 
@@ -39,9 +39,18 @@ def favicon(request):
 # --- error pages: each names the request id, so a report can be matched to the logs ---------
 
 
-def _error(request, status, title, message):
-    from federation.views import error_page
+def error_page(request, message, status, *, title="Something went wrong"):
+    response = render(
+        request,
+        "core/error.html",
+        {"title": title, "message": message, "request_id": getattr(request, "request_id", "")},
+        status=status,
+    )
+    response["Cache-Control"] = "no-store"
+    return response
 
+
+def _error(request, status, title, message):
     return error_page(request, message, status, title=title)
 
 

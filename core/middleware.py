@@ -1,5 +1,6 @@
 """Request-wide plumbing."""
 
+import contextvars
 import re
 import time
 import uuid
@@ -10,12 +11,9 @@ from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.db import DataError
 
-from portal.logging import bind, request_context
-from portal.views import bad_request
-
-# Session keys: when the person signed in (or last proved who they are) and was last seen.
-SIGNED_IN_AT = "portcullis_signed_in_at"
-SEEN_AT = "portcullis_seen_at"
+from core.logging import bind, request_context
+from core.sessions import SEEN_AT, SIGNED_IN_AT
+from core.views import bad_request
 
 _CLEAN_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -124,3 +122,20 @@ class OutOfRangeMiddleware:
         ):
             return bad_request(request)
         return None
+
+
+# The request being served, for audit records written by signal receivers (a person
+# deactivated in the admin, a team changed...), which Django calls without one.
+current_request = contextvars.ContextVar("portcullis_current_request", default=None)
+
+
+class CurrentRequestMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        token = current_request.set(request)
+        try:
+            return self.get_response(request)
+        finally:
+            current_request.reset(token)

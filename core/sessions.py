@@ -1,0 +1,7 @@
+"""Session keys the apps share: when the person signed in, was last seen, and last proved
+who they are (password or code)."""
+
+SIGNED_IN_AT = "portcullis_signed_in_at"
+SEEN_AT = "portcullis_seen_at"
+# Issuing credentials or making an API token needs this to be younger than REAUTH_SECONDS.
+AUTHENTICATED_AT = "portcullis_authenticated_at"
