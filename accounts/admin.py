@@ -15,14 +15,14 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import mfa
 from accounts.models import Membership, Team, Tenant, User
+from audit.models import AuditEvent
+from audit.records import RequestMeta, record_for_person
 from core.admin_scoping import (
     OperatorsOnlyMixin,
     TenantScopedAdmin,
     TenantScopedInline,
     is_operator,
 )
-from federation import services
-from federation.models import AuditEvent, RoleMapping
 
 
 class MembershipInline(TenantScopedInline):
@@ -42,30 +42,8 @@ class UserCreationForm(AdminUserCreationForm):
         fields = ["username", "email"]
 
 
-class DeletesGrantees:
-    """Deleting a person or a team ends their grants first, each with its audit record."""
-
-    def delete_model(self, request, obj):
-        services.delete_grantees(
-            actor=request.user, grantees=[obj], meta=services.RequestMeta.from_request(request)
-        )
-
-    def get_deleted_objects(self, objs, request):
-        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
-        # Grants go with their grantee, ended on the record first: no permission of their own.
-        perms_needed.discard(RoleMapping._meta.verbose_name)
-        return deleted, counts, perms_needed, protected
-
-    def delete_queryset(self, request, queryset):
-        services.delete_grantees(
-            actor=request.user,
-            grantees=list(queryset),
-            meta=services.RequestMeta.from_request(request),
-        )
-
-
 @admin.register(User)
-class UserAdmin(DeletesGrantees, TenantScopedAdmin, DjangoUserAdmin):
+class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
     """People. Tenant admins see the people of their tenants (never platform operators),
     add people to them and edit those who belong to no other tenant; they cannot grant
     staff, superuser, group or permission flags."""
@@ -86,11 +64,11 @@ class UserAdmin(DeletesGrantees, TenantScopedAdmin, DjangoUserAdmin):
     def reset_second_factor(self, request, queryset):
         """Operators only: the authenticator and recovery codes go, and the person sets up a
         new one (with a fresh key) at their next sign-in."""
-        meta = services.RequestMeta.from_request(request)
+        meta = RequestMeta.from_request(request)
         people = list(queryset)
         for person in people:
             mfa.remove_second_factor(person)
-            services.record_for_person(
+            record_for_person(
                 AuditEvent.Action.MFA_REMOVED,
                 actor=request.user,
                 person=person,
@@ -228,7 +206,7 @@ class TeamForm(forms.ModelForm):
 
 
 @admin.register(Team)
-class TeamAdmin(DeletesGrantees, TenantScopedAdmin):
+class TeamAdmin(TenantScopedAdmin):
     form = TeamForm
     list_display = ["name", "tenant", "created_at"]
     list_filter = ["tenant"]

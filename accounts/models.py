@@ -16,6 +16,8 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils.functional import cached_property
 
+from core.scoping import TENANT_ADMIN, TenantScopedQuerySet, signed_in
+
 # AWS accepts role sessions from 15 minutes to 12 hours.
 MIN_SESSION_SECONDS = 900
 MAX_SESSION_SECONDS = 43200
@@ -25,11 +27,7 @@ session_seconds_validators = [
 ]
 
 
-ADMIN_ROLE = "admin"
-
-
-def _signed_in(user):
-    return bool(user and user.is_authenticated and user.is_active)
+ADMIN_ROLE = TENANT_ADMIN
 
 
 def membership_filter(user, *, manage=False, via=""):
@@ -44,31 +42,8 @@ def membership_filter(user, *, manage=False, via=""):
     return lookups
 
 
-class TenantQuerySet(models.QuerySet):
-    """A queryset of rows that belong to a tenant.
-
-    `for_user(user)` is the only way views, the admin, the API, exports and commands read
-    tenant-owned rows: operators (superusers) see all, everyone else only the tenants they
-    are a member of, or with `manage=True` only the tenants they administer.
-    `tenant_lookup` is the path from the model to its Tenant.
-    """
-
-    tenant_lookup = "tenant"
-
-    def for_user(self, user, *, manage=False):
-        if not _signed_in(user):
-            return self.none()
-        if user.is_superuser:
-            return self
-        # The tenant ids are looked up first, so the database plans the real query with the
-        # actual values: on a table of millions of rows (the audit trail) that is the
-        # difference between walking an index newest-first and sorting a whole tenant.
-        tenant_ids = list(
-            Tenant.objects.filter(**membership_filter(user, manage=manage)).values_list(
-                "pk", flat=True
-            )
-        )
-        return self.filter(**{f"{self.tenant_lookup}__in": tenant_ids})
+# Tenant-owned rows are read through core's one scoping method.
+TenantQuerySet = TenantScopedQuerySet
 
 
 class UserQuerySet(models.QuerySet):
@@ -79,7 +54,7 @@ class UserQuerySet(models.QuerySet):
         edit, or whose tokens they may see: someone shared with another tenant is that
         tenant's too. Platform operators are visible to operators only.
         """
-        if not _signed_in(user):
+        if not signed_in(user):
             return self.none()
         if user.is_superuser:
             return self
@@ -172,7 +147,7 @@ def new_external_id():
 class TenantOwnQuerySet(TenantQuerySet):
     # A Tenant is its own tenant: members see the tenants they belong to.
     def for_user(self, user, *, manage=False):
-        if not _signed_in(user):
+        if not signed_in(user):
             return self.none()
         if user.is_superuser:
             return self

@@ -7,6 +7,7 @@ from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.dispatch import receiver
 
 from accounts.models import User
+from audit.records import RequestMeta, record
 from core.sessions import AUTHENTICATED_AT, SEEN_AT, SIGNED_IN_AT
 
 
@@ -28,13 +29,9 @@ def _tenant_of(username):
 
 
 def _record(action, request, credentials, detail):
-    from federation import services
-
     username = str((credentials or {}).get("username") or "")[:150]
-    meta = services.RequestMeta.from_request(request) if request else None
-    services.record(
-        action, actor_username=username, tenant=_tenant_of(username), meta=meta, detail=detail
-    )
+    meta = RequestMeta.from_request(request) if request else None
+    record(action, actor_username=username, tenant=_tenant_of(username), meta=meta, detail=detail)
 
 
 @receiver(user_login_failed)

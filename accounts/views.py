@@ -17,8 +17,8 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from accounts import mfa
 from accounts.lockout import lockout_response
-from federation import services
-from federation.models import AuditEvent
+from audit.models import AuditEvent
+from audit.records import RequestMeta, record_for_person
 
 
 class LoginForm(AuthenticationForm):
@@ -122,7 +122,7 @@ def two_factor(request):
     """Set up, review or remove the second factor."""
     user = request.user
     enrolled = mfa.has_second_factor(user)
-    meta = services.RequestMeta.from_request(request)
+    meta = RequestMeta.from_request(request)
     context = {"enrolled": enrolled, "required": mfa.required_for(user)}
     if request.method == "POST":
         action = request.POST.get("action")
@@ -130,7 +130,7 @@ def two_factor(request):
             codes = mfa.confirm_enrolment(request, request.POST.get("code", ""))
             if codes:
                 context.update(enrolled=True, recovery_codes=codes)
-                services.record_for_person(AuditEvent.Action.MFA_ENROLLED, actor=user, meta=meta)
+                record_for_person(AuditEvent.Action.MFA_ENROLLED, actor=user, meta=meta)
             else:
                 locked = _failed(request, reason="wrong code while setting up a second factor")
                 if locked:
@@ -148,7 +148,7 @@ def two_factor(request):
                 context["recovery_codes"] = mfa.new_recovery_codes(user)
             else:
                 mfa.remove_second_factor(user)
-                services.record_for_person(AuditEvent.Action.MFA_REMOVED, actor=user, meta=meta)
+                record_for_person(AuditEvent.Action.MFA_REMOVED, actor=user, meta=meta)
                 messages.success(request, "Two-factor authentication is off.")
                 return redirect("two-factor")
     if not context["enrolled"]:

@@ -60,7 +60,7 @@ def seed():
 
 
 def issued_rows():
-    from federation.models import AuditEvent
+    from audit.models import AuditEvent
 
     return AuditEvent.objects.filter(action="console.issued").count()
 
@@ -245,7 +245,7 @@ def main():
                 {**env, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{closed}"},
             )
         ]
-        from federation.models import AuditEvent
+        from audit.models import AuditEvent
 
         for name, fault, case_env in cases:
             with harness.gunicorn(case_env, workers=1) as server:

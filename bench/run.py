@@ -173,8 +173,8 @@ def insert_audit_rows(tenant, n):
 
     import psycopg
 
-    from federation import audit_chain
-    from federation.models import AuditEvent
+    from audit import chain as audit_chain
+    from audit.models import AuditEvent
 
     last = AuditEvent.objects.order_by("-sequence").values_list("sequence", "hash").first()
     sequence, previous = last or (0, audit_chain.GENESIS_HASH)
@@ -308,15 +308,15 @@ def main():
             load_seconds = time.perf_counter() - started
             admin = harness.Browserish(server.url).sign_in("admin", PASSWORD, totp=totp_for(device))
             assert admin.get("/audit/").status_code == 200
-            from federation.audit import _cursor
-            from federation.models import AuditEvent
+            from audit.models import AuditEvent
+            from audit.views import _cursor
 
             deep = AuditEvent.objects.order_by("-created_at", "-id")[int(AUDIT_ROWS * 0.9)]
             pages = {
                 "`/audit/` first page": "/audit/",
                 "`/audit/` deep page (90 % down)": f"/audit/?after={_cursor(deep)}",
                 "`/audit/` filtered (person + action)": "/audit/?user=user7&action=cli.requested",
-                "admin changelist (audit events)": "/admin/federation/auditevent/",
+                "admin changelist (audit events)": "/admin/audit/auditevent/",
             }
             audit = {
                 name: harness.summary(harness.timed(lambda p=path: admin.get(p), 30))

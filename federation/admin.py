@@ -3,21 +3,20 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.widgets import AdminSplitDateTime, FilteredSelectMultiple
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db.models import OuterRef, Subquery
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
-from django.utils.functional import cached_property
 
+from accounts import admin as accounts_admin
 from accounts.models import MAX_SESSION_SECONDS, MIN_SESSION_SECONDS, Team, Tenant, User
+from audit.models import AuditEvent
 from core.admin_scoping import TenantScopedAdmin, scoped
 from core.validation import describe
 from federation import aws, services
 from federation.models import (
     CONSOLE_SERVICES,
     ApiToken,
-    AuditEvent,
     RoleMapping,
     validate_role_arn,
     validate_session_policy,
@@ -249,46 +248,6 @@ class RoleMappingAdmin(TenantScopedAdmin):
                 )
 
 
-class CappedPaginator(Paginator):
-    """Counts at most CAP rows: a list of a million records costs what one of 10 000 does.
-    Deeper history is for /audit/, whose pages need no count at all."""
-
-    CAP = 10_000
-
-    @cached_property
-    def count(self):
-        return self.object_list[: self.CAP + 1].count()
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(TenantScopedAdmin):
-    """Read-only for everyone: the trail is append-only."""
-
-    paginator = CappedPaginator
-    # As on /audit/: a page a reviewer reads, rendered fast at a million records.
-    list_per_page = 50
-    change_list_template = "admin/federation/auditevent/change_list.html"
-
-    operator_permissions = tenant_admin_permissions = frozenset({"view"})
-    list_display = [
-        "created_at",
-        "action",
-        "actor_username",
-        "tenant",
-        "role_arn",
-        "role_session_name",
-        "source_identity",
-        "client_ip",
-        "error_code",
-    ]
-    list_filter = ["action", "tenant"]
-    search_fields = ["actor_username", "role_arn"]
-    date_hierarchy = "created_at"
-    list_select_related = ["tenant"]
-    show_full_result_count = False
-    actions = None
-
-
 @admin.register(ApiToken)
 class ApiTokenAdmin(TenantScopedAdmin):
     """Personal API tokens, hashed: names and use only. Admins can revoke, not create."""
@@ -323,3 +282,34 @@ class ApiTokenAdmin(TenantScopedAdmin):
         for token in tokens:
             services.revoke_token(actor=request.user, token=token, meta=meta)
         self.message_user(request, f"Revoked {len(tokens)} token(s).", messages.SUCCESS)
+
+
+class DeletesGrantees:
+    """Deleting a person or a team ends their grants first, each with its audit record."""
+
+    def delete_model(self, request, obj):
+        services.delete_grantees(
+            actor=request.user, grantees=[obj], meta=services.RequestMeta.from_request(request)
+        )
+
+    def get_deleted_objects(self, objs, request):
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        # Grants go with their grantee, ended on the record first: no permission of their own.
+        perms_needed.discard(RoleMapping._meta.verbose_name)
+        return deleted, counts, perms_needed, protected
+
+    def delete_queryset(self, request, queryset):
+        services.delete_grantees(
+            actor=request.user,
+            grantees=list(queryset),
+            meta=services.RequestMeta.from_request(request),
+        )
+
+
+# People and teams are accounts' admin pages; deleting one here first ends their grants.
+for model, model_admin in [(User, accounts_admin.UserAdmin), (Team, accounts_admin.TeamAdmin)]:
+    admin.site.unregister(model)
+    admin.site.register(
+        model,
+        type(model_admin.__name__, (DeletesGrantees, model_admin), {"__module__": __name__}),
+    )

@@ -1,4 +1,4 @@
-"""Who may assume which AWS role, and the record of every time someone did (or tried)."""
+"""Who may assume which AWS role (grants), and personal API tokens."""
 
 import hashlib
 import json
@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models, router, transaction
+from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
@@ -19,8 +19,7 @@ from accounts.models import (
     TenantQuerySet,
     User,
 )
-from federation import audit_chain, aws
-from federation.audit_chain import GENESIS_HASH as GENESIS
+from federation import aws
 
 # AWS's limit for an inline session policy passed to AssumeRole.
 SESSION_POLICY_MAX_CHARS = 2048
@@ -85,6 +84,15 @@ class RoleMappingQuerySet(TenantQuerySet):
 
     def usable_by(self, user, now=None):
         return self.granted_to(user).current(now)
+
+    def role_arns_managed_by(self, user):
+        """The role ARNs of the grants in the tenants `user` runs, each once."""
+        return (
+            self.for_user(user, manage=True)
+            .order_by("role_arn")
+            .values_list("role_arn", flat=True)
+            .distinct()
+        )
 
 
 class RoleMapping(models.Model):
@@ -184,139 +192,6 @@ class RoleMapping(models.Model):
             errors["valid_until"] = "The grant must end after it starts."
         if errors:
             raise ValidationError(errors)
-
-
-class AuditQuerySet(TenantQuerySet):
-    def update(self, **kwargs):
-        raise TypeError("The audit trail is append-only.")
-
-    def delete(self):
-        raise TypeError("The audit trail is append-only.")
-
-    def bulk_create(self, objs, *args, **kwargs):
-        # Each record is chained to the one before: one insert at a time, in order.
-        with transaction.atomic(using=self.db):
-            for obj in objs:
-                obj.save(using=self.db)
-        return objs
-
-
-class AuditEvent(models.Model):
-    """One line of the append-only audit trail. Never holds a secret, a token or a URL."""
-
-    class Action(models.TextChoices):
-        CONSOLE_REQUESTED = "console.requested"
-        CONSOLE_ISSUED = "console.issued"
-        CONSOLE_FAILED = "console.failed"
-        CONSOLE_DENIED = "console.denied"
-        CLI_REQUESTED = "cli.requested"
-        CLI_ISSUED = "cli.issued"
-        CLI_FAILED = "cli.failed"
-        CLI_DENIED = "cli.denied"
-        MAPPING_GRANTED = "mapping.granted"
-        MAPPING_CHANGED = "mapping.changed"
-        MAPPING_REVOKED = "mapping.revoked"
-        SESSIONS_REVOKED = "sessions.revoked"
-        SESSIONS_DENIED = "sessions.denied"
-        SESSIONS_FAILED = "sessions.failed"
-        TOKEN_CREATED = "token.created"
-        TOKEN_REVOKED = "token.revoked"
-        AUDIT_EXPORTED = "audit.exported"
-        MFA_ENROLLED = "mfa.enrolled"
-        MFA_REMOVED = "mfa.removed"
-        LOGIN_FAILED = "login.failed"
-        LOGIN_LOCKED = "login.locked"
-        USER_DEACTIVATED = "user.deactivated"
-        USER_REACTIVATED = "user.reactivated"
-        PASSWORD_CHANGED = "user.password_changed"
-        PASSWORD_RESET = "user.password_reset"
-        MEMBERSHIP_ADDED = "membership.added"
-        MEMBERSHIP_CHANGED = "membership.changed"
-        MEMBERSHIP_REMOVED = "membership.removed"
-        TEAM_CREATED = "team.created"
-        TEAM_CHANGED = "team.changed"
-        TEAM_DELETED = "team.deleted"
-        AUDIT_KEYED = "audit.keyed"
-
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    tenant = models.ForeignKey(
-        Tenant, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events"
-    )
-    actor = models.ForeignKey(
-        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    # Copied, so the record still names the person after their account is deleted.
-    actor_username = models.CharField(max_length=150, blank=True)
-    action = models.CharField(max_length=40, choices=Action.choices)
-    mapping_id = models.BigIntegerField(null=True, blank=True)
-    role_arn = models.CharField("role ARN", max_length=2048, blank=True)
-    role_session_name = models.CharField(max_length=64, blank=True)
-    source_identity = models.CharField(max_length=64, blank=True)
-    duration_seconds = models.PositiveIntegerField(null=True, blank=True)
-    client_ip = models.GenericIPAddressField(null=True, blank=True)
-    user_agent = models.CharField(max_length=256, blank=True)
-    request_id = models.CharField("portal request ID", max_length=64, blank=True)
-    aws_request_id = models.CharField("AWS request ID", max_length=128, blank=True)
-    assumed_role_arn = models.CharField("assumed-role ARN", max_length=2048, blank=True)
-    error_code = models.CharField(max_length=64, blank=True)
-    detail = models.CharField(max_length=500, blank=True)
-    # The keyed hash chain (federation/audit_chain.py): set on insert, checked by
-    # verify_audit. `key_id` names the AUDIT_CHAIN_KEY the hash was made with ("" for a
-    # record from before the chain was keyed: plain SHA-256).
-    sequence = models.BigIntegerField(unique=True, editable=False)
-    prev_hash = models.CharField("previous hash", max_length=64, editable=False)
-    hash = models.CharField("HMAC-SHA256", max_length=64, editable=False)
-    key_id = models.CharField("key ID", max_length=16, blank=True, editable=False)
-
-    objects = AuditQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [
-            models.Index(fields=["tenant", "-created_at", "-id"]),
-            # The audit page's filters by person and by role, newest first.
-            models.Index(fields=["actor_username", "-created_at", "-id"]),
-            models.Index(fields=["role_arn", "-created_at", "-id"]),
-            # "When were this role's sessions last revoked?" on every grant listing.
-            models.Index(
-                fields=["tenant", "role_arn", "-created_at"],
-                condition=Q(action="sessions.revoked"),
-                name="audit_sessions_revoked",
-            ),
-        ]
-
-    def __str__(self):
-        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.actor_username}"
-
-    def save(self, *args, using=None, **kwargs):
-        if not self._state.adding:
-            raise TypeError("The audit trail is append-only: a record cannot be changed.")
-        using = using or router.db_for_write(AuditEvent)
-        # No savepoint of its own: record() already runs each insert in a transaction.
-        with transaction.atomic(using=using, savepoint=False):
-            audit_chain.lock_chain(using)
-            last = (
-                AuditEvent.objects.using(using)
-                .order_by("-sequence")
-                .values_list("sequence", "hash")
-                .first()
-            )
-            self.sequence, self.prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
-            self.key_id = audit_chain.current_key_id()
-            self.hash = audit_chain.digest(self)
-            super().save(*args, using=using, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise TypeError("The audit trail is append-only: a record cannot be deleted.")
-
-    @staticmethod
-    def outcome_of(action):
-        """ "issued", "failed", "denied"…: the last part of an action."""
-        return action.rsplit(".", 1)[-1]
-
-    @property
-    def outcome(self):
-        return self.outcome_of(self.action)
 
 
 TOKEN_PREFIX = "pcl"

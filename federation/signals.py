@@ -17,9 +17,10 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from accounts.models import Membership, Team, Tenant, User
+from audit.models import AuditEvent
 from core.middleware import current_request
 from federation import services
-from federation.models import ApiToken, AuditEvent, RoleMapping
+from federation.models import ApiToken, RoleMapping
 
 Action = AuditEvent.Action
 

@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "csp",
     "axes",
+    "audit",
     "accounts",
     "federation",
 ]

@@ -1,10 +1,12 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path, register_converter
+from django.urls import path, re_path, register_converter
+from django.views.generic import RedirectView
 
 from accounts import views as accounts_views
+from audit import views as audit_views
 from core import views
-from federation import api, audit
+from federation import api
 from federation import views as federation_views
 
 
@@ -33,8 +35,8 @@ urlpatterns = [
     path("", federation_views.my_roles, name="home"),
     path("console/<id:mapping_id>/", federation_views.console, name="console"),
     path("cli/<id:mapping_id>/", federation_views.cli, name="cli"),
-    path("audit/", audit.audit_list, name="audit"),
-    path("audit/export.csv", audit.audit_csv, name="audit-csv"),
+    path("audit/", audit_views.audit_list, name="audit"),
+    path("audit/export.csv", audit_views.audit_csv, name="audit-csv"),
     path("tokens/", federation_views.tokens, name="tokens"),
     path("tokens/<id:token_id>/revoke/", federation_views.revoke_token, name="revoke-token"),
     path("api/v1/roles", api.roles, name="api-roles"),
@@ -43,6 +45,11 @@ urlpatterns = [
     path("favicon.ico", views.favicon),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
+    # The trail's admin pages moved with it to the audit app: old links still arrive.
+    re_path(
+        r"^admin/federation/auditevent/(?P<rest>.*)$",
+        RedirectView.as_view(url="/admin/audit/auditevent/%(rest)s", query_string=True),
+    ),
     path("admin/", admin.site.urls),
 ]
 

@@ -17,8 +17,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import mfa
 from accounts.models import Membership, Tenant, User
-from federation import audit_chain, aws, services
-from federation.models import AuditEvent
+from audit import chain as audit_chain
+from audit.models import AuditEvent
+from federation import aws, services
 from sandbox import app as sandbox_module
 from tests.factories import MembershipFactory, TenantFactory, UserFactory
 

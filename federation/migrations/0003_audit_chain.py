@@ -1,6 +1,6 @@
 from django.db import migrations, models
 
-from federation import audit_chain
+from audit import chain as audit_chain
 
 # The table's columns at this migration: the triggers allow an UPDATE only when none of
 # them but actor_id changes (a deleted user's id is cleared).

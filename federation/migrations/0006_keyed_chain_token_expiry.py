@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import migrations, models
 from django.utils import timezone
 
-from federation import audit_chain
+from audit import chain as audit_chain
 
 # The table's columns after this migration, for the triggers (0003's, plus key_id).
 COLUMNS = [

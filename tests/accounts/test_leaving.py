@@ -6,7 +6,8 @@ import re
 import pytest
 
 from accounts.models import Membership, Team
-from federation.models import AuditEvent, RoleMapping
+from audit.models import AuditEvent
+from federation.models import RoleMapping
 from tests.conftest import PASSWORD, Client
 from tests.factories import MembershipFactory, TeamFactory, UserFactory
 

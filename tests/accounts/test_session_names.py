@@ -3,7 +3,7 @@
 import pytest
 
 from accounts.models import User, session_name_base
-from federation.models import AuditEvent
+from audit.models import AuditEvent
 from tests.factories import MembershipFactory, UserFactory
 from tests.federation.helpers import open_console
 

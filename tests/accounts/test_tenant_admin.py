@@ -3,8 +3,9 @@
 import pytest
 
 from accounts.models import Membership, Team, Tenant, User
+from audit.models import AuditEvent
 from federation import services
-from federation.models import AuditEvent, RoleMapping
+from federation.models import RoleMapping
 from tests.conftest import PASSWORD
 from tests.factories import MembershipFactory, TeamFactory, UserFactory
 

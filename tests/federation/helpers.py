@@ -3,7 +3,7 @@ import re
 
 import requests
 
-from federation.models import AuditEvent
+from audit.models import AuditEvent
 
 
 def open_console(client, grant, **choices):

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from federation.models import ApiToken, AuditEvent
+from audit.models import AuditEvent
+from federation.models import ApiToken
 
 pytestmark = pytest.mark.django_db
 

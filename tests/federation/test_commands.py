@@ -4,8 +4,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import User
+from audit.models import AuditEvent
 from federation import aws
-from federation.models import ApiToken, AuditEvent, RoleMapping
+from federation.models import ApiToken, RoleMapping
 from tests.conftest import READ_ONLY_POLICY
 from tests.factories import TeamFactory
 

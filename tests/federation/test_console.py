@@ -5,8 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from federation import aws
-from federation.models import AuditEvent, RoleMapping
+from federation.models import RoleMapping
 from tests.federation.helpers import actions, console_url, follow, open_console
 
 pytestmark = pytest.mark.django_db

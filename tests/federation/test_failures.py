@@ -5,8 +5,8 @@ import time
 import pytest
 from django.db import connection
 
+from audit.models import AuditEvent
 from federation import aws
-from federation.models import AuditEvent
 from tests.federation.helpers import actions, console_url, open_console
 from tests.servers import free_port
 

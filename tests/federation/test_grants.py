@@ -5,7 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from federation.models import AuditEvent, RoleMapping
+from audit.models import AuditEvent
+from federation.models import RoleMapping
 from tests.factories import MembershipFactory, TeamFactory, UserFactory
 from tests.federation.helpers import open_console
 

@@ -5,8 +5,9 @@ import pytest
 import redis
 from django.core.cache import caches
 
+from audit.models import AuditEvent
 from federation import ratelimit, services
-from federation.models import ApiToken, AuditEvent
+from federation.models import ApiToken
 from tests.conftest import READ_ONLY_POLICY
 from tests.factories import MembershipFactory, UserFactory
 from tests.federation.helpers import open_console

@@ -8,8 +8,8 @@ import time_machine
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from audit.models import AuditEvent
 from federation import aws, services
-from federation.models import AuditEvent
 from tests.conftest import READ_ONLY_POLICY
 from tests.federation.helpers import console_url, follow, open_console
 

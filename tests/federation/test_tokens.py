@@ -10,8 +10,9 @@ import time_machine
 from django.utils import timezone
 
 from accounts.models import Membership
+from audit.models import AuditEvent
 from core.sessions import AUTHENTICATED_AT
-from federation.models import ApiToken, AuditEvent
+from federation.models import ApiToken
 from tests.conftest import PASSWORD, Client
 from tests.factories import MembershipFactory, UserFactory
 

@@ -208,7 +208,7 @@ def test_admin_forms(
     )
     check(
         "admin-changelist",
-        alice_client.get("/admin/federation/auditevent/", {"q": label, "action__exact": role_arn}),
+        alice_client.get("/admin/audit/auditevent/", {"q": label, "action__exact": role_arn}),
     )
     check(
         "admin-autocomplete",
@@ -271,7 +271,7 @@ def test_the_audit_page_and_csv_answer_extreme_filters(alice_client, query):
 
 @pytest.mark.parametrize("year", ["9999", "10000", "0", HUGE])
 def test_the_audit_admin_answers_any_year(alice_client, year):
-    response = alice_client.get("/admin/federation/auditevent/", {"created_at__year": year})
+    response = alice_client.get("/admin/audit/auditevent/", {"created_at__year": year})
     assert response.status_code < 500
 
 

@@ -15,9 +15,10 @@ from django.contrib import admin
 from django.contrib.auth.models import Group
 
 from accounts.models import Membership, Team, Tenant, User
+from audit.models import AuditEvent
 from core.admin_scoping import OperatorsOnlyMixin, TenantScopedAdmin, TenantScopedInline
 from federation import services
-from federation.models import ApiToken, AuditEvent, RoleMapping
+from federation.models import ApiToken, RoleMapping
 from tests.factories import MembershipFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-from federation import audit_chain
+from audit import chain as audit_chain
 
 # The previous release: the last migrations it shipped.
 PREVIOUS = [
@@ -90,8 +90,9 @@ def test_an_upgrade_keeps_everything_and_the_trail_still_verifies():
         migrate(latest())
 
     from accounts.models import User
+    from audit.models import AuditEvent
     from federation import services
-    from federation.models import ApiToken, AuditEvent, RoleMapping
+    from federation.models import ApiToken, RoleMapping
 
     # People keep the session name AWS has seen; the two who shared one are told apart.
     names = dict(User.objects.values_list("username", "session_name"))
@@ -108,6 +109,12 @@ def test_an_upgrade_keeps_everything_and_the_trail_still_verifies():
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     assert not TOTPDevice.objects.exists()
+
+    # The trail now belongs to the audit app, with the same content type (no stale twin).
+    from django.contrib.contenttypes.models import ContentType
+
+    assert ContentType.objects.filter(model="auditevent").count() == 1
+    assert ContentType.objects.get(model="auditevent").app_label == "audit"
 
     # The old records are untouched and sealed by one keyed record; new ones are keyed.
     seal = AuditEvent.objects.get(sequence=TRAIL + 1)

@@ -69,7 +69,7 @@ PAGES = [
     ("alice", "/admin/accounts/team/", teams),
     ("alice", "/admin/federation/rolemapping/", grants),
     ("alice", "/admin/federation/rolemapping/", team_grants),
-    ("alice", "/admin/federation/auditevent/", audit_events),
+    ("alice", "/admin/audit/auditevent/", audit_events),
     ("alice", "/admin/federation/apitoken/", tokens),
 ]
 

@@ -10,9 +10,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from audit.models import AuditEvent
+from audit.views import PAGE_SIZE
 from federation import services
-from federation.audit import PAGE_SIZE
-from federation.models import AuditEvent
 from tests.factories import MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -212,7 +212,7 @@ def test_it_exports_every_record_across_batches_with_every_column(
     client, world, trail, monkeypatch
 ):
     # Six lines (a header and five records) in batches of four: the last batch is partial.
-    monkeypatch.setattr("federation.audit.CSV_BATCH_ROWS", 4)
+    monkeypatch.setattr("audit.views.CSV_BATCH_ROWS", 4)
     meta = services.RequestMeta(client_ip="192.0.2.7", user_agent="curl/8", request_id="req-1")
     issued = services.record(
         "cli.issued",

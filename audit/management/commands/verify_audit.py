@@ -3,8 +3,8 @@ from contextlib import closing
 
 from django.core.management.base import BaseCommand, CommandError
 
-from federation import audit_chain
-from federation.models import AuditEvent
+from audit import chain as audit_chain
+from audit.models import AuditEvent
 
 HEAD_RE = re.compile(r"^(\d+):([0-9a-f]{64})$")
 

@@ -9,8 +9,9 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, connections, transaction
 from django.utils import timezone
 
-from federation import audit_chain, services
-from federation.models import AuditEvent
+from audit import chain as audit_chain
+from audit.models import AuditEvent
+from federation import services
 from tests.factories import TenantFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -249,7 +250,7 @@ def test_a_rotated_key_still_verifies_the_records_it_signed(trail, settings):
 
 
 def test_the_log_carries_the_head_to_catch_a_cut_off_tail(trail, attacker, caplog):
-    with caplog.at_level("INFO", logger="federation.audit"):
+    with caplog.at_level("INFO", logger="audit"):
         call_command("audit_heartbeat", "--count", "1", "--every", "0")
     (line,) = [r for r in caplog.records if getattr(r, "event", "") == "audit.head"]
     head = f"{line.sequence}:{line.hash}"
@@ -260,7 +261,7 @@ def test_the_log_carries_the_head_to_catch_a_cut_off_tail(trail, attacker, caplo
 
 
 def test_every_audit_log_line_names_the_head_after_it(tenant, caplog):
-    with caplog.at_level("INFO", logger="federation.services"):
+    with caplog.at_level("INFO", logger="audit"):
         event = services.record("console.issued", tenant=tenant)
     (line,) = [r for r in caplog.records if getattr(r, "event", "") == "console.issued"]
     assert (line.sequence, line.hash) == (event.sequence, event.hash)

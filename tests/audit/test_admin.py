@@ -2,8 +2,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from federation.admin import CappedPaginator
-from federation.models import AuditEvent
+from audit.admin import CappedPaginator
+from audit.models import AuditEvent
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -18,18 +18,18 @@ def operator(client):
 
 def test_it_shows_the_audit_trail_read_only(client, world, bob_grant, operator):
     event = AuditEvent.objects.get(action="mapping.granted")
-    listing = client.get("/admin/federation/auditevent/")
+    listing = client.get("/admin/audit/auditevent/")
     assert listing.status_code == 200
     assert b"mapping.granted" in listing.content
     assert b"Add audit event" not in listing.content
-    assert client.get("/admin/federation/auditevent/add/").status_code == 403
+    assert client.get("/admin/audit/auditevent/add/").status_code == 403
     assert (
-        client.post(f"/admin/federation/auditevent/{event.pk}/delete/", {"post": "yes"}).status_code
+        client.post(f"/admin/audit/auditevent/{event.pk}/delete/", {"post": "yes"}).status_code
         == 403
     )
     assert (
         client.post(
-            f"/admin/federation/auditevent/{event.pk}/change/", {"action": "console.issued"}
+            f"/admin/audit/auditevent/{event.pk}/change/", {"action": "console.issued"}
         ).status_code
         == 403
     )
@@ -57,18 +57,24 @@ def test_the_audit_list_stays_cheap_at_any_size(client, world, operator, monkeyp
             created_at=datetime(2026, 3, day, 12, tzinfo=UTC),
         )
     monkeypatch.setattr(CappedPaginator, "CAP", 2)
-    page = client.get("/admin/federation/auditevent/").content.decode()
+    page = client.get("/admin/audit/auditevent/").content.decode()
     # Counted up to the cap (plus one, to know there are more), not over the whole table.
     assert "3 audit events" in page
     # The date hierarchy offers each day of the month.
     page = client.get(
-        "/admin/federation/auditevent/", {"created_at__year": 2026, "created_at__month": 3}
+        "/admin/audit/auditevent/", {"created_at__year": 2026, "created_at__month": 3}
     ).content.decode()
     for day in range(10, 14):
         assert f"created_at__day={day}&amp;created_at__month=3" in page
     drill = client.get(
-        "/admin/federation/auditevent/",
+        "/admin/audit/auditevent/",
         {"created_at__year": 2026, "created_at__month": 3, "created_at__day": 11},
     )
     assert drill.status_code == 200
     assert "1 audit event" in drill.content.decode()
+
+
+def test_links_to_the_trail_s_old_admin_address_still_arrive(client, operator):
+    response = client.get("/admin/federation/auditevent/?action__exact=console.issued")
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/audit/auditevent/?action__exact=console.issued"

@@ -4,10 +4,10 @@ import time
 from django.core.management.base import BaseCommand
 from django.db import DatabaseError, close_old_connections
 
-from federation import audit_chain
-from federation.models import AuditEvent
+from audit import chain as audit_chain
+from audit.models import AuditEvent
 
-log = logging.getLogger("federation.audit")
+log = logging.getLogger("audit")
 
 
 class Command(BaseCommand):

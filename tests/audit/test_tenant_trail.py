@@ -8,8 +8,8 @@ import time_machine
 from django.utils import timezone
 
 from accounts.models import User
+from audit.models import AuditEvent
 from federation import services
-from federation.models import AuditEvent
 from tests.accounts.test_second_factor import code_for, enrol, sign_in
 from tests.conftest import Client
 from tests.factories import MembershipFactory, UserFactory

@@ -1,0 +1,7 @@
+"""The audit trail: AuditEvent, `records.record()` (the only writer) and RequestMeta, the keyed
+hash chain and its verification, the /audit/ pages and CSV export, the read-only admin.
+
+It sits just above core and imports no other app of the project: the apps above it write
+through `audit.records`, and the grants app names the roles the audit page offers
+(`audit.views.role_suggestions`).
+"""

@@ -1,0 +1,162 @@
+"""The audit trail: one append-only, keyed, hash-chained record per thing that happened."""
+
+from django.conf import settings
+from django.db import models, router, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from audit import chain
+from core.scoping import TenantScopedQuerySet
+
+
+class AuditQuerySet(TenantScopedQuerySet):
+    def update(self, **kwargs):
+        raise TypeError("The audit trail is append-only.")
+
+    def delete(self):
+        raise TypeError("The audit trail is append-only.")
+
+    def bulk_create(self, objs, *args, **kwargs):
+        # Each record is chained to the one before: one insert at a time, in order.
+        with transaction.atomic(using=self.db):
+            for obj in objs:
+                obj.save(using=self.db)
+        return objs
+
+
+class AuditEvent(models.Model):
+    """One line of the append-only audit trail. Never holds a secret, a token or a URL."""
+
+    class Action(models.TextChoices):
+        CONSOLE_REQUESTED = "console.requested"
+        CONSOLE_ISSUED = "console.issued"
+        CONSOLE_FAILED = "console.failed"
+        CONSOLE_DENIED = "console.denied"
+        CLI_REQUESTED = "cli.requested"
+        CLI_ISSUED = "cli.issued"
+        CLI_FAILED = "cli.failed"
+        CLI_DENIED = "cli.denied"
+        MAPPING_GRANTED = "mapping.granted"
+        MAPPING_CHANGED = "mapping.changed"
+        MAPPING_REVOKED = "mapping.revoked"
+        SESSIONS_REVOKED = "sessions.revoked"
+        SESSIONS_DENIED = "sessions.denied"
+        SESSIONS_FAILED = "sessions.failed"
+        TOKEN_CREATED = "token.created"
+        TOKEN_REVOKED = "token.revoked"
+        AUDIT_EXPORTED = "audit.exported"
+        MFA_ENROLLED = "mfa.enrolled"
+        MFA_REMOVED = "mfa.removed"
+        LOGIN_FAILED = "login.failed"
+        LOGIN_LOCKED = "login.locked"
+        USER_DEACTIVATED = "user.deactivated"
+        USER_REACTIVATED = "user.reactivated"
+        PASSWORD_CHANGED = "user.password_changed"
+        PASSWORD_RESET = "user.password_reset"
+        MEMBERSHIP_ADDED = "membership.added"
+        MEMBERSHIP_CHANGED = "membership.changed"
+        MEMBERSHIP_REMOVED = "membership.removed"
+        TEAM_CREATED = "team.created"
+        TEAM_CHANGED = "team.changed"
+        TEAM_DELETED = "team.deleted"
+        AUDIT_KEYED = "audit.keyed"
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    tenant = models.ForeignKey(
+        "accounts.Tenant",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="audit_events",
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # Copied, so the record still names the person after their account is deleted.
+    actor_username = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=40, choices=Action.choices)
+    mapping_id = models.BigIntegerField(null=True, blank=True)
+    role_arn = models.CharField("role ARN", max_length=2048, blank=True)
+    role_session_name = models.CharField(max_length=64, blank=True)
+    source_identity = models.CharField(max_length=64, blank=True)
+    duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=256, blank=True)
+    request_id = models.CharField("portal request ID", max_length=64, blank=True)
+    aws_request_id = models.CharField("AWS request ID", max_length=128, blank=True)
+    assumed_role_arn = models.CharField("assumed-role ARN", max_length=2048, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    detail = models.CharField(max_length=500, blank=True)
+    # The keyed hash chain (federation/chain.py): set on insert, checked by
+    # verify_audit. `key_id` names the AUDIT_CHAIN_KEY the hash was made with ("" for a
+    # record from before the chain was keyed: plain SHA-256).
+    sequence = models.BigIntegerField(unique=True, editable=False)
+    prev_hash = models.CharField("previous hash", max_length=64, editable=False)
+    hash = models.CharField("HMAC-SHA256", max_length=64, editable=False)
+    key_id = models.CharField("key ID", max_length=16, blank=True, editable=False)
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        # The table keeps the name it had when the trail lived in the federation app.
+        db_table = "federation_auditevent"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # Named as they were made in the federation app, so nothing moves in the database.
+            models.Index(
+                fields=["tenant", "-created_at", "-id"], name="federation__tenant__15198a_idx"
+            ),
+            # The audit page's filters by person and by role, newest first.
+            models.Index(
+                fields=["actor_username", "-created_at", "-id"],
+                name="federation__actor_u_223451_idx",
+            ),
+            models.Index(
+                fields=["role_arn", "-created_at", "-id"], name="federation__role_ar_fe297f_idx"
+            ),
+            # "When were this role's sessions last revoked?" on every grant listing.
+            models.Index(
+                fields=["tenant", "role_arn", "-created_at"],
+                condition=Q(action="sessions.revoked"),
+                name="audit_sessions_revoked",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.actor_username}"
+
+    def save(self, *args, using=None, **kwargs):
+        if not self._state.adding:
+            raise TypeError("The audit trail is append-only: a record cannot be changed.")
+        using = using or router.db_for_write(AuditEvent)
+        # No savepoint of its own: record() already runs each insert in a transaction.
+        with transaction.atomic(using=using, savepoint=False):
+            chain.lock_chain(using)
+            last = (
+                AuditEvent.objects.using(using)
+                .order_by("-sequence")
+                .values_list("sequence", "hash")
+                .first()
+            )
+            self.sequence, self.prev_hash = (
+                (last[0] + 1, last[1]) if last else (1, chain.GENESIS_HASH)
+            )
+            self.key_id = chain.current_key_id()
+            self.hash = chain.digest(self)
+            super().save(*args, using=using, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("The audit trail is append-only: a record cannot be deleted.")
+
+    @staticmethod
+    def outcome_of(action):
+        """ "issued", "failed", "denied"…: the last part of an action."""
+        return action.rsplit(".", 1)[-1]
+
+    @property
+    def outcome(self):
+        return self.outcome_of(self.action)

@@ -1,0 +1,100 @@
+"""Writing the audit trail: `record()` is the only way a record is made.
+
+Every app writes through here: a change and its record commit together, except issuance,
+which records `requested` before AWS and the outcome after (fail closed: no record, nothing
+issued). Dotted action names; the actor's username is copied on, so a record still names
+the person after their account is deleted.
+"""
+
+import logging
+from dataclasses import dataclass
+
+from django.db import DatabaseError, transaction
+
+from audit.models import AuditEvent
+from core.net import client_ip
+
+log = logging.getLogger("audit")
+
+
+class AuditUnavailable(Exception):
+    """The audit record could not be written, so nothing is handed out (a 503)."""
+
+
+@dataclass(frozen=True)
+class RequestMeta:
+    """Who is asking, from where: copied onto every audit record."""
+
+    client_ip: str = ""
+    user_agent: str = ""
+    request_id: str = ""
+
+    @classmethod
+    def from_request(cls, request):
+        return cls(
+            client_ip=client_ip(request) or "",
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:256],
+            request_id=getattr(request, "request_id", ""),
+        )
+
+
+def _fit(name, value):
+    """Text as the column can hold it: no NUL (PostgreSQL refuses it), cut at its length."""
+    field = AuditEvent._meta.get_field(name)
+    if isinstance(value, str) and field.max_length:
+        return value.replace("\x00", "")[: field.max_length]
+    return value
+
+
+def record(action, *, actor=None, tenant=None, meta=None, mapping=None, **fields):
+    """Append one audit record, committed on its own. Raises AuditUnavailable on failure."""
+    meta = meta or RequestMeta()
+    if mapping is not None:
+        fields.setdefault("mapping_id", mapping.pk)
+        fields.setdefault("role_arn", mapping.role_arn)
+        tenant = tenant or mapping.tenant
+    fields["actor_username"] = fields.pop("actor_username", None) or (
+        actor.get_username() if actor else ""
+    )
+    fields.update(user_agent=meta.user_agent, request_id=meta.request_id)
+    try:
+        with transaction.atomic():
+            event = AuditEvent.objects.create(
+                action=action,
+                actor=actor if actor and actor.pk else None,
+                tenant=tenant,
+                client_ip=meta.client_ip or None,
+                **{name: _fit(name, value) for name, value in fields.items()},
+            )
+        log.info(
+            "audit %s",
+            action,
+            extra={
+                "event": action,
+                "tenant": event.tenant.slug if event.tenant_id else "",
+                "actor": event.actor_username,
+                # The chain's head after this record: a tail cut off the database later
+                # still shows against the log.
+                "sequence": event.sequence,
+                "hash": event.hash,
+            },
+        )
+        return event
+    except DatabaseError:
+        log.exception("audit record could not be written", extra={"action": action})
+        raise AuditUnavailable(
+            "The portal cannot write its audit trail right now, so it issues nothing. "
+            "Try again in a moment."
+        ) from None
+
+
+def record_for_person(action, *, actor=None, person=None, tenants=None, **fields):
+    """Record something that concerns a person rather than one grant: once in each of
+    `tenants` (default: every tenant the person belongs to), so each tenant's admins see
+    it in their own trail; once without a tenant for someone who belongs to none."""
+    person = person or actor
+    if tenants is None:
+        tenants = [m.tenant for m in person.memberships.select_related("tenant")] if person else []
+    return [
+        record(action, actor=actor, tenant=tenant, **fields) for tenant in list(tenants) or [None]
+    ]

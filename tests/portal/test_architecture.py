@@ -1,0 +1,74 @@
+"""The house is a ladder: each room imports only the rooms beneath it.
+
+core ← audit ← accounts ← federation ← sandbox, and portal (settings, urls, wsgi) on top,
+importing the apps only in urls.py. Every import counts, inside functions too: a lazy
+import that climbs is still a circle.
+"""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LADDER = ["core", "audit", "accounts", "federation", "sandbox", "portal"]
+
+
+def imports_of(path):
+    """(line, imported top-level package) for every import in the file."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.lineno, node.module.split(".")[0]
+
+
+def project_files(root=ROOT):
+    for room in LADDER:
+        yield from sorted((root / room).rglob("*.py"))
+
+
+def climbs(root=ROOT):
+    found = []
+    for path in project_files(root):
+        room = path.relative_to(root).parts[0]
+        for line, package in imports_of(path):
+            if package not in LADDER or package == room:
+                continue
+            where = f"{path.relative_to(root)}:{line} imports {package}"
+            if package == "portal":
+                found.append(f"{where}: nothing imports the project package")
+            elif room == "portal" and path.name != "urls.py":
+                found.append(f"{where}: portal imports apps only in urls.py")
+            elif LADDER.index(package) > LADDER.index(room):
+                found.append(f"{where}: a room above {room}")
+    return found
+
+
+def test_no_import_climbs_the_ladder():
+    assert climbs() == []
+
+
+def test_the_walk_would_see_a_climb(tmp_path):
+    # The check can fail: climbs planted in a copy of the house are reported.
+    for room, text in {
+        "core": "def late():\n    from federation import services\n",
+        "audit": "import accounts.models\n",
+        "federation": "from portal.settings import DEBUG\n",
+        "portal": "from accounts import views\n",
+    }.items():
+        (tmp_path / room).mkdir()
+        (tmp_path / room / "planted.py").write_text(text)
+    assert climbs(tmp_path) == [
+        "core/planted.py:2 imports federation: a room above core",
+        "audit/planted.py:1 imports accounts: a room above audit",
+        "federation/planted.py:1 imports portal: nothing imports the project package",
+        "portal/planted.py:1 imports accounts: portal imports apps only in urls.py",
+    ]
+
+
+@pytest.mark.parametrize("room", LADDER)
+def test_every_room_is_walked(room):
+    assert any(path.relative_to(ROOT).parts[0] == room for path in project_files())
