@@ -12,13 +12,17 @@ from dataclasses import dataclass
 from django.db import DatabaseError, transaction
 
 from audit.models import AuditEvent
+from core.errors import PortalError
 from core.net import client_ip
 
 log = logging.getLogger("audit")
 
 
-class AuditUnavailable(Exception):
+class AuditUnavailable(PortalError):
     """The audit record could not be written, so nothing is handed out (a 503)."""
+
+    status = 503
+    title = "Try again in a moment"
 
 
 @dataclass(frozen=True)

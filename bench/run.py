@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from audit.records import record
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psutil  # noqa: E402
@@ -155,14 +157,11 @@ def profile_issuance(grant):
 
 def audit_record(grant):
     """One `console.requested` record, committed on its own, as an issuance writes it."""
-    from federation import services
 
     user = grant.user
 
     def once():
-        services.record(
-            "console.requested", actor=user, mapping=grant, role_session_name=user.username
-        )
+        record("console.requested", actor=user, mapping=grant, role_session_name=user.username)
 
     return once
 

@@ -3,7 +3,7 @@
 import sys
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
@@ -47,6 +47,22 @@ def error_page(request, message, status, *, title="Something went wrong"):
         status=status,
     )
     response["Cache-Control"] = "no-store"
+    return response
+
+
+def error_response(request, error, *, as_json=False):
+    """The one answer to a PortalError, for pages and the JSON API alike: its status, its
+    title and message (with the request id), Retry-After when known, never cached."""
+    if as_json:
+        response = JsonResponse(
+            {"error": error.message, "request_id": getattr(request, "request_id", "")},
+            status=error.status,
+        )
+        response["Cache-Control"] = "no-store"
+    else:
+        response = error_page(request, error.message, error.status, title=error.title)
+    if error.retry_after:
+        response["Retry-After"] = str(error.retry_after)
     return response
 
 

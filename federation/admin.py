@@ -11,6 +11,7 @@ from django.utils import timezone
 from accounts import admin as accounts_admin
 from accounts.models import MAX_SESSION_SECONDS, MIN_SESSION_SECONDS, Team, Tenant, User
 from audit.models import AuditEvent
+from audit.records import AuditUnavailable, RequestMeta
 from core.admin_scoping import TenantScopedAdmin, scoped
 from core.validation import describe
 from federation import aws, services
@@ -157,7 +158,7 @@ class RoleMappingAdmin(TenantScopedAdmin):
             data = dict(form.cleaned_data)
             try:
                 mappings = services.grant_roles(
-                    actor=request.user, meta=services.RequestMeta.from_request(request), **data
+                    actor=request.user, meta=RequestMeta.from_request(request), **data
                 )
             except ValidationError as error:
                 form.add_error(None, describe(error))
@@ -187,12 +188,12 @@ class RoleMappingAdmin(TenantScopedAdmin):
                 actor=request.user,
                 mapping=obj,
                 changed_fields=form.changed_data,
-                meta=services.RequestMeta.from_request(request),
+                meta=RequestMeta.from_request(request),
             )
 
     @admin.action(description="End the selected grants now", permissions=["change"])
     def end_grants(self, request, queryset):
-        meta = services.RequestMeta.from_request(request)
+        meta = RequestMeta.from_request(request)
         ended = [
             services.revoke_grant(actor=request.user, mapping=mapping, meta=meta)
             for mapping in queryset.filter(active=True)
@@ -220,7 +221,7 @@ class RoleMappingAdmin(TenantScopedAdmin):
                     "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
                 },
             )
-        meta = services.RequestMeta.from_request(request)
+        meta = RequestMeta.from_request(request)
         for tenant_id, tenant_name, role_arn in roles:
             try:
                 cutoff = services.revoke_role_sessions(
@@ -229,7 +230,7 @@ class RoleMappingAdmin(TenantScopedAdmin):
                     role_arn=role_arn,
                     meta=meta,
                 )
-            except (aws.AwsError, services.AuditUnavailable) as error:
+            except (aws.AwsError, AuditUnavailable) as error:
                 self.message_user(
                     request, f"Sessions of {role_arn} not revoked: {error}", messages.ERROR
                 )
@@ -277,7 +278,7 @@ class ApiTokenAdmin(TenantScopedAdmin):
 
     @admin.action(description="Revoke the selected tokens", permissions=["change"])
     def revoke_tokens(self, request, queryset):
-        meta = services.RequestMeta.from_request(request)
+        meta = RequestMeta.from_request(request)
         tokens = list(queryset.live())
         for token in tokens:
             services.revoke_token(actor=request.user, token=token, meta=meta)
@@ -289,7 +290,7 @@ class DeletesGrantees:
 
     def delete_model(self, request, obj):
         services.delete_grantees(
-            actor=request.user, grantees=[obj], meta=services.RequestMeta.from_request(request)
+            actor=request.user, grantees=[obj], meta=RequestMeta.from_request(request)
         )
 
     def get_deleted_objects(self, objs, request):
@@ -302,7 +303,7 @@ class DeletesGrantees:
         services.delete_grantees(
             actor=request.user,
             grantees=list(queryset),
-            meta=services.RequestMeta.from_request(request),
+            meta=RequestMeta.from_request(request),
         )
 
 

@@ -13,7 +13,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
 
-from federation import aws, services
+from audit.records import RequestMeta
+from core.errors import PortalError
+from core.views import error_response
+from federation import services
 from federation.forms import IssueForm
 from federation.models import ApiToken
 
@@ -72,7 +75,7 @@ def roles(request):
 @token_required
 def credentials(request, mapping_id):
     form = IssueForm(request.POST)
-    meta = services.RequestMeta.from_request(request)
+    meta = RequestMeta.from_request(request)
     try:
         if not form.is_valid():
             services.refuse_choice(
@@ -89,18 +92,8 @@ def credentials(request, mapping_id):
             seconds=form.cleaned_data["duration"],
             meta=meta,
         )
-    except services.GrantNotFound:
-        return _error(request, "No such role.", 404)
-    except services.InvalidChoice as error:
-        return _error(request, str(error), 400)
-    except services.AuditUnavailable as error:
-        return _error(request, str(error), 503)
-    except services.RateLimited as error:
-        response = _error(request, error.message, 429)
-        response["Retry-After"] = str(error.retry_after)
-        return response
-    except aws.AwsError as error:
-        return _error(request, error.message, error.status)
+    except PortalError as error:
+        return error_response(request, error, as_json=True)
     credentials = issued.credentials
     response = JsonResponse(
         {

@@ -29,6 +29,8 @@ from django.views.decorators.debug import sensitive_variables
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from core.errors import PortalError
+
 ROLE_ARN_RE = re.compile(
     r"^arn:(?P<partition>aws|aws-us-gov|aws-cn):iam::(?P<account>\d{12}):"
     r"role/(?P<path>(?:[\x21-\x7e]+/)*)?(?P<name>[\w+=,.@-]{1,64})$",
@@ -85,14 +87,14 @@ BROKER_MESSAGE = (
 )
 
 
-class AwsError(Exception):
+class AwsError(PortalError):
     """An AWS call did not give the portal what it asked for."""
 
     status = 502
+    title = "AWS did not issue a session"
 
     def __init__(self, message, *, code="", aws_request_id=""):
         super().__init__(message)
-        self.message = message
         self.code = code
         self.aws_request_id = aws_request_id
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from accounts.models import Membership, Team, Tenant, User
 from audit.models import AuditEvent
+from audit.records import RequestMeta, record, record_for_person
 from core.middleware import current_request
 from federation import services
 from federation.models import ApiToken, RoleMapping
@@ -33,7 +34,7 @@ def _acting():
     user = getattr(request, "user", None)
     return {
         "actor": user if user is not None and user.is_authenticated else None,
-        "meta": services.RequestMeta.from_request(request),
+        "meta": RequestMeta.from_request(request),
     }
 
 
@@ -71,7 +72,7 @@ def _record_account_changes(sender, instance, created, raw=False, **kwargs):
     name = instance.get_username()
     if before["is_active"] != instance.is_active:
         action = Action.USER_REACTIVATED if instance.is_active else Action.USER_DEACTIVATED
-        services.record_for_person(
+        record_for_person(
             action,
             person=instance,
             detail=f"{name} {'switched on' if instance.is_active else 'switched off'}",
@@ -89,7 +90,7 @@ def _record_account_changes(sender, instance, created, raw=False, **kwargs):
     )
     if changed and old:
         by_self = acting["actor"] is not None and acting["actor"].pk == instance.pk
-        services.record_for_person(
+        record_for_person(
             Action.PASSWORD_CHANGED if by_self else Action.PASSWORD_RESET,
             person=instance,
             detail=f"password of {name} {'changed' if by_self else 'reset by someone else'}",
@@ -115,7 +116,7 @@ def _record_membership(sender, instance, created, raw=False, **kwargs):
     if raw or not (created or (before and before != instance.role)):
         return
     name = instance.user.get_username()
-    services.record(
+    record(
         Action.MEMBERSHIP_ADDED if created else Action.MEMBERSHIP_CHANGED,
         tenant=instance.tenant,
         detail=(
@@ -143,7 +144,7 @@ def _leave_tenant(sender, instance, origin=None, **kwargs):
             _kill_tokens(person, reason=f"tenant {tenant.slug} deleted", tenants=[None])
         return
     acting = _acting()
-    services.record(
+    record(
         Action.MEMBERSHIP_REMOVED,
         tenant=tenant,
         detail=f"{person.get_username()} left the tenant",
@@ -163,7 +164,7 @@ def _leave_tenant(sender, instance, origin=None, **kwargs):
 @receiver(post_save, sender=Team)
 def _record_new_team(sender, instance, created, raw=False, **kwargs):
     if created and not raw:
-        services.record(
+        record(
             Action.TEAM_CREATED, tenant=instance.tenant, detail=f"team {instance.name}", **_acting()
         )
 
@@ -172,9 +173,7 @@ def _record_new_team(sender, instance, created, raw=False, **kwargs):
 def _record_deleted_team(sender, instance, origin=None, **kwargs):
     if _tenant_going(origin):
         return
-    services.record(
-        Action.TEAM_DELETED, tenant=instance.tenant, detail=f"team {instance.name}", **_acting()
-    )
+    record(Action.TEAM_DELETED, tenant=instance.tenant, detail=f"team {instance.name}", **_acting())
 
 
 @receiver(m2m_changed, sender=Team.members.through)
@@ -193,7 +192,7 @@ def _record_team_members(sender, instance, action, reverse, pk_set, **kwargs):
     verb = "added" if action == "post_add" else "removed"
     pairs = [(team, instance) for team in changed] if reverse else [(instance, p) for p in changed]
     for team, person in pairs:
-        services.record(
+        record(
             Action.TEAM_CHANGED,
             tenant=team.tenant,
             detail=f"{person.get_username()} {verb} {'to' if verb == 'added' else 'from'} "

@@ -6,7 +6,6 @@ from collections import defaultdict
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -18,7 +17,9 @@ from django.views.decorators.http import require_POST
 
 from accounts import mfa
 from accounts.models import Membership
-from core.views import error_page
+from audit.records import RequestMeta
+from core.errors import PortalError
+from core.views import error_response
 from federation import aws, services
 from federation.forms import IssueForm, TokenForm, duration_choices
 from federation.models import CONSOLE_SERVICES, ApiToken
@@ -78,46 +79,33 @@ def my_roles(request):
 
 
 def _issue(request, mapping_id, *, console):
+    """Issue a session from the posted choices. Raises the services' PortalErrors."""
     form = IssueForm(request.POST)
-    meta = services.RequestMeta.from_request(request)
-    kind = "console" if console else "cli"
-    try:
-        if not form.is_valid():
-            services.refuse_choice(
-                kind=kind,
-                user=request.user,
-                mapping_id=mapping_id,
-                meta=meta,
-                problem="The session length, region or destination is not valid.",
-                fields=sorted(form.errors),
-            )
-        if console:
-            return services.issue_console_url(
-                user=request.user,
-                mapping_id=mapping_id,
-                seconds=form.cleaned_data["duration"],
-                region=form.cleaned_data["region"],
-                path=form.cleaned_data["destination"],
-                meta=meta,
-            )
-        return services.issue_cli_credentials(
+    meta = RequestMeta.from_request(request)
+    if not form.is_valid():
+        services.refuse_choice(
+            kind="console" if console else "cli",
+            user=request.user,
+            mapping_id=mapping_id,
+            meta=meta,
+            problem="The session length, region or destination is not valid.",
+            fields=sorted(form.errors),
+        )
+    if console:
+        return services.issue_console_url(
             user=request.user,
             mapping_id=mapping_id,
             seconds=form.cleaned_data["duration"],
+            region=form.cleaned_data["region"],
+            path=form.cleaned_data["destination"],
             meta=meta,
         )
-    except services.GrantNotFound:
-        raise Http404("No such role") from None
-    except services.InvalidChoice as error:
-        return error_page(request, str(error), 400, title="Check your choices")
-    except services.AuditUnavailable as error:
-        return error_page(request, str(error), 503, title="Try again in a moment")
-    except services.RateLimited as error:
-        response = error_page(request, error.message, 429, title="Slow down")
-        response["Retry-After"] = str(error.retry_after)
-        return response
-    except aws.AwsError as error:
-        return error_page(request, error.message, error.status, title="AWS did not issue a session")
+    return services.issue_cli_credentials(
+        user=request.user,
+        mapping_id=mapping_id,
+        seconds=form.cleaned_data["duration"],
+        meta=meta,
+    )
 
 
 def _result(request, template, issued):
@@ -146,9 +134,10 @@ def _issuing_view(*, console, template):
             # An old sign-in: prove it is still you first. Nothing is issued meanwhile.
             messages.info(request, "Confirm it is you before opening a new session.")
             return redirect(f"{reverse('reauthenticate')}?next=/")
-        issued = _issue(request, mapping_id, console=console)
-        if not isinstance(issued, services.IssuedSession):
-            return issued  # an error page
+        try:
+            issued = _issue(request, mapping_id, console=console)
+        except PortalError as error:
+            return error_response(request, error)
         return _result(request, template, issued)
 
     return view
@@ -186,7 +175,7 @@ def tokens(request):
                 user=request.user,
                 name=form.cleaned_data["name"],
                 days=form.cleaned_data["days"],
-                meta=services.RequestMeta.from_request(request),
+                meta=RequestMeta.from_request(request),
             )
             context["new_token_obj"] = token
             context["form"] = TokenForm()
@@ -200,8 +189,6 @@ def revoke_token(request, token_id):
     token = get_object_or_404(
         ApiToken.objects.for_user(request.user).filter(user=request.user).live(), pk=token_id
     )
-    services.revoke_token(
-        actor=request.user, token=token, meta=services.RequestMeta.from_request(request)
-    )
+    services.revoke_token(actor=request.user, token=token, meta=RequestMeta.from_request(request))
     messages.success(request, f"Token “{token.name}” revoked.")
     return redirect("tokens")

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from audit import chain as audit_chain
 from audit.models import AuditEvent
-from federation import services
+from audit.records import RequestMeta, record
 from tests.factories import TenantFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -46,11 +46,11 @@ def tenant():
 def trail(tenant):
     person = UserFactory(username="bob")
     return [
-        services.record(
+        record(
             "console.issued",
             actor=person,
             tenant=tenant,
-            meta=services.RequestMeta(client_ip=ip),
+            meta=RequestMeta(client_ip=ip),
             detail=f"record {n}",
         )
         for n, ip in enumerate(["127.0.0.1", "::1", "2001:DB8::1", "::ffff:10.0.0.1", ""], 1)
@@ -95,11 +95,11 @@ def test_the_database_refuses_to_change_or_delete_records(trail):
 
 def test_deleting_a_person_keeps_their_records_and_the_chain(tenant, trail):
     person = UserFactory(username="leaver")
-    services.record("login.failed", actor=person, tenant=tenant)
+    record("login.failed", actor=person, tenant=tenant)
     person.delete()
-    record = AuditEvent.objects.get(action="login.failed")
-    assert record.actor is None
-    assert record.actor_username == "leaver"
+    kept = AuditEvent.objects.get(action="login.failed")
+    assert kept.actor is None
+    assert kept.actor_username == "leaver"
     assert verify().startswith("audit trail intact: 6 record(s)")
 
 
@@ -156,7 +156,7 @@ def test_concurrent_writers_do_not_fork_the_chain(tenant):
         try:
             start.wait()
             for i in range(each):
-                services.record("console.issued", tenant=tenant, detail=f"{n}-{i}")
+                record("console.issued", tenant=tenant, detail=f"{n}-{i}")
         except Exception as error:  # pragma: no cover - reported below
             errors.append(error)
         finally:
@@ -238,7 +238,7 @@ def test_a_rotated_key_still_verifies_the_records_it_signed(trail, settings):
     old = settings.AUDIT_CHAIN_KEY
     settings.AUDIT_CHAIN_KEY = "the-new-audit-chain-key-for-this-test-0123456789"
     settings.AUDIT_CHAIN_OLD_KEYS = [old]
-    services.record("console.issued", detail="after the rotation")
+    record("console.issued", detail="after the rotation")
     ids = list(AuditEvent.objects.order_by("sequence").values_list("key_id", flat=True))
     assert ids[:5] == [audit_chain.key_id_of(old)] * 5
     assert ids[5] == audit_chain.key_id_of(settings.AUDIT_CHAIN_KEY)
@@ -262,7 +262,7 @@ def test_the_log_carries_the_head_to_catch_a_cut_off_tail(trail, attacker, caplo
 
 def test_every_audit_log_line_names_the_head_after_it(tenant, caplog):
     with caplog.at_level("INFO", logger="audit"):
-        event = services.record("console.issued", tenant=tenant)
+        event = record("console.issued", tenant=tenant)
     (line,) = [r for r in caplog.records if getattr(r, "event", "") == "console.issued"]
     assert (line.sequence, line.hash) == (event.sequence, event.hash)
 
@@ -271,16 +271,16 @@ def test_a_retired_key_cannot_sign_after_its_successor_took_over(trail, settings
     old = settings.AUDIT_CHAIN_KEY
     settings.AUDIT_CHAIN_KEY = "the-new-audit-chain-key-for-this-test-0123456789"
     settings.AUDIT_CHAIN_OLD_KEYS = [old]
-    services.record("console.issued", detail="the new key's first record")
+    record("console.issued", detail="the new key's first record")
     # A worker not yet restarted still signs with the old key: fine for a few minutes.
     settings.AUDIT_CHAIN_KEY = old
-    services.record("console.issued", detail="an old worker, just after the rotation")
+    record("console.issued", detail="an old worker, just after the rotation")
     settings.AUDIT_CHAIN_KEY = "the-new-audit-chain-key-for-this-test-0123456789"
     assert verify().startswith("audit trail intact: 7 record(s)")
     # Later, whoever holds the retired key signs a record with it: refused.
     with time_machine.travel(timezone.now() + timedelta(minutes=6)):
         settings.AUDIT_CHAIN_KEY = old
-        services.record("console.issued", detail="written with a leaked, retired key")
+        record("console.issued", detail="written with a leaked, retired key")
         settings.AUDIT_CHAIN_KEY = "the-new-audit-chain-key-for-this-test-0123456789"
     message = broken()
     assert "record #8" in message and "retired key" in message

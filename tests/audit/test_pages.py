@@ -11,8 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from audit.records import RequestMeta, record
 from audit.views import PAGE_SIZE
-from federation import services
 from tests.factories import MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +22,7 @@ ROLE_B = "arn:aws:iam::222222222222:role/GlobexAdmin"
 
 
 def event(tenant, action, *, user=None, role=ROLE_A, **fields):
-    return services.record(
+    return record(
         action,
         actor=user,
         tenant=tenant,
@@ -213,8 +213,8 @@ def test_it_exports_every_record_across_batches_with_every_column(
 ):
     # Six lines (a header and five records) in batches of four: the last batch is partial.
     monkeypatch.setattr("audit.views.CSV_BATCH_ROWS", 4)
-    meta = services.RequestMeta(client_ip="192.0.2.7", user_agent="curl/8", request_id="req-1")
-    issued = services.record(
+    meta = RequestMeta(client_ip="192.0.2.7", user_agent="curl/8", request_id="req-1")
+    issued = record(
         "cli.issued",
         actor=world.bob,
         tenant=world.tenant_a,

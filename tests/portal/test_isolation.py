@@ -16,6 +16,7 @@ from django.contrib.auth.models import Group
 
 from accounts.models import Membership, Team, Tenant, User
 from audit.models import AuditEvent
+from audit.records import record
 from core.admin_scoping import OperatorsOnlyMixin, TenantScopedAdmin, TenantScopedInline
 from federation import services
 from federation.models import ApiToken, RoleMapping
@@ -64,7 +65,7 @@ def globex(world):
     )
     token, _ = ApiToken.issue(user=world.carol, name="globex-laptop", days=30)
     operator = UserFactory(username="root-op", is_staff=True, is_superuser=True)
-    services.record("console.issued", actor=world.carol, mapping=grant, detail="globex marker")
+    record("console.issued", actor=world.carol, mapping=grant, detail="globex marker")
     return {
         User: world.carol,
         Tenant: b,

@@ -10,6 +10,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from audit import chain as audit_chain
+from audit.records import record
 
 # The previous release: the last migrations it shipped.
 PREVIOUS = [
@@ -91,7 +92,6 @@ def test_an_upgrade_keeps_everything_and_the_trail_still_verifies():
 
     from accounts.models import User
     from audit.models import AuditEvent
-    from federation import services
     from federation.models import ApiToken, RoleMapping
 
     # People keep the session name AWS has seen; the two who shared one are told apart.
@@ -120,7 +120,7 @@ def test_an_upgrade_keeps_everything_and_the_trail_still_verifies():
     seal = AuditEvent.objects.get(sequence=TRAIL + 1)
     assert seal.action == "audit.keyed" and seal.key_id == audit_chain.current_key_id()
     assert AuditEvent.objects.filter(key_id="").count() == TRAIL
-    services.record("console.issued", detail="after the upgrade")
+    record("console.issued", detail="after the upgrade")
     out = StringIO()
     call_command("verify_audit", stdout=out)
     assert out.getvalue().startswith(f"audit trail intact: {TRAIL + 2} record(s)")

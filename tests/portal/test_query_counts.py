@@ -5,6 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Membership
+from audit.records import record
 from federation import services
 from federation.models import ApiToken
 from tests.factories import MembershipFactory, TeamFactory, TenantFactory, UserFactory
@@ -23,9 +24,7 @@ def grants(world, rows):
 
 def audit_events(world, rows):
     for i in rows:
-        services.record(
-            "console.issued", actor=world.bob, tenant=world.tenant_a, role_arn=ROLE.format(i)
-        )
+        record("console.issued", actor=world.bob, tenant=world.tenant_a, role_arn=ROLE.format(i))
 
 
 def members(world, rows):

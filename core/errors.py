@@ -1,0 +1,16 @@
+"""The portal's own exceptions: each carries the HTTP status and the title of the page (or
+JSON answer) it becomes, so views and the API map them to responses in one place
+(`core.views.error_response`)."""
+
+
+class PortalError(Exception):
+    """Something the person asked for that the portal will not or cannot do."""
+
+    status = 400
+    title = "Check your choices"
+    # Seconds to wait before trying again (sent as Retry-After), where that is known.
+    retry_after = None
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message

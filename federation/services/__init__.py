@@ -1,0 +1,51 @@
+"""Use cases that change things, one module per subject: issuance (console URLs and CLI
+credentials), grants, API tokens and IAM roles. Each service scopes what it touches to the
+acting person, writes its audit record through `audit.records` and calls AWS only through
+`federation.aws`; it takes the RequestMeta its caller built at the edge and raises the
+portal's own exceptions (`core.errors.PortalError`), which carry their HTTP status.
+"""
+
+from federation.services.errors import GrantNotFound, InvalidChoice, RateLimited
+from federation.services.grants import (
+    change_grant,
+    delete_grantees,
+    grant_role,
+    grant_roles,
+    revoke_grant,
+    revoke_role_sessions,
+)
+from federation.services.issuance import (
+    DEFAULT_SESSION_SECONDS,
+    IssuedSession,
+    issue_cli_credentials,
+    issue_console_url,
+    refuse_choice,
+    session_limit,
+    usable_grants,
+)
+from federation.services.roles import broker_trust_policy, create_broker_role
+from federation.services.tokens import create_token, revoke_token, revoke_tokens
+
+__all__ = [
+    "DEFAULT_SESSION_SECONDS",
+    "GrantNotFound",
+    "InvalidChoice",
+    "IssuedSession",
+    "RateLimited",
+    "broker_trust_policy",
+    "change_grant",
+    "create_broker_role",
+    "create_token",
+    "delete_grantees",
+    "grant_role",
+    "grant_roles",
+    "issue_cli_credentials",
+    "issue_console_url",
+    "refuse_choice",
+    "revoke_grant",
+    "revoke_role_sessions",
+    "revoke_token",
+    "revoke_tokens",
+    "session_limit",
+    "usable_grants",
+]

@@ -1,0 +1,28 @@
+"""The issuance services' refusals, each with the status and title it is answered with."""
+
+from core.errors import PortalError
+
+
+class GrantNotFound(PortalError):
+    """No grant with that id is usable by this person now (answered as a 404)."""
+
+    status = 404
+    title = "Not found"
+
+    def __init__(self, message="There is nothing here, or it is not yours to see."):
+        super().__init__(message)
+
+
+class RateLimited(PortalError):
+    """Too many sessions asked for, by this person or in this tenant (a 429)."""
+
+    status = 429
+    title = "Slow down"
+
+    def __init__(self, message, retry_after):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class InvalidChoice(PortalError):
+    """The person asked for something the grant does not offer (a 400, with the message)."""

@@ -1,0 +1,183 @@
+"""Granting roles, changing and ending grants, and revoking a role's live sessions."""
+
+from datetime import UTC, datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Tenant
+from audit.models import AuditEvent
+from audit.records import record
+from federation import aws
+from federation.models import RoleMapping
+from federation.services.errors import GrantNotFound
+
+
+def grant_role(
+    *,
+    actor,
+    actor_username="",
+    tenant,
+    role_arn,
+    user=None,
+    team=None,
+    label="",
+    account_alias="",
+    max_session_seconds=None,
+    destination_path="",
+    region="",
+    valid_until=None,
+    session_policy="",
+    meta=None,
+):
+    """Grant a role to a user or a team; validated, saved and audited in one transaction."""
+    mapping = RoleMapping(
+        tenant=tenant,
+        user=user,
+        team=team,
+        role_arn=role_arn,
+        label=label or aws.RoleArn.parse(role_arn).name,
+        account_alias=account_alias,
+        destination_path=destination_path or "/console/home",
+        max_session_seconds=max_session_seconds or min(3600, tenant.max_session_seconds),
+        region=region,
+        valid_until=valid_until,
+        session_policy=session_policy,
+        granted_by=actor if actor and actor.pk else None,
+    )
+    mapping.full_clean()
+    with transaction.atomic():
+        mapping.save()
+        record(
+            AuditEvent.Action.MAPPING_GRANTED,
+            actor=actor,
+            actor_username=actor_username,
+            mapping=mapping,
+            meta=meta,
+            duration_seconds=mapping.max_session_seconds,
+            detail=f"granted to {'team ' + team.name if team else user.get_username()}"[:500],
+        )
+    return mapping
+
+
+def grant_roles(*, actor, tenant, role_arn, users=(), teams=(), meta=None, **options):
+    """Grant one role to several people and teams at once: all of them or none."""
+    if not users and not teams:
+        raise ValidationError("Choose at least one person or team.")
+    grantees = [{"user": user} for user in users] + [{"team": team} for team in teams]
+    with transaction.atomic():
+        return [
+            grant_role(actor=actor, tenant=tenant, role_arn=role_arn, meta=meta, **to, **options)
+            for to in grantees
+        ]
+
+
+def _describe_change(mapping, changed_fields):
+    parts = []
+    for name in changed_fields:
+        value = getattr(mapping, name, "")
+        if isinstance(value, datetime):
+            value = value.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+        elif name == "session_policy":
+            value = "(changed)" if value else "(removed)"
+        parts.append(f"{name}={value if value not in (None, '') else '-'}")
+    return "; ".join(parts)
+
+
+def change_grant(*, actor, mapping, changed_fields, meta=None):
+    """Record a change made to a grant (its expiry extended, its limit lowered...).
+
+    Switching a grant off is recorded as a revocation.
+    """
+    revoked = "active" in changed_fields and not mapping.active
+    record(
+        AuditEvent.Action.MAPPING_REVOKED if revoked else AuditEvent.Action.MAPPING_CHANGED,
+        actor=actor,
+        mapping=mapping,
+        meta=meta,
+        duration_seconds=mapping.max_session_seconds,
+        detail=_describe_change(mapping, changed_fields)[:500],
+    )
+
+
+def revoke_grant(*, actor, mapping, actor_username="", meta=None):
+    """End a grant now. It stays in the records; issuance refuses it from this moment."""
+    with transaction.atomic():
+        RoleMapping.objects.filter(pk=mapping.pk).update(active=False, valid_until=timezone.now())
+        record(
+            AuditEvent.Action.MAPPING_REVOKED,
+            actor=actor,
+            actor_username=actor_username,
+            mapping=mapping,
+            meta=meta,
+            detail=f"revoked grant to {mapping.grantee}"[:500],
+        )
+    mapping.refresh_from_db()
+    return mapping
+
+
+def delete_grantees(*, actor, grantees, meta=None):
+    """Delete people or teams; their live grants are ended first, so the trail shows it."""
+    with transaction.atomic():
+        for grantee in grantees:
+            for mapping in grantee.role_mappings.filter(active=True):
+                revoke_grant(actor=actor, mapping=mapping, meta=meta)
+            grantee.delete()
+
+
+def _requires_external_id(trust_policy, external_id):
+    """Whether an Allow statement of the trust policy demands this ExternalId."""
+    statements = trust_policy.get("Statement", [])
+    for statement in statements if isinstance(statements, list) else [statements]:
+        if statement.get("Effect") != "Allow":
+            continue
+        for operator, conditions in (statement.get("Condition") or {}).items():
+            if not operator.startswith("StringEquals"):
+                continue
+            for key, values in conditions.items():
+                values = values if isinstance(values, list) else [values]
+                if key.lower() == "sts:externalid" and external_id in values:
+                    return True
+    return False
+
+
+def revoke_role_sessions(*, actor, tenant, role_arn, meta=None):
+    """End every live session of a role, console sessions included (AWSRevokeOlderSessions).
+
+    Only for a role the tenant has granted and whose trust policy demands the tenant's
+    ExternalId: a tenant cannot disturb a role that belongs to another tenant.
+    Returns the cut-off time; raises GrantNotFound, RoleRefused or AwsError (audited).
+    """
+    tenant = Tenant.objects.for_user(actor, manage=True).filter(pk=tenant.pk).first()
+    if tenant is None or not RoleMapping.objects.filter(tenant=tenant, role_arn=role_arn).exists():
+        raise GrantNotFound
+    audit = {"actor": actor, "tenant": tenant, "meta": meta, "role_arn": role_arn}
+    # The policy's clock has whole seconds: round up so no session from this second survives.
+    issued_before = (timezone.now() + timedelta(seconds=1)).replace(microsecond=0)
+    try:
+        if not _requires_external_id(aws.role_trust_policy(role_arn), tenant.external_id):
+            message = (
+                "The role's trust policy does not require this tenant's ExternalId, so the "
+                "portal leaves its sessions alone."
+            )
+            record(AuditEvent.Action.SESSIONS_DENIED, detail=message, **audit)
+            raise aws.RoleRefused(message, code="ExternalIdNotRequired")
+        aws.revoke_older_sessions(role_arn=role_arn, issued_before=issued_before)
+    except aws.AwsError as error:
+        if error.code != "ExternalIdNotRequired":
+            record(
+                AuditEvent.Action.SESSIONS_FAILED,
+                error_code=error.code[:64],
+                aws_request_id=error.aws_request_id,
+                detail=error.message[:500],
+                **audit,
+            )
+        raise
+    record(
+        AuditEvent.Action.SESSIONS_REVOKED,
+        created_at=issued_before,
+        detail=f"sessions issued before {issued_before:%Y-%m-%dT%H:%M:%SZ} are denied everything",
+        **audit,
+    )
+    return issued_before

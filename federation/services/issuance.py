@@ -1,0 +1,257 @@
+"""Issuing a console sign-in URL or CLI credentials for a grant, inside its limits."""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
+
+from accounts.models import MIN_SESSION_SECONDS
+from audit.records import record, record_for_person
+from federation import aws, ratelimit
+from federation.models import CONSOLE_SERVICES, RoleMapping
+from federation.services.errors import GrantNotFound, InvalidChoice, RateLimited
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IssuedSession:
+    """What an issuance hands back. `console_url` and `credentials` are secrets."""
+
+    mapping: RoleMapping
+    seconds: int
+    expires_at: datetime
+    assumed_role_arn: str
+    capped_by_chaining: bool
+    destination: str = ""
+    console_url: str = field(default="", repr=False)
+    credentials: aws.Credentials | None = field(default=None, repr=False)
+
+
+def usable_grants(user):
+    """The grants a person can use right now, for the self-service page and the API."""
+    return (
+        RoleMapping.objects.usable_by(user)
+        .select_related("tenant", "team")
+        .order_by("tenant__name", "role_arn", "label")
+    )
+
+
+def _record_refusal(*, kind, user, mapping_id, meta, **fields):
+    """A `<kind>.denied` record: in the grant's tenant if it is one of the person's,
+    otherwise in each of the person's tenants (their admins see someone trying ids that are
+    not theirs), never naming another tenant's grant."""
+    known = RoleMapping.objects.for_user(user).filter(pk=mapping_id).first()
+    record_for_person(
+        f"{kind}.denied",
+        actor=user,
+        meta=meta,
+        tenants=[known.tenant] if known else None,
+        mapping_id=mapping_id,
+        role_arn=known.role_arn if known else "",
+        **fields,
+    )
+
+
+def _usable_grant(*, user, mapping_id, kind, meta):
+    mapping = usable_grants(user).filter(pk=mapping_id).first()
+    if mapping is not None:
+        return mapping
+    _record_refusal(
+        kind=kind,
+        user=user,
+        mapping_id=mapping_id,
+        meta=meta,
+        detail="no usable grant with this id (unknown, another tenant's, revoked or expired)",
+    )
+    raise GrantNotFound
+
+
+def refuse_choice(*, kind, user, mapping_id, meta, problem, fields=()):
+    """Refuse a choice the form could not read (a tampered duration, region or destination;
+    `fields` names them): counted against the person's rate limit like any issuance, so
+    refusals cannot flood the trail, then recorded and raised as InvalidChoice."""
+    _within_limits(kind=kind, user=user, mapping_id=mapping_id, meta=meta)
+    _refuse_choice(
+        kind=kind, user=user, mapping_id=mapping_id, meta=meta, problem=problem, fields=fields
+    )
+
+
+def _refuse_choice(*, kind, user, mapping_id, meta, problem, fields=()):
+    """Record a refused choice in the tenant of the grant it was made for; raise."""
+    _record_refusal(
+        kind=kind,
+        user=user,
+        mapping_id=mapping_id,
+        meta=meta,
+        error_code="InvalidChoice",
+        detail=f"refused choice{' of ' + ', '.join(fields) if fields else ''}: {problem}",
+    )
+    raise InvalidChoice(problem)
+
+
+def session_limit(mapping):
+    return min(mapping.max_session_seconds, mapping.tenant.max_session_seconds)
+
+
+DEFAULT_SESSION_SECONDS = 3600
+
+
+def _session_seconds(mapping, requested):
+    """The length asked for, within the grant; one hour (or the grant's limit, if shorter)
+    when nothing was asked for: the longest session is a choice, not a default."""
+    limit = session_limit(mapping)
+    if requested is None:
+        return min(DEFAULT_SESSION_SECONDS, limit)
+    return max(MIN_SESSION_SECONDS, min(int(requested), limit))
+
+
+def _within_limits(*, kind, user, mapping_id, meta, tenant=None):
+    """Per person first (before any lookup), then per tenant. The first refusal in a window
+    is recorded; the rest of a burst is not, so it cannot flood the trail."""
+    window = settings.ISSUE_LIMIT_WINDOW_SECONDS
+    if tenant is None:
+        key, limit, who = f"user:{user.pk}", settings.ISSUE_LIMIT_PER_USER, "you"
+    else:
+        key, limit, who = f"tenant:{tenant.pk}", settings.ISSUE_LIMIT_PER_TENANT, "your tenant"
+    allowed, count, retry_after = ratelimit.hit(f"issue:{key}", limit=limit, window=window)
+    if allowed:
+        return
+    if count == limit + 1:
+        record_for_person(
+            f"{kind}.denied",
+            actor=user,
+            tenants=[tenant] if tenant else None,
+            meta=meta,
+            mapping_id=mapping_id,
+            error_code="RateLimited",
+            detail=f"more than {limit} sessions in {window} s for {key.split(':')[0]}",
+        )
+    raise RateLimited(
+        f"Too many sessions asked for by {who} just now. Try again in {retry_after} seconds.",
+        retry_after,
+    )
+
+
+@sensitive_variables("assumed", "signin_token", "url")
+def _issue(*, kind, user, mapping_id, seconds, meta, console=None):
+    _within_limits(kind=kind, user=user, mapping_id=mapping_id, meta=meta)
+    mapping = _usable_grant(user=user, mapping_id=mapping_id, kind=kind, meta=meta)
+    _within_limits(kind=kind, user=user, mapping_id=mapping_id, meta=meta, tenant=mapping.tenant)
+    role = mapping.role
+    destination = ""
+    if console is not None:
+        try:
+            destination = _destination(mapping, **console)
+        except InvalidChoice as error:
+            # Already counted against the rate limits above.
+            _refuse_choice(
+                kind=kind, user=user, mapping_id=mapping_id, meta=meta, problem=str(error)
+            )
+    seconds = _session_seconds(mapping, seconds)
+    tenant = mapping.tenant
+    session_name = user.session_name
+    source_identity = session_name if tenant.send_source_identity else ""
+    audit = {
+        "actor": user,
+        "meta": meta,
+        "mapping": mapping,
+        "role_session_name": session_name,
+        "source_identity": source_identity,
+    }
+
+    record(f"{kind}.requested", duration_seconds=seconds, **audit)
+    capped = False
+    try:
+        chained = aws.broker_uses_temporary_credentials()
+        if chained and seconds > aws.CHAINED_SESSION_LIMIT:
+            seconds, capped = aws.CHAINED_SESSION_LIMIT, True
+        assumed = aws.assume_role(
+            role_arn=mapping.role_arn,
+            session_name=session_name,
+            duration_seconds=seconds,
+            external_id=tenant.external_id,
+            source_identity=source_identity,
+            tags=(
+                {"portal-tenant": tenant.slug, "portal-user": session_name}
+                if tenant.send_session_tags
+                else None
+            ),
+            policy=mapping.session_policy,
+        )
+        url = ""
+        if console is not None:
+            signin_token = aws.get_signin_token(
+                assumed.credentials,
+                partition=role.partition,
+                session_duration=None if chained else seconds,
+            )
+            url = aws.login_url(
+                partition=role.partition,
+                signin_token=signin_token,
+                destination=destination,
+                issuer=settings.PORTAL_ISSUER_URL,
+                sign_out_first=settings.AWS_SIGN_OUT_FIRST,
+            )
+    except aws.AwsError as error:
+        record(
+            f"{kind}.failed",
+            duration_seconds=seconds,
+            error_code=error.code[:64],
+            aws_request_id=error.aws_request_id,
+            detail=error.message[:500],
+            **audit,
+        )
+        raise
+
+    record(
+        f"{kind}.issued",
+        duration_seconds=seconds,
+        aws_request_id=assumed.aws_request_id,
+        assumed_role_arn=assumed.assumed_role_arn,
+        **audit,
+    )
+    return IssuedSession(
+        mapping=mapping,
+        seconds=seconds,
+        expires_at=assumed.credentials.expiration,
+        assumed_role_arn=assumed.assumed_role_arn,
+        capped_by_chaining=capped,
+        destination=destination,
+        console_url=url,
+        credentials=assumed.credentials,
+    )
+
+
+def _destination(mapping, *, region=None, path=None):
+    partition = mapping.role.partition
+    region = mapping.region if region is None else region
+    path = path or mapping.destination_path
+    if path not in CONSOLE_SERVICES:
+        raise InvalidChoice("Choose a console destination from the list.")
+    if region and region not in aws.available_regions(partition):
+        raise InvalidChoice(f"{region} is not a region of this role's partition ({partition}).")
+    return aws.console_destination(partition, path=path, region=region)
+
+
+def issue_console_url(*, user, mapping_id, seconds=None, region=None, path=None, meta):
+    """Assume the granted role and return an IssuedSession carrying a console sign-in URL.
+
+    Raises GrantNotFound (after a `console.denied` record, with no AWS call),
+    InvalidChoice, AuditUnavailable, or aws.AwsError (after a `console.failed` record).
+    """
+    return _issue(
+        kind="console",
+        user=user,
+        mapping_id=mapping_id,
+        seconds=seconds,
+        meta=meta,
+        console={"region": region, "path": path},
+    )
+
+
+def issue_cli_credentials(*, user, mapping_id, seconds=None, meta):
+    """Assume the granted role and return an IssuedSession carrying temporary credentials."""
+    return _issue(kind="cli", user=user, mapping_id=mapping_id, seconds=seconds, meta=meta)

@@ -1,0 +1,50 @@
+"""Personal API tokens: made for a number of days, revoked with a record."""
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from audit.models import AuditEvent
+from audit.records import record_for_person
+from federation.models import ApiToken
+from federation.services.errors import InvalidChoice
+
+
+def create_token(*, user, name, days, meta=None):
+    """A new personal API token that works for `days` (1 to API_TOKEN_MAX_DAYS); returns
+    (token, plain text shown to its owner once)."""
+    if not 1 <= days <= settings.API_TOKEN_MAX_DAYS:
+        raise InvalidChoice(f"A token works for 1 to {settings.API_TOKEN_MAX_DAYS} days.")
+    with transaction.atomic():
+        token, plain = ApiToken.issue(user=user, name=name, days=days)
+        record_for_person(
+            AuditEvent.Action.TOKEN_CREATED,
+            actor=user,
+            meta=meta,
+            detail=f"API token {token.key_id} ({name}) of {user.get_username()}, "
+            f"until {token.expires_at:%Y-%m-%d %H:%M} UTC",
+        )
+    return token, plain
+
+
+def revoke_token(*, actor, token, meta=None, reason=""):
+    """Revoke a token now (its owner, or an admin of the tenants the owner belongs to)."""
+    revoke_tokens(actor=actor, tokens=[token], meta=meta, reason=reason)
+
+
+def revoke_tokens(*, actor, tokens, meta=None, reason="", tenants=None, actor_username=""):
+    """Revoke live tokens, each with its record in the owner's tenants (or `tenants`)."""
+    with transaction.atomic():
+        for token in tokens:
+            ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
+            owner = token.user
+            record_for_person(
+                AuditEvent.Action.TOKEN_REVOKED,
+                actor=actor,
+                actor_username=actor_username,
+                person=owner,
+                tenants=tenants,
+                meta=meta,
+                detail=f"API token {token.key_id} ({token.name}) of {owner.get_username()}"
+                + (f": {reason}" if reason else ""),
+            )
