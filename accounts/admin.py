@@ -126,7 +126,7 @@ class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
             form = type(form.__name__, (form,), {})
             form.base_fields = {**form.base_fields}
             form.base_fields["tenant"] = forms.ModelChoiceField(
-                queryset=Tenant.objects.for_user(request.user, manage=True),
+                queryset=Tenant.objects.for_user(request.user, action="manage"),
                 help_text="The tenant the person joins.",
             )
         return form
@@ -138,7 +138,9 @@ class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
             return True
         # A person who also belongs to another tenant is that tenant's too: hands off.
         return (
-            User.objects.for_user(request.user, manage=True, solely=True).filter(pk=obj.pk).exists()
+            User.objects.for_user(request.user, action="manage", solely=True)
+            .filter(pk=obj.pk)
+            .exists()
         )
 
     def save_model(self, request, obj, form, change):

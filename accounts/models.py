@@ -16,7 +16,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils.functional import cached_property
 
-from core.scoping import TENANT_ADMIN, TenantScopedQuerySet, signed_in
+from core.scoping import TENANT_ADMIN, TenantScopedQuerySet, scoped_managers, signed_in, tenant_ids
 
 # AWS accepts role sessions from 15 minutes to 12 hours.
 MIN_SESSION_SECONDS = 900
@@ -30,25 +30,13 @@ session_seconds_validators = [
 ADMIN_ROLE = TENANT_ADMIN
 
 
-def membership_filter(user, *, manage=False, via=""):
-    """Lookups that keep the tenants `user` belongs to (`manage`: the ones they administer).
-
-    `via` is the path from the queried model to Tenant ("tenant__", or "" for Tenant itself).
-    Both conditions go into one filter() call, so they apply to the same membership row.
-    """
-    lookups = {f"{via}memberships__user": user}
-    if manage:
-        lookups[f"{via}memberships__role"] = ADMIN_ROLE
-    return lookups
-
-
 # Tenant-owned rows are read through core's one scoping method.
 TenantQuerySet = TenantScopedQuerySet
 
 
 class UserQuerySet(models.QuerySet):
-    def for_user(self, user, *, manage=False, solely=False):
-        """People who share a tenant with `user` (`manage`: a tenant `user` administers).
+    def for_user(self, user, *, action="view", solely=False):
+        """People who share a tenant with `user` ("manage": a tenant `user` administers).
 
         `solely`: only people who belong to no other tenant, the ones a tenant admin may
         edit, or whose tokens they may see: someone shared with another tenant is that
@@ -58,12 +46,14 @@ class UserQuerySet(models.QuerySet):
             return self.none()
         if user.is_superuser:
             return self
-        tenants = Tenant.objects.for_user(user, manage=manage)
-        members = Membership.objects.filter(tenant__in=tenants).values("user_id")
-        people = self.filter(pk__in=members, is_superuser=False)
+        tenants = tenant_ids(user, action=action)
+        members = Membership.objects.unscoped("people of these tenants").filter(tenant__in=tenants)
+        people = self.filter(pk__in=members.values("user_id"), is_superuser=False)
         if solely:
-            elsewhere = Membership.objects.exclude(tenant__in=tenants).values("user_id")
-            people = people.exclude(pk__in=elsewhere)
+            elsewhere = Membership.objects.unscoped("people also in other tenants").exclude(
+                tenant__in=tenants
+            )
+            people = people.exclude(pk__in=elsewhere.values("user_id"))
         return people
 
 
@@ -136,7 +126,7 @@ class User(AbstractUser):
     @cached_property
     def is_tenant_admin(self):
         """Administers at least one tenant (and so may use the admin site for it)."""
-        return self.memberships.filter(role=ADMIN_ROLE).exists()
+        return bool(tenant_ids(self, action="manage"))
 
 
 def new_external_id():
@@ -146,12 +136,7 @@ def new_external_id():
 
 class TenantOwnQuerySet(TenantQuerySet):
     # A Tenant is its own tenant: members see the tenants they belong to.
-    def for_user(self, user, *, manage=False):
-        if not signed_in(user):
-            return self.none()
-        if user.is_superuser:
-            return self
-        return self.filter(**membership_filter(user, manage=manage))
+    tenant_lookup = "pk"
 
 
 class Tenant(models.Model):
@@ -192,9 +177,10 @@ class Tenant(models.Model):
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = models.Manager.from_queryset(TenantOwnQuerySet)()
+    objects, rows = scoped_managers(TenantOwnQuerySet)
 
     class Meta:
+        default_manager_name = "rows"
         ordering = ["name"]
 
     def __str__(self):
@@ -213,9 +199,10 @@ class Membership(models.Model):
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = models.Manager.from_queryset(TenantQuerySet)()
+    objects, rows = scoped_managers(TenantQuerySet)
 
     class Meta:
+        default_manager_name = "rows"
         constraints = [
             models.UniqueConstraint(fields=["user", "tenant"], name="accounts_membership_unique")
         ]
@@ -239,9 +226,10 @@ class Team(models.Model):
     members = models.ManyToManyField(User, related_name="teams", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = models.Manager.from_queryset(TenantQuerySet)()
+    objects, rows = scoped_managers(TenantQuerySet)
 
     class Meta:
+        default_manager_name = "rows"
         constraints = [
             models.UniqueConstraint(fields=["tenant", "name"], name="accounts_team_unique_name")
         ]

@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit import chain
-from core.scoping import TenantScopedQuerySet
+from core.scoping import TenantScopedQuerySet, scoped_managers
 
 
 class AuditQuerySet(TenantScopedQuerySet):
@@ -99,9 +99,10 @@ class AuditEvent(models.Model):
     hash = models.CharField("HMAC-SHA256", max_length=64, editable=False)
     key_id = models.CharField("key ID", max_length=16, blank=True, editable=False)
 
-    objects = AuditQuerySet.as_manager()
+    objects, rows = scoped_managers(AuditQuerySet)
 
     class Meta:
+        default_manager_name = "rows"
         # The table keeps the name it had when the trail lived in the federation app.
         db_table = "federation_auditevent"
         ordering = ["-created_at", "-id"]
@@ -138,6 +139,7 @@ class AuditEvent(models.Model):
             chain.lock_chain(using)
             last = (
                 AuditEvent.objects.using(using)
+                .unscoped("the chain's head, whichever tenant it is in")
                 .order_by("-sequence")
                 .values_list("sequence", "hash")
                 .first()

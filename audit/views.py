@@ -1,6 +1,6 @@
 """The audit trail for tenant admins and operators: `/audit/` and its CSV export.
 
-Both read through `AuditEvent.objects.for_user(user, manage=True)`, the same filter, and
+Both read through `AuditEvent.objects.for_user(user, action="manage")`, the same filter, and
 the same newest-first order. Pages use keyset pagination: the link to older records
 carries the (time, id) of the last row shown, so a deep page costs what the first does and
 nothing counts the whole table.
@@ -87,7 +87,7 @@ class AuditFilterForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["tenant"].queryset = Tenant.objects.for_user(user, manage=True)
+        self.fields["tenant"].queryset = Tenant.objects.for_user(user, action="manage")
 
     def clean(self):
         cleaned = super().clean()
@@ -154,7 +154,9 @@ def _older_than(events, cursor):
 
 def _filtered(request):
     form = AuditFilterForm(request.GET or None, user=request.user)
-    events = AuditEvent.objects.for_user(request.user, manage=True).order_by("-created_at", "-id")
+    events = AuditEvent.objects.for_user(request.user, action="manage").order_by(
+        "-created_at", "-id"
+    )
     if form.is_bound and form.is_valid():
         events = form.filter(events)
     elif form.is_bound:
@@ -237,7 +239,7 @@ def audit_csv(request):
         return error_page(request, "Check the filter: " + form.errors.as_text(), 400)
     tenant = form.cleaned_data.get("tenant") if form.is_bound else None
     if tenant is None:
-        managed = list(Tenant.objects.for_user(request.user, manage=True)[:2])
+        managed = list(Tenant.objects.for_user(request.user, action="manage")[:2])
         tenant = managed[0] if len(managed) == 1 else None
     record(
         AuditEvent.Action.AUDIT_EXPORTED,

@@ -1,7 +1,7 @@
 """How every admin page is scoped: operators see everything, tenant admins their tenants.
 
 Every ModelAdmin registered on the site declares `scope` (a test fails for one that does
-not): "tenant" admins go through `for_user(user, manage=True)` for their rows, their
+not): "tenant" admins go through `for_user(user, action="manage")` for their rows, their
 foreign-key and many-to-many choices, their list filters and (through the related admin)
 autocomplete and raw-id popups; "operators" admins are for platform operators only.
 
@@ -30,7 +30,7 @@ def is_tenant_admin(user):
 def scoped(queryset, user):
     """The rows of `queryset` that `user` may manage, if the model is tenant-owned."""
     if hasattr(queryset, "for_user"):
-        return queryset.for_user(user, manage=True)
+        return queryset.for_user(user, action="manage")
     return queryset
 
 

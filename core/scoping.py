@@ -1,27 +1,46 @@
-"""The one scoping door: which tenants a person may see or run, and the queryset method
-every tenant-owned model reads through.
+"""The one scoping door: which tenants a person may see or run, and the one queryset method
+every tenant-owned model is read through. It fails closed.
 
 A person belongs to tenants through memberships (`user.memberships`, each with a
 `tenant_id` and a `role`); operators (superusers) see every tenant. Each tenant-owned
-model's queryset declares `tenant_lookup`, the path from a row to its tenant id, and is
-read with `for_user(user)` (its tenants) or `for_user(user, manage=True)` (the tenants it
+model's queryset declares `tenant_lookup`, the path from a row to its tenant, and is read
+with `for_user(user)` (its tenants) or `for_user(user, action="manage")` (the tenants it
 administers). Someone signed out, or switched off, sees nothing.
+
+While a request is served (ScopingMiddleware), reading a tenant-owned model through its
+`objects` manager without `for_user()` raises UnscopedQuery instead of quietly reading
+every tenant's rows. Code that must read across tenants says so, and why, with
+`unscoped("reason")`. Rows reached from an object already in hand (`person.memberships`)
+and Django's own machinery (`_default_manager`: the admin's base queryset, which the admin
+then scopes; unique checks; deletion) are not guarded.
 """
+
+import contextlib
+import contextvars
 
 from django.db import models
 
 # The membership role that runs a tenant.
 TENANT_ADMIN = "admin"
+ACTIONS = ("view", "manage")
+
+_strict = contextvars.ContextVar("portcullis_strict_scoping", default=False)
+
+
+class UnscopedQuery(Exception):
+    """A tenant-owned model was read in a request without for_user() or unscoped()."""
 
 
 def signed_in(user):
     return bool(user and user.is_authenticated and user.is_active)
 
 
-def tenant_ids(user, *, manage=False):
-    """The ids of the tenants `user` belongs to (`manage`: administers)."""
+def tenant_ids(user, *, action="view"):
+    """The ids of the tenants `user` belongs to ("view") or administers ("manage")."""
+    if action not in ACTIONS:
+        raise ValueError(f"action is one of {ACTIONS}, not {action!r}")
     memberships = user.memberships.all()
-    if manage:
+    if action == "manage":
         memberships = memberships.filter(role=TENANT_ADMIN)
     return list(memberships.values_list("tenant_id", flat=True))
 
@@ -30,7 +49,28 @@ def administers(user, tenant_id):
     """Whether `user` may run this tenant: an operator, or an admin member of it."""
     if not signed_in(user):
         return False
-    return user.is_superuser or tenant_id in tenant_ids(user, manage=True)
+    return user.is_superuser or tenant_id in tenant_ids(user, action="manage")
+
+
+@contextlib.contextmanager
+def strict_scoping():
+    """Within this block, an unscoped read of a tenant-owned model raises UnscopedQuery."""
+    token = _strict.set(True)
+    try:
+        yield
+    finally:
+        _strict.reset(token)
+
+
+class ScopingMiddleware:
+    """Serve every request with strict scoping."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        with strict_scoping():
+            return self.get_response(request)
 
 
 class TenantScopedQuerySet(models.QuerySet):
@@ -38,12 +78,86 @@ class TenantScopedQuerySet(models.QuerySet):
 
     tenant_lookup = "tenant"
 
-    def for_user(self, user, *, manage=False):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Why reading these rows is allowed: "for_user", or the reason given to unscoped().
+        self._scoped_because = None
+
+    def _clone(self):
+        clone = super()._clone()
+        clone._scoped_because = self._scoped_because
+        return clone
+
+    def unscoped(self, reason):
+        """These rows, read across tenants on purpose: `reason` says why."""
+        clone = self._chain()
+        clone._scoped_because = reason
+        return clone
+
+    def for_user(self, user, *, action="view"):
+        """The rows in the tenants `user` belongs to ("view") or administers ("manage")."""
         if not signed_in(user):
-            return self.none()
+            return self.unscoped("for_user").none()
         if user.is_superuser:
-            return self
+            return self.unscoped("for_user: an operator")
         # The tenant ids are looked up first, so the database plans the real query with the
         # actual values: on a table of millions of rows (the audit trail) that is the
         # difference between walking an index newest-first and sorting a whole tenant.
-        return self.filter(**{f"{self.tenant_lookup}__in": tenant_ids(user, manage=manage)})
+        ids = tenant_ids(user, action=action)
+        return self.unscoped("for_user").filter(**{f"{self.tenant_lookup}__in": ids})
+
+    # --- the guard: every way a queryset reaches the database -----------------------------
+
+    def _check_scoped(self):
+        if _strict.get() and self._scoped_because is None and not self.query.is_empty():
+            raise UnscopedQuery(
+                f"{self.model.__name__} read in a request without for_user(): scope it, or "
+                "say why it may cross tenants with unscoped('reason')"
+            )
+
+    def _fetch_all(self):
+        if self._result_cache is None:
+            self._check_scoped()
+        super()._fetch_all()
+
+    def iterator(self, *args, **kwargs):
+        self._check_scoped()
+        return super().iterator(*args, **kwargs)
+
+    def count(self):
+        if self._result_cache is None:
+            self._check_scoped()
+        return super().count()
+
+    def exists(self):
+        if self._result_cache is None:
+            self._check_scoped()
+        return super().exists()
+
+    def aggregate(self, *args, **kwargs):
+        self._check_scoped()
+        return super().aggregate(*args, **kwargs)
+
+    def update(self, **kwargs):
+        self._check_scoped()
+        return super().update(**kwargs)
+
+    def delete(self):
+        self._check_scoped()
+        return super().delete()
+
+
+class _DjangosManager(models.Manager):
+    """What Django's own machinery reads through (`_default_manager`): the admin's base
+    queryset (which the admin then scopes), unique checks, related objects. Unguarded."""
+
+    def get_queryset(self):
+        return super().get_queryset().unscoped("Django's own machinery")
+
+
+def scoped_managers(queryset_class):
+    """(objects, rows): the guarded manager the portal reads through, and the one Django's
+    machinery uses (name it in Meta.default_manager_name = "rows")."""
+    guarded = models.Manager.from_queryset(queryset_class)()
+    machinery = _DjangosManager.from_queryset(queryset_class)()
+    return guarded, machinery

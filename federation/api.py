@@ -40,7 +40,9 @@ def token_required(view):
             response = _error(request, "A valid API token is required.", 401)
             response["WWW-Authenticate"] = 'Bearer realm="portcullis"'
             return response
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+        ApiToken.objects.for_user(token.user).filter(pk=token.pk).update(
+            last_used_at=timezone.now()
+        )
         request.user = token.user
         return view(request, *args, **kwargs)
 

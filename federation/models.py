@@ -19,6 +19,7 @@ from accounts.models import (
     TenantQuerySet,
     User,
 )
+from core.scoping import TenantScopedQuerySet, scoped_managers, signed_in
 from federation import aws
 
 # AWS's limit for an inline session policy passed to AssumeRole.
@@ -88,7 +89,7 @@ class RoleMappingQuerySet(TenantQuerySet):
     def role_arns_managed_by(self, user):
         """The role ARNs of the grants in the tenants `user` runs, each once."""
         return (
-            self.for_user(user, manage=True)
+            self.for_user(user, action="manage")
             .order_by("role_arn")
             .values_list("role_arn", flat=True)
             .distinct()
@@ -137,9 +138,10 @@ class RoleMapping(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = RoleMappingQuerySet.as_manager()
+    objects, rows = scoped_managers(RoleMappingQuerySet)
 
     class Meta:
+        default_manager_name = "rows"
         constraints = [
             models.CheckConstraint(
                 condition=(
@@ -202,19 +204,19 @@ def hash_token(secret):
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-class ApiTokenQuerySet(models.QuerySet):
-    def for_user(self, user, *, manage=False):
-        """A person's own tokens (`manage`: also those of the people in tenants they
-        administer); operators see everyone's."""
-        if not (user and user.is_authenticated and user.is_active):
-            return self.none()
+class ApiTokenQuerySet(TenantScopedQuerySet):
+    def for_user(self, user, *, action="view"):
+        """A person's own tokens ("manage": also those of the people in the tenants they
+        administer who belong to no other tenant); operators see everyone's."""
+        if not signed_in(user):
+            return self.unscoped("for_user").none()
         if user.is_superuser:
-            return self
-        if manage:
-            # Only the tokens of people who belong to no tenant but the ones `user` runs:
-            # a person shared with another tenant is that tenant's too (as on their page).
-            return self.filter(user__in=User.objects.for_user(user, manage=True, solely=True))
-        return self.filter(user=user)
+            return self.unscoped("for_user: an operator")
+        if action == "manage":
+            # A person shared with another tenant is that tenant's too (as on their page).
+            people = User.objects.for_user(user, action="manage", solely=True)
+            return self.unscoped("for_user").filter(user__in=people)
+        return self.unscoped("for_user").filter(user=user)
 
     def live(self, now=None):
         """Not revoked and not expired."""
@@ -233,9 +235,10 @@ class ApiToken(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
-    objects = ApiTokenQuerySet.as_manager()
+    objects, rows = scoped_managers(ApiTokenQuerySet)
 
     class Meta:
+        default_manager_name = "rows"
         ordering = ["-created_at"]
 
     def __str__(self):
@@ -272,7 +275,8 @@ class ApiToken(models.Model):
         if prefix != TOKEN_PREFIX:
             return None
         token = (
-            cls.objects.live()
+            cls.objects.unscoped("a presented token is looked up among everyone's")
+            .live()
             .select_related("user")
             .filter(key_id=key_id, user__is_active=True)
             .first()

@@ -21,7 +21,6 @@ from audit.models import AuditEvent
 from audit.records import RequestMeta, record, record_for_person
 from core.middleware import current_request
 from federation import services
-from federation.models import ApiToken, RoleMapping
 
 Action = AuditEvent.Action
 
@@ -41,9 +40,9 @@ def _acting():
 def _kill_tokens(person, *, reason, tenants=None):
     """Revoke the person's live tokens at once, on their own statement, so they are dead
     even if writing the records below then fails; then record each revocation."""
-    tokens = list(ApiToken.objects.filter(user=person).live().select_related("user"))
+    tokens = list(person.api_tokens.live().select_related("user"))
     if tokens:
-        ApiToken.objects.filter(pk__in=[token.pk for token in tokens]).update(
+        person.api_tokens.filter(pk__in=[token.pk for token in tokens]).update(
             revoked_at=timezone.now()
         )
         services.revoke_tokens(tokens=tokens, reason=reason, tenants=tenants, **_acting())
@@ -106,7 +105,10 @@ def _record_account_changes(sender, instance, created, raw=False, **kwargs):
 def _remember_role(sender, instance, raw=False, **kwargs):
     if not raw and not instance._state.adding:
         instance._role_before = (
-            Membership.objects.filter(pk=instance.pk).values_list("role", flat=True).first()
+            Membership.objects.unscoped("the membership being saved")
+            .filter(pk=instance.pk)
+            .values_list("role", flat=True)
+            .first()
         )
 
 
@@ -140,7 +142,7 @@ def _leave_tenant(sender, instance, origin=None, **kwargs):
     tenant, API tokens revoked. Each is recorded."""
     person, tenant = instance.user, instance.tenant
     if _tenant_going(origin):
-        if not Membership.objects.filter(user=person).exclude(tenant=tenant).exists():
+        if not person.memberships.exclude(tenant=tenant).exists():
             _kill_tokens(person, reason=f"tenant {tenant.slug} deleted", tenants=[None])
         return
     acting = _acting()
@@ -150,11 +152,11 @@ def _leave_tenant(sender, instance, origin=None, **kwargs):
         detail=f"{person.get_username()} left the tenant",
         **acting,
     )
-    for mapping in RoleMapping.objects.filter(tenant=tenant, user=person, active=True):
+    for mapping in person.role_mappings.filter(tenant=tenant, active=True):
         services.revoke_grant(mapping=mapping, **acting)
-    for team in Team.objects.filter(tenant=tenant, members=person):
+    for team in person.teams.filter(tenant=tenant):
         team.members.remove(person)
-    if not Membership.objects.filter(user=person).exists():
+    if not person.memberships.exists():
         _kill_tokens(person, reason="left the last tenant", tenants=[tenant])
 
 

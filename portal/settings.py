@@ -118,6 +118,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "core.middleware.CurrentRequestMiddleware",
+    # From here on, a tenant-owned model read without for_user() is an error.
+    "core.scoping.ScopingMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "core.middleware.SessionTimeoutMiddleware",

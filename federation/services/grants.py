@@ -104,7 +104,9 @@ def change_grant(*, actor, mapping, changed_fields, meta=None):
 def revoke_grant(*, actor, mapping, actor_username="", meta=None):
     """End a grant now. It stays in the records; issuance refuses it from this moment."""
     with transaction.atomic():
-        RoleMapping.objects.filter(pk=mapping.pk).update(active=False, valid_until=timezone.now())
+        RoleMapping.objects.unscoped("the grant its caller holds").filter(pk=mapping.pk).update(
+            active=False, valid_until=timezone.now()
+        )
         record(
             AuditEvent.Action.MAPPING_REVOKED,
             actor=actor,
@@ -149,8 +151,11 @@ def revoke_role_sessions(*, actor, tenant, role_arn, meta=None):
     ExternalId: a tenant cannot disturb a role that belongs to another tenant.
     Returns the cut-off time; raises GrantNotFound, RoleRefused or AwsError (audited).
     """
-    tenant = Tenant.objects.for_user(actor, manage=True).filter(pk=tenant.pk).first()
-    if tenant is None or not RoleMapping.objects.filter(tenant=tenant, role_arn=role_arn).exists():
+    tenant = Tenant.objects.for_user(actor, action="manage").filter(pk=tenant.pk).first()
+    granted = RoleMapping.objects.for_user(actor, action="manage").filter(
+        tenant=tenant, role_arn=role_arn
+    )
+    if tenant is None or not granted.exists():
         raise GrantNotFound
     audit = {"actor": actor, "tenant": tenant, "meta": meta, "role_arn": role_arn}
     # The policy's clock has whole seconds: round up so no session from this second survives.

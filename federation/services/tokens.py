@@ -36,7 +36,9 @@ def revoke_tokens(*, actor, tokens, meta=None, reason="", tenants=None, actor_us
     """Revoke live tokens, each with its record in the owner's tenants (or `tenants`)."""
     with transaction.atomic():
         for token in tokens:
-            ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
+            ApiToken.objects.unscoped("the token its caller holds").filter(pk=token.pk).update(
+                revoked_at=timezone.now()
+            )
             owner = token.user
             record_for_person(
                 AuditEvent.Action.TOKEN_REVOKED,

@@ -226,7 +226,7 @@ def test_it_exports_every_record_across_batches_with_every_column(
     )
     client.force_login(world.alice)
     _, *records = csv_rows(client.get("/audit/export.csv"))
-    newest_first = AuditEvent.objects.for_user(world.alice, manage=True).order_by(
+    newest_first = AuditEvent.objects.for_user(world.alice, action="manage").order_by(
         "-created_at", "-id"
     )
     # Three records of the trail, the new one and the export's own record, none lost.

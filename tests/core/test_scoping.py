@@ -1,0 +1,74 @@
+"""The one scoping door fails closed: in a request, a tenant-owned model read without
+for_user() is an error, not every tenant's rows."""
+
+import pytest
+from django.contrib import admin
+
+from accounts.models import Tenant, User
+from core.scoping import TenantScopedQuerySet, UnscopedQuery, strict_scoping, tenant_ids
+from federation import services
+from federation.models import RoleMapping
+
+pytestmark = pytest.mark.django_db
+
+# Every model the admin scopes to tenants, but the person itself (the auth model, which
+# Django's sign-in reads by primary key before anyone is known).
+GUARDED = [
+    model
+    for model, model_admin in admin.site._registry.items()
+    if model_admin.scope == "tenant" and model is not User
+]
+
+
+def test_the_guarded_models_are_the_tenant_owned_ones():
+    labels = {model._meta.label for model in GUARDED}
+    assert labels == {
+        "accounts.Tenant",
+        "accounts.Membership",
+        "accounts.Team",
+        "audit.AuditEvent",
+        "federation.RoleMapping",
+        "federation.ApiToken",
+    }
+
+
+@pytest.mark.parametrize("model", GUARDED, ids=lambda m: m._meta.label)
+def test_every_tenant_model_reads_through_the_guarded_door(model, world):
+    assert isinstance(model.objects.all(), TenantScopedQuerySet)
+    # Django's own machinery (admin base querysets, unique checks) reads through `rows`.
+    assert model._meta.default_manager.name == "rows"
+    with strict_scoping():
+        for read in [
+            lambda: list(model.objects.all()),
+            lambda: model.objects.count(),
+            lambda: model.objects.exists(),
+            lambda: model.objects.filter(pk=1).first(),
+            lambda: list(model.objects.values_list("pk", flat=True)),
+        ]:
+            with pytest.raises(UnscopedQuery, match=model.__name__):
+                read()
+        model.objects.for_user(world.alice).count()
+        model.objects.unscoped("a test that says why").count()
+        model._default_manager.count()
+    # Outside a request (commands, migrations, the shell) nothing is guarded.
+    model.objects.count()
+
+
+def test_a_view_that_forgets_to_scope_fails_instead_of_showing_every_tenant(
+    client, world, bob_grant, monkeypatch
+):
+    def every_grant(user):  # what a careless change to the service might do
+        return RoleMapping.objects.select_related("tenant", "team")
+
+    monkeypatch.setattr(services, "usable_grants", every_grant)
+    client.force_login(world.carol)
+    with pytest.raises(UnscopedQuery, match="RoleMapping"):
+        client.get("/")
+
+
+def test_for_user_knows_two_actions(world):
+    assert tenant_ids(world.alice, action="manage") == [world.tenant_a.pk]
+    assert tenant_ids(world.bob, action="manage") == []
+    assert tenant_ids(world.bob, action="view") == [world.tenant_a.pk]
+    with pytest.raises(ValueError, match="action"):
+        Tenant.objects.for_user(world.bob, action="delete")
