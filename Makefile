@@ -34,10 +34,11 @@ bench: install
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/load.py
 
-## lint: ruff, Django's checks, and no model change without its migration
+## lint: ruff, mypy at the seams, Django's checks, and no model change without its migration
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	DEBUG=true $(BIN)/mypy
 	DEBUG=true $(BIN)/python manage.py check
 	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
 	@# Django's deployment checks with production settings (real AWS, a random key).

@@ -19,7 +19,9 @@ import hashlib
 import hmac
 import ipaddress
 import json
+from collections.abc import Iterable, Sequence
 from datetime import UTC, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connections
@@ -55,7 +57,7 @@ HASHED_FIELDS = [
 ]
 
 
-def canonical(event):
+def canonical(event: Any) -> bytes:
     """The record's content as bytes: sorted-key JSON, times in UTC with microseconds.
 
     A keyed record's key id is part of it; an unkeyed (older) record's content is as it was.
@@ -78,23 +80,23 @@ class UnknownKey(Exception):
 
 
 @functools.lru_cache(maxsize=16)
-def key_id_of(key):
+def key_id_of(key: str) -> str:
     """A short public name for a key: it tells keys apart without revealing them."""
     return "k" + hashlib.sha256(b"portcullis audit chain key id\0" + key.encode()).hexdigest()[:11]
 
 
-def chain_keys():
+def chain_keys() -> dict[str, str]:
     """{key id: key}, oldest first: the retired keys kept for verifying (AUDIT_CHAIN_OLD_KEYS,
     oldest first), then the current key."""
     keys = [*settings.AUDIT_CHAIN_OLD_KEYS, settings.AUDIT_CHAIN_KEY]
     return {key_id_of(key): key for key in keys if key}
 
 
-def current_key_id():
+def current_key_id() -> str:
     return key_id_of(settings.AUDIT_CHAIN_KEY)
 
 
-def digest(event, keys=None):
+def digest(event: Any, keys: dict[str, str] | None = None) -> str:
     """The record's hash: HMAC-SHA256 under the key its key id names (plain SHA-256 for a
     record from before the chain was keyed). Raises UnknownKey."""
     key_id = getattr(event, "key_id", "")
@@ -106,7 +108,7 @@ def digest(event, keys=None):
     return hmac.new(key.encode(), canonical(event), hashlib.sha256).hexdigest()
 
 
-def lock_chain(using):
+def lock_chain(using: str) -> None:
     """Serialise inserts until the surrounding transaction ends.
 
     PostgreSQL: a transaction-level advisory lock. SQLite: the transaction already holds the
@@ -124,13 +126,15 @@ TABLE = "federation_auditevent"
 MESSAGE = "the audit trail is append-only"
 
 
-def _only_actor_cleared(columns, new="NEW", old="OLD", same="IS"):
+def _only_actor_cleared(
+    columns: Sequence[str], new: str = "NEW", old: str = "OLD", same: str = "IS"
+) -> str:
     # Deleting a user sets actor_id to NULL (on_delete=SET_NULL): the one update allowed.
     others = " AND ".join(f"{new}.{c} {same} {old}.{c}" for c in columns if c != "actor_id")
     return f"{new}.actor_id IS NULL AND {others}"
 
 
-def install_triggers(schema_editor, columns):
+def install_triggers(schema_editor: Any, columns: Sequence[str]) -> None:
     """Refuse UPDATE (except clearing a deleted actor), DELETE and TRUNCATE."""
     vendor = schema_editor.connection.vendor
     if vendor == "sqlite":
@@ -165,7 +169,7 @@ def install_triggers(schema_editor, columns):
         )
 
 
-def drop_triggers(schema_editor_or_connection):
+def drop_triggers(schema_editor_or_connection: Any) -> None:
     """What an attacker with database access does first (and the test suite's flush)."""
     conn = schema_editor_or_connection
     if not hasattr(conn, "vendor"):  # a schema editor
@@ -185,7 +189,12 @@ def drop_triggers(schema_editor_or_connection):
             cursor.execute(statement)
 
 
-def verify(events, *, saved_head=None, keys=None):
+def verify(
+    events: Iterable[Any],
+    *,
+    saved_head: tuple[int, str] | None = None,
+    keys: dict[str, str] | None = None,
+) -> tuple[int, tuple[int, str] | None, str | None]:
     """Walk the chain in sequence order. Returns (records checked, head, problem or None).
 
     `saved_head` is a (sequence, hash) exported earlier (or read from the portal's log):
@@ -211,6 +220,7 @@ def verify(events, *, saved_head=None, keys=None):
         if (
             event.key_id
             and rank.get(event.key_id, newest) < newest
+            and took_over_at is not None
             and event.created_at > took_over_at + ROTATION_GRACE
         ):
             problem = f"signed with retired key {event.key_id} after a newer key took over"

@@ -7,9 +7,12 @@ the person after their account is deleted.
 """
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any, Self
 
 from django.db import DatabaseError, transaction
+from django.http import HttpRequest
 
 from audit.models import AuditEvent
 from core.errors import PortalError
@@ -34,7 +37,7 @@ class RequestMeta:
     request_id: str = ""
 
     @classmethod
-    def from_request(cls, request):
+    def from_request(cls, request: HttpRequest) -> Self:
         return cls(
             client_ip=client_ip(request) or "",
             user_agent=request.META.get("HTTP_USER_AGENT", "")[:256],
@@ -42,15 +45,23 @@ class RequestMeta:
         )
 
 
-def _fit(name, value):
+def _fit(name: str, value: Any) -> Any:
     """Text as the column can hold it: no NUL (PostgreSQL refuses it), cut at its length."""
-    field = AuditEvent._meta.get_field(name)
-    if isinstance(value, str) and field.max_length:
-        return value.replace("\x00", "")[: field.max_length]
+    max_length = getattr(AuditEvent._meta.get_field(name), "max_length", None)
+    if isinstance(value, str) and max_length:
+        return value.replace("\x00", "")[:max_length]
     return value
 
 
-def record(action, *, actor=None, tenant=None, meta=None, mapping=None, **fields):
+def record(
+    action: str,
+    *,
+    actor: Any = None,
+    tenant: Any = None,
+    meta: RequestMeta | None = None,
+    mapping: Any = None,
+    **fields: Any,
+) -> AuditEvent:
     """Append one audit record, committed on its own. Raises AuditUnavailable on failure."""
     meta = meta or RequestMeta()
     if mapping is not None:
@@ -75,7 +86,7 @@ def record(action, *, actor=None, tenant=None, meta=None, mapping=None, **fields
             action,
             extra={
                 "event": action,
-                "tenant": event.tenant.slug if event.tenant_id else "",
+                "tenant": event.tenant.slug if event.tenant is not None else "",
                 "actor": event.actor_username,
                 # The chain's head after this record: a tail cut off the database later
                 # still shows against the log.
@@ -92,7 +103,14 @@ def record(action, *, actor=None, tenant=None, meta=None, mapping=None, **fields
         ) from None
 
 
-def record_for_person(action, *, actor=None, person=None, tenants=None, **fields):
+def record_for_person(
+    action: str,
+    *,
+    actor: Any = None,
+    person: Any = None,
+    tenants: Iterable[Any] | None = None,
+    **fields: Any,
+) -> list[AuditEvent]:
     """Record something that concerns a person rather than one grant: once in each of
     `tenants` (default: every tenant the person belongs to), so each tenant's admins see
     it in their own trail; once without a tenant for someone who belongs to none."""

@@ -9,8 +9,8 @@ class PortalError(Exception):
     status = 400
     title = "Check your choices"
     # Seconds to wait before trying again (sent as Retry-After), where that is known.
-    retry_after = None
+    retry_after: int | None = None
 
-    def __init__(self, message):
+    def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message

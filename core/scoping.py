@@ -17,8 +17,11 @@ then scopes; unique checks; deletion) are not guarded.
 
 import contextlib
 import contextvars
+from collections.abc import Callable, Iterator
+from typing import Any, Self, cast
 
 from django.db import models
+from django.http import HttpRequest, HttpResponse
 
 # The membership role that runs a tenant.
 TENANT_ADMIN = "admin"
@@ -31,11 +34,11 @@ class UnscopedQuery(Exception):
     """A tenant-owned model was read in a request without for_user() or unscoped()."""
 
 
-def signed_in(user):
+def signed_in(user: Any) -> bool:
     return bool(user and user.is_authenticated and user.is_active)
 
 
-def tenant_ids(user, *, action="view"):
+def tenant_ids(user: Any, *, action: str = "view") -> list[int]:
     """The ids of the tenants `user` belongs to ("view") or administers ("manage")."""
     if action not in ACTIONS:
         raise ValueError(f"action is one of {ACTIONS}, not {action!r}")
@@ -45,7 +48,7 @@ def tenant_ids(user, *, action="view"):
     return list(memberships.values_list("tenant_id", flat=True))
 
 
-def administers(user, tenant_id):
+def administers(user: Any, tenant_id: int) -> bool:
     """Whether `user` may run this tenant: an operator, or an admin member of it."""
     if not signed_in(user):
         return False
@@ -53,7 +56,7 @@ def administers(user, tenant_id):
 
 
 @contextlib.contextmanager
-def strict_scoping():
+def strict_scoping() -> Iterator[None]:
     """Within this block, an unscoped read of a tenant-owned model raises UnscopedQuery."""
     token = _strict.set(True)
     try:
@@ -65,10 +68,10 @@ def strict_scoping():
 class ScopingMiddleware:
     """Serve every request with strict scoping."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         with strict_scoping():
             return self.get_response(request)
 
@@ -78,23 +81,23 @@ class TenantScopedQuerySet(models.QuerySet):
 
     tenant_lookup = "tenant"
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Why reading these rows is allowed: "for_user", or the reason given to unscoped().
-        self._scoped_because = None
+        self._scoped_because: str | None = None
 
-    def _clone(self):
-        clone = super()._clone()
+    def _clone(self) -> Self:
+        clone = super()._clone()  # type: ignore[misc]  # private API the stubs leave out
         clone._scoped_because = self._scoped_because
         return clone
 
-    def unscoped(self, reason):
+    def unscoped(self, reason: str) -> Self:
         """These rows, read across tenants on purpose: `reason` says why."""
-        clone = self._chain()
+        clone = self._chain()  # type: ignore[attr-defined]  # as _clone()
         clone._scoped_because = reason
         return clone
 
-    def for_user(self, user, *, action="view"):
+    def for_user(self, user: Any, *, action: str = "view") -> Self:
         """The rows in the tenants `user` belongs to ("view") or administers ("manage")."""
         if not signed_in(user):
             return self.unscoped("for_user").none()
@@ -108,41 +111,41 @@ class TenantScopedQuerySet(models.QuerySet):
 
     # --- the guard: every way a queryset reaches the database -----------------------------
 
-    def _check_scoped(self):
+    def _check_scoped(self) -> None:
         if _strict.get() and self._scoped_because is None and not self.query.is_empty():
             raise UnscopedQuery(
                 f"{self.model.__name__} read in a request without for_user(): scope it, or "
                 "say why it may cross tenants with unscoped('reason')"
             )
 
-    def _fetch_all(self):
+    def _fetch_all(self) -> None:
         if self._result_cache is None:
             self._check_scoped()
         super()._fetch_all()
 
-    def iterator(self, *args, **kwargs):
+    def iterator(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
         self._check_scoped()
         return super().iterator(*args, **kwargs)
 
-    def count(self):
+    def count(self) -> int:
         if self._result_cache is None:
             self._check_scoped()
         return super().count()
 
-    def exists(self):
+    def exists(self) -> bool:
         if self._result_cache is None:
             self._check_scoped()
         return super().exists()
 
-    def aggregate(self, *args, **kwargs):
+    def aggregate(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         self._check_scoped()
         return super().aggregate(*args, **kwargs)
 
-    def update(self, **kwargs):
+    def update(self, **kwargs: Any) -> int:
         self._check_scoped()
         return super().update(**kwargs)
 
-    def delete(self):
+    def delete(self) -> tuple[int, dict[str, int]]:
         self._check_scoped()
         return super().delete()
 
@@ -151,11 +154,12 @@ class _DjangosManager(models.Manager):
     """What Django's own machinery reads through (`_default_manager`): the admin's base
     queryset (which the admin then scopes), unique checks, related objects. Unguarded."""
 
-    def get_queryset(self):
-        return super().get_queryset().unscoped("Django's own machinery")
+    def get_queryset(self) -> Any:
+        queryset = cast(TenantScopedQuerySet, super().get_queryset())
+        return queryset.unscoped("Django's own machinery")
 
 
-def scoped_managers(queryset_class):
+def scoped_managers(queryset_class: type[TenantScopedQuerySet]) -> tuple[Any, Any]:
     """(objects, rows): the guarded manager the portal reads through, and the one Django's
     machinery uses (name it in Meta.default_manager_name = "rows")."""
     guarded = models.Manager.from_queryset(queryset_class)()

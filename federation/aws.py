@@ -15,8 +15,10 @@ AWS_FEDERATION_ENDPOINT names another (the sandbox).
 import json
 import re
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any, TypedDict
 from urllib.parse import unquote, urlencode, urlsplit
 
 import boto3
@@ -37,7 +39,15 @@ ROLE_ARN_RE = re.compile(
     re.ASCII,
 )
 
-PARTITIONS = {
+
+class PartitionInfo(TypedDict):
+    home_region: str
+    signin_domain: str
+    console_domain: str
+    regional_console: bool
+
+
+PARTITIONS: dict[str, PartitionInfo] = {
     "aws": {
         "home_region": "us-east-1",
         "signin_domain": "signin.aws.amazon.com",
@@ -93,7 +103,7 @@ class AwsError(PortalError):
     status = 502
     title = "AWS did not issue a session"
 
-    def __init__(self, message, *, code="", aws_request_id=""):
+    def __init__(self, message: str, *, code: str = "", aws_request_id: str = "") -> None:
         super().__init__(message)
         self.code = code
         self.aws_request_id = aws_request_id
@@ -123,7 +133,7 @@ class RoleArn:
     name: str
 
     @classmethod
-    def parse(cls, arn):
+    def parse(cls, arn: str) -> "RoleArn":
         match = ROLE_ARN_RE.match(arn or "")
         if not match:
             raise ValueError(
@@ -153,11 +163,11 @@ class AssumedRole:
 
 _lock = threading.Lock()
 _boto_session = None
-_clients = {}
-_http = None
+_clients: dict[tuple[str, str], Any] = {}
+_http: requests.Session | None = None
 
 
-def reset_clients():
+def reset_clients() -> None:
     """Forget the cached session and clients (after configuration changed, and in tests)."""
     global _boto_session, _http
     with _lock:
@@ -168,14 +178,14 @@ def reset_clients():
         _http = None
 
 
-def _session():
+def _session() -> boto3.session.Session:
     global _boto_session
     if _boto_session is None:
         _boto_session = boto3.session.Session()
     return _boto_session
 
 
-def partition_of_region(region):
+def partition_of_region(region: str) -> str:
     if region.startswith("us-gov-"):
         return "aws-us-gov"
     if region.startswith("cn-"):
@@ -183,7 +193,7 @@ def partition_of_region(region):
     return "aws"
 
 
-def region_for(partition):
+def region_for(partition: str) -> str:
     """The configured region when it is in the partition, else the partition's home region."""
     configured = _session().region_name
     if configured and partition_of_region(configured) == partition:
@@ -191,7 +201,7 @@ def region_for(partition):
     return PARTITIONS[partition]["home_region"]
 
 
-def _client(service, partition):
+def _client(service: str, partition: str) -> Any:
     key = (service, partition)
     with _lock:
         if key not in _clients:
@@ -206,15 +216,15 @@ def _client(service, partition):
         return _clients[key]
 
 
-def sts_client(partition="aws"):
+def sts_client(partition: str = "aws") -> Any:
     return _client("sts", partition)
 
 
-def iam_client(partition="aws"):
+def iam_client(partition: str = "aws") -> Any:
     return _client("iam", partition)
 
 
-def http():
+def http() -> requests.Session:
     global _http
     with _lock:
         if _http is None:
@@ -234,7 +244,7 @@ def http():
         return _http
 
 
-def endpoint_hosts():
+def endpoint_hosts() -> tuple[str | None, str | None]:
     """The STS and federation hosts the portal would talk to now (for the demo's check)."""
     return (
         urlsplit(sts_client().meta.endpoint_url).hostname,
@@ -242,7 +252,7 @@ def endpoint_hosts():
     )
 
 
-def broker_uses_temporary_credentials():
+def broker_uses_temporary_credentials() -> bool:
     """True when the portal's own credentials are temporary, making every session chained.
 
     Credentials from an assumed role, ECS/EKS task role or AWS_SESSION_TOKEN are temporary;
@@ -259,7 +269,7 @@ def broker_uses_temporary_credentials():
 # --- errors -------------------------------------------------------------------------------
 
 
-def _translate(error):
+def _translate(error: Exception) -> AwsError:
     """botocore's exceptions → the portal's, with a message fit for the person waiting."""
     if isinstance(error, botocore.exceptions.ClientError):
         info = error.response.get("Error", {})
@@ -300,14 +310,14 @@ def _translate(error):
 @sensitive_variables("response", "raw")
 def assume_role(
     *,
-    role_arn,
-    session_name,
-    duration_seconds,
-    external_id,
-    source_identity="",
-    tags=None,
-    policy="",
-):
+    role_arn: str,
+    session_name: str,
+    duration_seconds: int,
+    external_id: str,
+    source_identity: str = "",
+    tags: dict[str, str] | None = None,
+    policy: str = "",
+) -> AssumedRole:
     """STS AssumeRole. Returns an AssumedRole; raises RoleRefused or UpstreamUnavailable."""
     partition = RoleArn.parse(role_arn).partition
     params = {
@@ -348,7 +358,7 @@ def assume_role(
 # --- federation endpoint and console URLs ---------------------------------------------------
 
 
-def _regional_host(partition, region):
+def _regional_host(partition: str, region: str) -> str:
     """`<region>.<domain>` for a region other than the partition's home, else the domain."""
     domain = PARTITIONS[partition]["signin_domain"]
     if region and region != PARTITIONS[partition]["home_region"]:
@@ -356,7 +366,7 @@ def _regional_host(partition, region):
     return domain
 
 
-def federation_endpoint(partition):
+def federation_endpoint(partition: str) -> str:
     if settings.AWS_FEDERATION_ENDPOINT:
         return settings.AWS_FEDERATION_ENDPOINT
     region = settings.AWS_SIGNIN_REGION
@@ -366,7 +376,9 @@ def federation_endpoint(partition):
 
 
 @sensitive_variables("credentials", "session", "data", "payload")
-def get_signin_token(credentials, *, partition, session_duration=None):
+def get_signin_token(
+    credentials: Credentials, *, partition: str, session_duration: int | None = None
+) -> str:
     """Exchange temporary credentials for a console sign-in token (a form POST).
 
     `session_duration` is sent only when given: AWS refuses it for role-chained sessions.
@@ -408,7 +420,7 @@ def get_signin_token(credentials, *, partition, session_duration=None):
     return token
 
 
-def console_destination(partition, *, path="/console/home", region=""):
+def console_destination(partition: str, *, path: str = "/console/home", region: str = "") -> str:
     """The console URL a person lands on: `path` (a service's home) in `region`."""
     if not path.startswith("/") or path.startswith("//"):
         raise ValueError("A console path starts with a single '/'.")
@@ -422,7 +434,7 @@ def console_destination(partition, *, path="/console/home", region=""):
     return url
 
 
-def is_console_url(url, partition):
+def is_console_url(url: str, partition: str) -> bool:
     """True when `url` is on the partition's console domain (a valid Destination)."""
     parts = urlsplit(url)
     domain = PARTITIONS[partition]["console_domain"]
@@ -431,7 +443,14 @@ def is_console_url(url, partition):
 
 
 @sensitive_variables("signin_token", "login")
-def login_url(*, partition, signin_token, destination, issuer, sign_out_first=False):
+def login_url(
+    *,
+    partition: str,
+    signin_token: str,
+    destination: str,
+    issuer: str,
+    sign_out_first: bool = False,
+) -> str:
     """The console sign-in URL: a bearer credential for 15 minutes. Never log or store it."""
     if not is_console_url(destination, partition):
         raise ValueError("The destination is not on this partition's AWS console.")
@@ -451,7 +470,7 @@ def login_url(*, partition, signin_token, destination, issuer, sign_out_first=Fa
     return f"{logout}?{urlencode({'Action': 'logout', 'redirect_uri': login})}"
 
 
-def available_regions(partition):
+def available_regions(partition: str) -> list[str]:
     """The regions of a partition, from botocore's bundled data (no network)."""
     return sorted(_session().get_available_regions("ec2", partition_name=partition))
 
@@ -459,7 +478,7 @@ def available_regions(partition):
 # --- IAM ----------------------------------------------------------------------------------
 
 
-def caller_identity():
+def caller_identity() -> tuple[str, str]:
     """The broker's own identity: (account id, ARN)."""
     try:
         response = sts_client().get_caller_identity()
@@ -469,8 +488,14 @@ def caller_identity():
 
 
 def create_role(
-    *, name, partition, trust_policy, max_session_seconds, inline_policy="", managed_policy_arns=()
-):
+    *,
+    name: str,
+    partition: str,
+    trust_policy: dict[str, Any],
+    max_session_seconds: int,
+    inline_policy: str = "",
+    managed_policy_arns: Iterable[str] = (),
+) -> str:
     """Create a role with its trust policy and permissions; undo the role if a step fails."""
     iam = iam_client(partition)
     try:
@@ -499,7 +524,7 @@ def create_role(
     return role["Arn"]
 
 
-def _delete_role(iam, name):
+def _delete_role(iam: Any, name: str) -> None:
     for policy in iam.list_role_policies(RoleName=name).get("PolicyNames", []):
         iam.delete_role_policy(RoleName=name, PolicyName=policy)
     for attached in iam.list_attached_role_policies(RoleName=name).get("AttachedPolicies", []):
@@ -507,7 +532,7 @@ def _delete_role(iam, name):
     iam.delete_role(RoleName=name)
 
 
-def get_role_arn(name, partition="aws"):
+def get_role_arn(name: str, partition: str = "aws") -> str | None:
     """The ARN of an existing role, or None."""
     iam = iam_client(partition)
     try:
@@ -523,7 +548,7 @@ def get_role_arn(name, partition="aws"):
 REVOKE_POLICY_NAME = "AWSRevokeOlderSessions"
 
 
-def revoke_older_sessions_policy(issued_before):
+def revoke_older_sessions_policy(issued_before: datetime) -> dict[str, Any]:
     """The inline policy AWS's own "Revoke active sessions" puts on a role."""
     return {
         "Version": "2012-10-17",
@@ -542,7 +567,7 @@ def revoke_older_sessions_policy(issued_before):
     }
 
 
-def role_trust_policy(role_arn):
+def role_trust_policy(role_arn: str) -> dict[str, Any]:
     """The role's trust policy document (a dict)."""
     role = RoleArn.parse(role_arn)
     try:
@@ -555,7 +580,7 @@ def role_trust_policy(role_arn):
     return json.loads(unquote(document)) if isinstance(document, str) else document
 
 
-def revoke_older_sessions(*, role_arn, issued_before):
+def revoke_older_sessions(*, role_arn: str, issued_before: datetime) -> None:
     """Deny everything to the role's sessions issued before `issued_before` (iam:PutRolePolicy)."""
     role = RoleArn.parse(role_arn)
     try:
@@ -568,7 +593,7 @@ def revoke_older_sessions(*, role_arn, issued_before):
         raise _translate_iam(error, "iam:PutRolePolicy") from None
 
 
-def _translate_iam(error, permission):
+def _translate_iam(error: Exception, permission: str) -> AwsError:
     translated = _translate(error)
     if translated.code in {"AccessDenied", "AccessDeniedException"}:
         return RoleRefused(

@@ -166,6 +166,11 @@ class RoleMapping(models.Model):
     def grantee(self):
         return self.user or self.team
 
+    @property
+    def grantee_name(self) -> str:
+        """Whom the grant is for, as records name them: "bob", or "team ops"."""
+        return f"team {self.team.name}" if self.team else self.user.get_username()
+
     def clean(self):
         errors = {}
         if (self.user_id is None) == (self.team_id is None):

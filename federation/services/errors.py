@@ -9,7 +9,7 @@ class GrantNotFound(PortalError):
     status = 404
     title = "Not found"
 
-    def __init__(self, message="There is nothing here, or it is not yours to see."):
+    def __init__(self, message: str = "There is nothing here, or it is not yours to see.") -> None:
         super().__init__(message)
 
 
@@ -19,7 +19,7 @@ class RateLimited(PortalError):
     status = 429
     title = "Slow down"
 
-    def __init__(self, message, retry_after):
+    def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 

@@ -1,14 +1,16 @@
 """Granting roles, changing and ending grants, and revoking a role's live sessions."""
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Tenant
+from accounts.models import Team, Tenant, User
 from audit.models import AuditEvent
-from audit.records import record
+from audit.records import RequestMeta, record
 from federation import aws
 from federation.models import RoleMapping
 from federation.services.errors import GrantNotFound
@@ -16,21 +18,21 @@ from federation.services.errors import GrantNotFound
 
 def grant_role(
     *,
-    actor,
-    actor_username="",
-    tenant,
-    role_arn,
-    user=None,
-    team=None,
-    label="",
-    account_alias="",
-    max_session_seconds=None,
-    destination_path="",
-    region="",
-    valid_until=None,
-    session_policy="",
-    meta=None,
-):
+    actor: User | None,
+    actor_username: str = "",
+    tenant: Tenant,
+    role_arn: str,
+    user: User | None = None,
+    team: Team | None = None,
+    label: str = "",
+    account_alias: str = "",
+    max_session_seconds: int | None = None,
+    destination_path: str = "",
+    region: str = "",
+    valid_until: datetime | None = None,
+    session_policy: str = "",
+    meta: RequestMeta | None = None,
+) -> RoleMapping:
     """Grant a role to a user or a team; validated, saved and audited in one transaction."""
     mapping = RoleMapping(
         tenant=tenant,
@@ -56,12 +58,21 @@ def grant_role(
             mapping=mapping,
             meta=meta,
             duration_seconds=mapping.max_session_seconds,
-            detail=f"granted to {'team ' + team.name if team else user.get_username()}"[:500],
+            detail=f"granted to {mapping.grantee_name}",
         )
     return mapping
 
 
-def grant_roles(*, actor, tenant, role_arn, users=(), teams=(), meta=None, **options):
+def grant_roles(
+    *,
+    actor: User,
+    tenant: Tenant,
+    role_arn: str,
+    users: Iterable[User] = (),
+    teams: Iterable[Team] = (),
+    meta: RequestMeta | None = None,
+    **options: Any,
+) -> list[RoleMapping]:
     """Grant one role to several people and teams at once: all of them or none."""
     if not users and not teams:
         raise ValidationError("Choose at least one person or team.")
@@ -73,7 +84,7 @@ def grant_roles(*, actor, tenant, role_arn, users=(), teams=(), meta=None, **opt
         ]
 
 
-def _describe_change(mapping, changed_fields):
+def _describe_change(mapping: RoleMapping, changed_fields: Iterable[str]) -> str:
     parts = []
     for name in changed_fields:
         value = getattr(mapping, name, "")
@@ -85,7 +96,13 @@ def _describe_change(mapping, changed_fields):
     return "; ".join(parts)
 
 
-def change_grant(*, actor, mapping, changed_fields, meta=None):
+def change_grant(
+    *,
+    actor: User,
+    mapping: RoleMapping,
+    changed_fields: Iterable[str],
+    meta: RequestMeta | None = None,
+) -> None:
     """Record a change made to a grant (its expiry extended, its limit lowered...).
 
     Switching a grant off is recorded as a revocation.
@@ -101,7 +118,13 @@ def change_grant(*, actor, mapping, changed_fields, meta=None):
     )
 
 
-def revoke_grant(*, actor, mapping, actor_username="", meta=None):
+def revoke_grant(
+    *,
+    actor: User | None,
+    mapping: RoleMapping,
+    actor_username: str = "",
+    meta: RequestMeta | None = None,
+) -> RoleMapping:
     """End a grant now. It stays in the records; issuance refuses it from this moment."""
     with transaction.atomic():
         RoleMapping.objects.unscoped("the grant its caller holds").filter(pk=mapping.pk).update(
@@ -119,7 +142,9 @@ def revoke_grant(*, actor, mapping, actor_username="", meta=None):
     return mapping
 
 
-def delete_grantees(*, actor, grantees, meta=None):
+def delete_grantees(
+    *, actor: User, grantees: Iterable[User | Team], meta: RequestMeta | None = None
+) -> None:
     """Delete people or teams; their live grants are ended first, so the trail shows it."""
     with transaction.atomic():
         for grantee in grantees:
@@ -128,7 +153,7 @@ def delete_grantees(*, actor, grantees, meta=None):
             grantee.delete()
 
 
-def _requires_external_id(trust_policy, external_id):
+def _requires_external_id(trust_policy: dict[str, Any], external_id: str) -> bool:
     """Whether an Allow statement of the trust policy demands this ExternalId."""
     statements = trust_policy.get("Statement", [])
     for statement in statements if isinstance(statements, list) else [statements]:
@@ -144,7 +169,9 @@ def _requires_external_id(trust_policy, external_id):
     return False
 
 
-def revoke_role_sessions(*, actor, tenant, role_arn, meta=None):
+def revoke_role_sessions(
+    *, actor: User, tenant: Tenant, role_arn: str, meta: RequestMeta | None = None
+) -> datetime:
     """End every live session of a role, console sessions included (AWSRevokeOlderSessions).
 
     Only for a role the tenant has granted and whose trust policy demands the tenant's
@@ -157,7 +184,7 @@ def revoke_role_sessions(*, actor, tenant, role_arn, meta=None):
     )
     if tenant is None or not granted.exists():
         raise GrantNotFound
-    audit = {"actor": actor, "tenant": tenant, "meta": meta, "role_arn": role_arn}
+    audit: dict[str, Any] = {"actor": actor, "tenant": tenant, "meta": meta, "role_arn": role_arn}
     # The policy's clock has whole seconds: round up so no session from this second survives.
     issued_before = (timezone.now() + timedelta(seconds=1)).replace(microsecond=0)
     try:

@@ -1,14 +1,17 @@
 """Issuing a console sign-in URL or CLI credentials for a grant, inside its limits."""
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, NoReturn
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.views.decorators.debug import sensitive_variables
 
-from accounts.models import MIN_SESSION_SECONDS
-from audit.records import record, record_for_person
+from accounts.models import MIN_SESSION_SECONDS, Tenant, User
+from audit.records import RequestMeta, record, record_for_person
 from federation import aws, ratelimit
 from federation.models import CONSOLE_SERVICES, RoleMapping
 from federation.services.errors import GrantNotFound, InvalidChoice, RateLimited
@@ -30,7 +33,7 @@ class IssuedSession:
     credentials: aws.Credentials | None = field(default=None, repr=False)
 
 
-def usable_grants(user):
+def usable_grants(user: User) -> QuerySet[RoleMapping]:
     """The grants a person can use right now, for the self-service page and the API."""
     return (
         RoleMapping.objects.usable_by(user)
@@ -39,7 +42,9 @@ def usable_grants(user):
     )
 
 
-def _record_refusal(*, kind, user, mapping_id, meta, **fields):
+def _record_refusal(
+    *, kind: str, user: User, mapping_id: int, meta: RequestMeta, **fields: Any
+) -> None:
     """A `<kind>.denied` record: in the grant's tenant if it is one of the person's,
     otherwise in each of the person's tenants (their admins see someone trying ids that are
     not theirs), never naming another tenant's grant."""
@@ -55,7 +60,7 @@ def _record_refusal(*, kind, user, mapping_id, meta, **fields):
     )
 
 
-def _usable_grant(*, user, mapping_id, kind, meta):
+def _usable_grant(*, user: User, mapping_id: int, kind: str, meta: RequestMeta) -> RoleMapping:
     mapping = usable_grants(user).filter(pk=mapping_id).first()
     if mapping is not None:
         return mapping
@@ -69,7 +74,15 @@ def _usable_grant(*, user, mapping_id, kind, meta):
     raise GrantNotFound
 
 
-def refuse_choice(*, kind, user, mapping_id, meta, problem, fields=()):
+def refuse_choice(
+    *,
+    kind: str,
+    user: User,
+    mapping_id: int,
+    meta: RequestMeta,
+    problem: str,
+    fields: Sequence[str] = (),
+) -> NoReturn:
     """Refuse a choice the form could not read (a tampered duration, region or destination;
     `fields` names them): counted against the person's rate limit like any issuance, so
     refusals cannot flood the trail, then recorded and raised as InvalidChoice."""
@@ -79,7 +92,15 @@ def refuse_choice(*, kind, user, mapping_id, meta, problem, fields=()):
     )
 
 
-def _refuse_choice(*, kind, user, mapping_id, meta, problem, fields=()):
+def _refuse_choice(
+    *,
+    kind: str,
+    user: User,
+    mapping_id: int,
+    meta: RequestMeta,
+    problem: str,
+    fields: Sequence[str] = (),
+) -> NoReturn:
     """Record a refused choice in the tenant of the grant it was made for; raise."""
     _record_refusal(
         kind=kind,
@@ -92,14 +113,14 @@ def _refuse_choice(*, kind, user, mapping_id, meta, problem, fields=()):
     raise InvalidChoice(problem)
 
 
-def session_limit(mapping):
+def session_limit(mapping: RoleMapping) -> int:
     return min(mapping.max_session_seconds, mapping.tenant.max_session_seconds)
 
 
 DEFAULT_SESSION_SECONDS = 3600
 
 
-def _session_seconds(mapping, requested):
+def _session_seconds(mapping: RoleMapping, requested: int | None) -> int:
     """The length asked for, within the grant; one hour (or the grant's limit, if shorter)
     when nothing was asked for: the longest session is a choice, not a default."""
     limit = session_limit(mapping)
@@ -108,7 +129,9 @@ def _session_seconds(mapping, requested):
     return max(MIN_SESSION_SECONDS, min(int(requested), limit))
 
 
-def _within_limits(*, kind, user, mapping_id, meta, tenant=None):
+def _within_limits(
+    *, kind: str, user: User, mapping_id: int, meta: RequestMeta, tenant: Tenant | None = None
+) -> None:
     """Per person first (before any lookup), then per tenant. The first refusal in a window
     is recorded; the rest of a burst is not, so it cannot flood the trail."""
     window = settings.ISSUE_LIMIT_WINDOW_SECONDS
@@ -136,7 +159,15 @@ def _within_limits(*, kind, user, mapping_id, meta, tenant=None):
 
 
 @sensitive_variables("assumed", "signin_token", "url")
-def _issue(*, kind, user, mapping_id, seconds, meta, console=None):
+def _issue(
+    *,
+    kind: str,
+    user: User,
+    mapping_id: int,
+    seconds: int | None,
+    meta: RequestMeta,
+    console: dict[str, str | None] | None = None,
+) -> "IssuedSession":
     _within_limits(kind=kind, user=user, mapping_id=mapping_id, meta=meta)
     mapping = _usable_grant(user=user, mapping_id=mapping_id, kind=kind, meta=meta)
     _within_limits(kind=kind, user=user, mapping_id=mapping_id, meta=meta, tenant=mapping.tenant)
@@ -154,7 +185,7 @@ def _issue(*, kind, user, mapping_id, seconds, meta, console=None):
     tenant = mapping.tenant
     session_name = user.session_name
     source_identity = session_name if tenant.send_source_identity else ""
-    audit = {
+    audit: dict[str, Any] = {
         "actor": user,
         "meta": meta,
         "mapping": mapping,
@@ -225,7 +256,9 @@ def _issue(*, kind, user, mapping_id, seconds, meta, console=None):
     )
 
 
-def _destination(mapping, *, region=None, path=None):
+def _destination(
+    mapping: RoleMapping, *, region: str | None = None, path: str | None = None
+) -> str:
     partition = mapping.role.partition
     region = mapping.region if region is None else region
     path = path or mapping.destination_path
@@ -236,7 +269,15 @@ def _destination(mapping, *, region=None, path=None):
     return aws.console_destination(partition, path=path, region=region)
 
 
-def issue_console_url(*, user, mapping_id, seconds=None, region=None, path=None, meta):
+def issue_console_url(
+    *,
+    user: User,
+    mapping_id: int,
+    seconds: int | None = None,
+    region: str | None = None,
+    path: str | None = None,
+    meta: RequestMeta,
+) -> IssuedSession:
     """Assume the granted role and return an IssuedSession carrying a console sign-in URL.
 
     Raises GrantNotFound (after a `console.denied` record, with no AWS call),
@@ -252,6 +293,8 @@ def issue_console_url(*, user, mapping_id, seconds=None, region=None, path=None,
     )
 
 
-def issue_cli_credentials(*, user, mapping_id, seconds=None, meta):
+def issue_cli_credentials(
+    *, user: User, mapping_id: int, seconds: int | None = None, meta: RequestMeta
+) -> IssuedSession:
     """Assume the granted role and return an IssuedSession carrying temporary credentials."""
     return _issue(kind="cli", user=user, mapping_id=mapping_id, seconds=seconds, meta=meta)

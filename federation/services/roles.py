@@ -1,11 +1,14 @@
 """Creating an IAM role the portal may assume for a tenant (create_broker_role)."""
 
 import json
+from collections.abc import Iterable
+from typing import Any
 
+from accounts.models import Tenant
 from federation import aws
 
 
-def broker_trust_policy(*, principal, external_id):
+def broker_trust_policy(*, principal: str, external_id: str) -> dict[str, Any]:
     """A least-privilege trust policy: only the broker, only with the tenant's ExternalId.
 
     It allows the three actions the portal performs when it assumes the role:
@@ -27,14 +30,14 @@ def broker_trust_policy(*, principal, external_id):
 
 def create_broker_role(
     *,
-    name,
-    tenant,
-    principal="",
-    partition="aws",
-    max_session_seconds=43200,
-    policy_document="",
-    managed_policy_arns=(),
-):
+    name: str,
+    tenant: Tenant,
+    principal: str = "",
+    partition: str = "aws",
+    max_session_seconds: int = 43200,
+    policy_document: str = "",
+    managed_policy_arns: Iterable[str] = (),
+) -> str:
     """Create an IAM role the portal can assume for `tenant`; returns its ARN.
 
     `principal` defaults to the root of the account whose credentials the portal runs on.

@@ -1,16 +1,21 @@
 """Personal API tokens: made for a number of days, revoked with a record."""
 
+from collections.abc import Iterable
+
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import Tenant, User
 from audit.models import AuditEvent
-from audit.records import record_for_person
+from audit.records import RequestMeta, record_for_person
 from federation.models import ApiToken
 from federation.services.errors import InvalidChoice
 
 
-def create_token(*, user, name, days, meta=None):
+def create_token(
+    *, user: User, name: str, days: int, meta: RequestMeta | None = None
+) -> tuple[ApiToken, str]:
     """A new personal API token that works for `days` (1 to API_TOKEN_MAX_DAYS); returns
     (token, plain text shown to its owner once)."""
     if not 1 <= days <= settings.API_TOKEN_MAX_DAYS:
@@ -27,12 +32,22 @@ def create_token(*, user, name, days, meta=None):
     return token, plain
 
 
-def revoke_token(*, actor, token, meta=None, reason=""):
+def revoke_token(
+    *, actor: User | None, token: ApiToken, meta: RequestMeta | None = None, reason: str = ""
+) -> None:
     """Revoke a token now (its owner, or an admin of the tenants the owner belongs to)."""
     revoke_tokens(actor=actor, tokens=[token], meta=meta, reason=reason)
 
 
-def revoke_tokens(*, actor, tokens, meta=None, reason="", tenants=None, actor_username=""):
+def revoke_tokens(
+    *,
+    actor: User | None,
+    tokens: Iterable[ApiToken],
+    meta: RequestMeta | None = None,
+    reason: str = "",
+    tenants: Iterable[Tenant | None] | None = None,
+    actor_username: str = "",
+) -> None:
     """Revoke live tokens, each with its record in the owner's tenants (or `tenants`)."""
     with transaction.atomic():
         for token in tokens:
