@@ -141,6 +141,8 @@ class RoleMapping(models.Model):
     objects, rows = scoped_managers(RoleMappingQuerySet)
 
     class Meta:
+        # One word for it everywhere: a grant (docs/ARCHITECTURE.md).
+        verbose_name = "grant"
         default_manager_name = "rows"
         constraints = [
             models.CheckConstraint(

@@ -304,7 +304,7 @@ def test_platform_records_are_for_operators_only(as_alice, globex, model):
 
 def test_the_admin_index_lists_only_what_a_tenant_admin_may_use(as_alice):
     page = as_alice.get("/admin/").content.decode()
-    assert "Role mappings" in page and "Audit events" in page
+    assert "Grants" in page and "Audit events" in page
     assert "Groups" not in page and "Access attempts" not in page
 
 
