@@ -82,26 +82,14 @@ def refuse_choice(
     meta: RequestMeta,
     problem: str,
     fields: Sequence[str] = (),
+    counted: bool = False,
 ) -> NoReturn:
-    """Refuse a choice the form could not read (a tampered duration, region or destination;
-    `fields` names them): counted against the person's rate limit like any issuance, so
-    refusals cannot flood the trail, then recorded and raised as InvalidChoice."""
-    _within_limits(kind=kind, user=user, mapping_id=mapping_id, meta=meta)
-    _refuse_choice(
-        kind=kind, user=user, mapping_id=mapping_id, meta=meta, problem=problem, fields=fields
-    )
-
-
-def _refuse_choice(
-    *,
-    kind: str,
-    user: User,
-    mapping_id: int,
-    meta: RequestMeta,
-    problem: str,
-    fields: Sequence[str] = (),
-) -> NoReturn:
-    """Record a refused choice in the tenant of the grant it was made for; raise."""
+    """Refuse a choice (a tampered duration, region or destination; `fields` names them):
+    counted against the person's rate limit like any issuance (unless the caller already
+    `counted` it), so refusals cannot flood the trail, then recorded in the tenant of the
+    grant it was made for and raised as InvalidChoice."""
+    if not counted:
+        _within_limits(kind=kind, user=user, mapping_id=mapping_id, meta=meta)
     _record_refusal(
         kind=kind,
         user=user,
@@ -177,9 +165,13 @@ def _issue(
         try:
             destination = _destination(mapping, **console)
         except InvalidChoice as error:
-            # Already counted against the rate limits above.
-            _refuse_choice(
-                kind=kind, user=user, mapping_id=mapping_id, meta=meta, problem=str(error)
+            refuse_choice(
+                kind=kind,
+                user=user,
+                mapping_id=mapping_id,
+                meta=meta,
+                problem=str(error),
+                counted=True,  # against the rate limits above
             )
     seconds = _session_seconds(mapping, seconds)
     tenant = mapping.tenant
