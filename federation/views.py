@@ -159,8 +159,13 @@ def tokens(request):
         "tokens": ApiToken.objects.for_user(request.user).filter(user=request.user),
         "portal_url": request.build_absolute_uri("/"),
         # One ready profile per role: ids are what credential_process needs.
+        # The AWS CLI needs a region for STS too: the grant's, else the portal's own.
         "profiles": [
-            (slugify(grant.label) or f"role-{grant.pk}", grant)
+            (
+                slugify(grant.label) or f"role-{grant.pk}",
+                grant,
+                grant.region or aws.region_for(grant.role.partition),
+            )
             for grant in services.usable_grants(request.user)
         ],
         "sandbox_sts": settings.AWS_SANDBOX_URL if settings.AWS_PORTAL_SANDBOX else "",

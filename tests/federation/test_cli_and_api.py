@@ -209,6 +209,7 @@ def test_the_tokens_page_gives_a_profile_for_each_of_my_roles(client, world, bob
     client.force_login(world.bob)
     page = client.get("/tokens/").content.decode()
     assert f"--role {bob_grant.pk}" in page and "[profile acme-admin]" in page
+    assert "region = us-east-1" in page  # the AWS CLI asks for one
 
 
 def test_the_helper_explains_an_unreachable_portal():
