@@ -17,8 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from audit.records import record
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psutil  # noqa: E402
@@ -157,6 +155,7 @@ def profile_issuance(grant):
 
 def audit_record(grant):
     """One `console.requested` record, committed on its own, as an issuance writes it."""
+    from audit.records import record
 
     user = grant.user
 
