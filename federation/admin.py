@@ -295,8 +295,10 @@ class DeletesGrantees:
 
     def get_deleted_objects(self, objs, request):
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
-        # Grants go with their grantee, ended on the record first: no permission of their own.
+        # Grants go with their grantee, ended on the record first, and a person's API tokens
+        # go with them: neither needs a delete permission of its own.
         perms_needed.discard(RoleMapping._meta.verbose_name)
+        perms_needed.discard(ApiToken._meta.verbose_name)
         return deleted, counts, perms_needed, protected
 
     def delete_queryset(self, request, queryset):

@@ -187,8 +187,11 @@ def _record_team_members(sender, instance, action, reverse, pk_set, **kwargs):
     if action == "post_clear":
         changed = instance.__dict__.pop("_cleared", [])
     elif action in {"post_add", "post_remove"} and pk_set:
-        other = Team if reverse else User
-        changed = list(other.objects.filter(pk__in=pk_set))
+        changed = list(
+            Team.objects.unscoped("the teams this person just joined or left").filter(pk__in=pk_set)
+            if reverse
+            else User.objects.filter(pk__in=pk_set)
+        )
     else:
         return
     verb = "added" if action == "post_add" else "removed"

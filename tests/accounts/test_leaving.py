@@ -245,3 +245,25 @@ def test_a_membership_cannot_be_handed_to_another_person(as_alice, world):
     page = as_alice.get(f"/admin/accounts/tenant/{world.tenant_a.pk}/change/").content.decode()
     rows = re.findall(r'<select[^>]*name="memberships-\d+-user"[^>]*>', page)
     assert rows and all(" disabled" in row for row in rows)
+
+
+def test_joining_a_team_from_the_person_s_side_is_recorded_in_a_request(world):
+    from core.scoping import strict_scoping
+    from tests.factories import TeamFactory
+
+    team = TeamFactory(tenant=world.tenant_a, name="ops")
+    with strict_scoping():  # as if a page did it while serving a request
+        world.bob.teams.add(team)
+    assert records("team.changed", detail="bob added to team ops").exists()
+
+
+def test_an_operator_deletes_a_person_with_api_tokens(operator_client, world):
+    from federation.models import ApiToken
+
+    ApiToken.issue(user=world.bob, name="laptop", days=30)
+    confirm = operator_client.get(f"/admin/accounts/user/{world.bob.pk}/delete/")
+    assert confirm.status_code == 200
+    assert b"permission to delete" not in confirm.content
+    response = operator_client.post(f"/admin/accounts/user/{world.bob.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not ApiToken.objects.filter(user_id=world.bob.pk).exists()
