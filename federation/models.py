@@ -245,6 +245,7 @@ class ApiToken(models.Model):
     objects, rows = scoped_managers(ApiTokenQuerySet)
 
     class Meta:
+        verbose_name = "API token"
         default_manager_name = "rows"
         ordering = ["-created_at"]
 
