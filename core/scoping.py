@@ -48,13 +48,6 @@ def tenant_ids(user: Any, *, action: str = "view") -> list[int]:
     return list(memberships.values_list("tenant_id", flat=True))
 
 
-def administers(user: Any, tenant_id: int) -> bool:
-    """Whether `user` may run this tenant: an operator, or an admin member of it."""
-    if not signed_in(user):
-        return False
-    return user.is_superuser or tenant_id in tenant_ids(user, action="manage")
-
-
 @contextlib.contextmanager
 def strict_scoping() -> Iterator[None]:
     """Within this block, an unscoped read of a tenant-owned model raises UnscopedQuery."""
