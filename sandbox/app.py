@@ -7,11 +7,17 @@
   tag and session-policy rules; that the role exists; that its trust policy lets the
   caller assume it with this ExternalId (and set SourceIdentity and tags); the role's
   MaxSessionDuration; and the one-hour cap on role chaining. moto alone checks none of it.
+  A call signed with a role session this sandbox issued is refused (AccessDenied) when the
+  role's inline Deny statements cover that session's SourceIdentity and issue time
+  (AWSRevokeOlderSessions, the portal's PortcullisEndedAccess), as AWS refuses it;
+  sts:GetCallerIdentity, which AWS answers whatever the policies say, still answers. A
+  chained session keeps its caller's SourceIdentity.
 - `/federation`, the console sign-in endpoint: `Action=getSigninToken` accepts only
   credentials of a live session this sandbox issued, a Session JSON with exactly the
   three keys, a SessionDuration of 900-43200 and none for chained sessions;
   `Action=login` accepts a sign-in token at most 15 minutes old and a Destination on the
-  partition's console domain, and shows a "sandbox console" page naming the session.
+  partition's console domain, and shows a "sandbox console" page naming the session, or
+  a 403 when the role's inline Deny statements cover the session.
 - `/oauth?Action=logout`, the sign-out-first wrapper, which returns to the login URL.
 - `/_sandbox/faults`, to make STS or the federation endpoint misbehave on purpose (a JSON
   POST from this machine only).
@@ -117,16 +123,29 @@ class Sandbox(StsMixin, FederationMixin, ConsoleMixin):
             environ["wsgi.input"] = io.BytesIO(body)
             environ["CONTENT_LENGTH"] = str(len(body))
             form = parse_qs(body.decode("utf-8", "replace")) if body else {}
-            if self._service(request) == "sts":
+            service = self._service(request)
+            if service == "sts":
                 self.calls[f"sts:{form.get('Action', [''])[0]}"] += 1
-            if form.get("Action") == ["AssumeRole"] and self._service(request) == "sts":
-                response = self._fault("sts") or self.assume_role(request, environ, form)
-            elif self._service(request) == "sts":
-                response = self._fault("sts") or self._moto(environ)
+            if form.get("Action") == ["AssumeRole"] and service == "sts":
+                response = (
+                    self._fault("sts")
+                    or self._denied_caller(request, service, form)
+                    or self.assume_role(request, environ, form)
+                )
+            elif service == "sts":
+                response = (
+                    self._fault("sts")
+                    or self._denied_caller(request, service, form)
+                    or self._moto(environ)
+                )
             else:
                 for arn in form.get("PolicyArn", []):
                     load_aws_managed_policy(arn)
-                response = self._iam_fault(form) or self._moto(environ)
+                response = (
+                    self._iam_fault(form)
+                    or self._denied_caller(request, service, form)
+                    or self._moto(environ)
+                )
         return response
 
     def _moto(self, environ):

@@ -1,21 +1,20 @@
 """`Action=login`: the "sandbox console" page, which stands in for the AWS console."""
 
 import html
-import json
-from datetime import datetime
 from urllib.parse import urlsplit
 
 from werkzeug.wrappers import Response
 
 from federation.aws import is_console_url
-from sandbox.iam import moto_role
+from sandbox.iam import denied_by_inline_policies
 from sandbox.state import SIGNIN_TOKEN_LIFETIME, now
 
 
 class ConsoleMixin:
     """A sign-in token at most 15 minutes old and a Destination on the partition's console
-    domain open a page naming the session; sessions older than the role's
-    AWSRevokeOlderSessions cut-off are refused, as the AWS console refuses them."""
+    domain open a page naming the session; a session the role's inline policies deny
+    everything (AWSRevokeOlderSessions, or a PortcullisEndedAccess statement for its
+    SourceIdentity) is refused, as the AWS console refuses it."""
 
     def login(self, request):
         with self.lock:
@@ -27,13 +26,11 @@ class ConsoleMixin:
             return self._refuse("Destination is not on this partition's AWS console.")
         issuer = request.values.get("Issuer", "")
         session = signin.session
-        revoked_before = self.revoked_before(session.role_arn)
-        if revoked_before and session.issued_at < revoked_before:
-            return self._refuse(
-                "Access denied: this role's sessions issued before "
-                f"{revoked_before:%Y-%m-%d %H:%M:%S} UTC were revoked (AWSRevokeOlderSessions).",
-                status=403,
-            )
+        denied = denied_by_inline_policies(
+            session.role_arn, session.source_identity, session.issued_at
+        )
+        if denied:
+            return self._refuse(f"Access denied: {denied}", status=403)
         expires = (
             min(signin.console_expires_at, session.expiration)
             if session.chained
@@ -63,14 +60,3 @@ no real AWS account is involved.</p>
         response.headers["Cache-Control"] = "no-store"
         response.headers["Referrer-Policy"] = "no-referrer"
         return response
-
-    @staticmethod
-    def revoked_before(role_arn):
-        """The cut-off of the role's AWSRevokeOlderSessions policy, if it has one."""
-        role = moto_role(role_arn)
-        document = role.policies.get("AWSRevokeOlderSessions") if role else None
-        if not document:
-            return None
-        statement = json.loads(document)["Statement"]
-        cutoff = statement["Condition"]["DateLessThan"]["aws:TokenIssueTime"]
-        return datetime.fromisoformat(cutoff.replace("Z", "+00:00"))

@@ -11,7 +11,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from werkzeug.wrappers import Response
 
 from federation.aws import CHAINED_SESSION_LIMIT, RoleArn, partition_of_region
-from sandbox.iam import moto_role, trust_allows
+from sandbox.iam import denied_by_inline_policies, moto_role, trust_allows
 from sandbox.state import (
     EXTERNAL_ID_RE,
     NAME_RE,
@@ -21,6 +21,9 @@ from sandbox.state import (
     RoleSession,
     now,
 )
+
+# Actions AWS answers whatever the caller's policies say ("No permissions are required").
+NEVER_DENIED = {"sts:GetCallerIdentity"}
 
 
 class StsMixin:
@@ -38,6 +41,34 @@ class StsMixin:
         ET.SubElement(root, "RequestId").text = str(uuid.uuid4())
         return Response(ET.tostring(root), status=fault.status, content_type="text/xml")
 
+    def _denied_caller(self, request, service, form):
+        """AccessDenied for a call signed with a role session this sandbox issued when the
+        role's inline Deny statements cover the session (its SourceIdentity and issue
+        time), as AWS refuses it; None otherwise (the broker's own keys included)."""
+        caller_key, _ = self._caller(request)
+        with self.lock:
+            caller = self.sessions.get(caller_key)
+        if caller is None or not service:
+            return None
+        action = f"{service}:{form.get('Action', [''])[0]}"
+        if action in NEVER_DENIED:
+            return None
+        denied = denied_by_inline_policies(
+            caller.role_arn, caller.source_identity, caller.issued_at, action=action
+        )
+        if denied is None:
+            return None
+        resource = form.get("RoleArn", [""])[0] if action == "sts:AssumeRole" else ""
+        on = f" on resource: {resource}" if resource else ""
+        return self._sts_error(
+            AwsFault(
+                403,
+                "AccessDenied",
+                f"User: {caller.assumed_role_arn} is not authorized to perform: {action}{on} "
+                f"with an explicit deny in an identity-based policy: {denied}",
+            )
+        )
+
     def assume_role(self, request, environ, form):
         params = {key: values[0] for key, values in form.items()}
         caller_key, region = self._caller(request)
@@ -46,6 +77,11 @@ class StsMixin:
             role = self._check_assume_role(params, partition, chained, candidates)
         except AwsFault as fault:
             return self._sts_error(fault)
+        with self.lock:
+            caller = self.sessions.get(caller_key)
+        if caller is not None and caller.source_identity and not role["source_identity"]:
+            # AWS keeps a session's SourceIdentity through role chaining.
+            role["source_identity"] = caller.source_identity
         response = self._moto(environ)
         if response.status_code != 200:
             return response
