@@ -60,6 +60,20 @@ class AuditEvent(models.Model):
         TEAM_CHANGED = "team.changed"
         TEAM_DELETED = "team.deleted"
         AUDIT_KEYED = "audit.keyed"
+        # Access on request.
+        REQUEST_CREATED = "request.created"
+        REQUEST_APPROVED = "request.approved"
+        REQUEST_DENIED = "request.denied"
+        REQUEST_CANCELLED = "request.cancelled"
+        REQUEST_EXPIRED = "request.expired"
+        REQUEST_ESCALATED = "request.escalated"
+        REQUEST_ACTIVATED = "request.activated"
+        REQUEST_ENDED = "request.ended"
+        REQUEST_REFUSED = "request.refused"
+        BREAKGLASS_ACTIVATED = "breakglass.activated"
+        BREAKGLASS_REVIEWED = "breakglass.reviewed"
+        SESSIONS_ENDED = "sessions.ended"
+        NOTIFICATION_FAILED = "notification.failed"
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     tenant = models.ForeignKey(

@@ -10,6 +10,8 @@ class PortalError(Exception):
     title = "Check your choices"
     # Seconds to wait before trying again (sent as Retry-After), where that is known.
     retry_after: int | None = None
+    # A stable name for programs reading the JSON API ("AccessWindowRequired"...).
+    code: str = ""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

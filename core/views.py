@@ -55,7 +55,11 @@ def error_response(request, error, *, as_json=False):
     title and message (with the request id), Retry-After when known, never cached."""
     if as_json:
         response = JsonResponse(
-            {"error": error.message, "request_id": getattr(request, "request_id", "")},
+            {
+                "error": error.message,
+                "code": error.code or type(error).__name__,
+                "request_id": getattr(request, "request_id", ""),
+            },
             status=error.status,
         )
         response["Cache-Control"] = "no-store"

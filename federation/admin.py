@@ -17,8 +17,12 @@ from core.validation import describe
 from federation import aws, services
 from federation.models import (
     CONSOLE_SERVICES,
+    MAX_ACTIVATION_SECONDS,
+    MAX_APPROVALS,
+    MIN_ACTIVATION_SECONDS,
     ApiToken,
     RoleMapping,
+    approval_policy_errors,
     validate_role_arn,
     validate_session_policy,
 )
@@ -73,12 +77,53 @@ class GrantForm(forms.Form):
         required=False,
         validators=[validate_session_policy],
     )
+    activation = forms.ChoiceField(
+        choices=RoleMapping.Activation.choices,
+        initial=RoleMapping.Activation.STANDING,
+        required=False,
+        help_text="Standing: usable at any time. On request: the person asks each time, "
+        "someone else approves, and a window opens.",
+    )
+    approvers = forms.ModelMultipleChoiceField(
+        queryset=User.objects.none(),
+        required=False,
+        widget=FilteredSelectMultiple("approvers", is_stacked=False),
+    )
+    approver_teams = forms.ModelMultipleChoiceField(
+        queryset=Team.objects.none(),
+        required=False,
+        widget=FilteredSelectMultiple("approver teams", is_stacked=False),
+    )
+    approvals_needed = forms.IntegerField(
+        min_value=1, max_value=MAX_APPROVALS, initial=1, required=False
+    )
+    max_activation_seconds = forms.IntegerField(
+        label="Longest window (seconds)",
+        min_value=MIN_ACTIVATION_SECONDS,
+        max_value=MAX_ACTIVATION_SECONDS,
+        initial=3600,
+        required=False,
+    )
+    ticket_required = forms.BooleanField(required=False)
+    break_glass = forms.BooleanField(label="Break-glass allowed", required=False)
+    escalate_after_seconds = forms.IntegerField(
+        label="Escalate after (seconds)",
+        min_value=0,
+        initial=3600,
+        required=False,
+        help_text="A request nobody decides by then goes to the tenant's admins too (0: never).",
+    )
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["tenant"].queryset = scoped(Tenant.objects.all(), user)
         self.fields["users"].queryset = scoped(User.objects.order_by("username"), user)
         self.fields["teams"].queryset = scoped(Team.objects.select_related("tenant"), user)
+        self.fields["approvers"].queryset = self.fields["users"].queryset
+        self.fields["approver_teams"].queryset = self.fields["teams"].queryset
+
+    def clean_activation(self):
+        return self.cleaned_data["activation"] or RoleMapping.Activation.STANDING
 
     def clean(self):
         cleaned = super().clean()
@@ -97,6 +142,32 @@ class GrantForm(forms.Form):
         valid_until = cleaned.get("valid_until")
         if valid_until and valid_until <= timezone.now():
             self.add_error("valid_until", "Choose a time in the future.")
+        if tenant is not None:
+            for field, message in approval_policy_errors(
+                tenant_id=tenant.pk,
+                activation=cleaned.get("activation"),
+                approvers=cleaned.get("approvers"),
+                approver_teams=cleaned.get("approver_teams"),
+                approvals_needed=cleaned.get("approvals_needed") or 1,
+            ).items():
+                self.add_error(field, message)
+        return cleaned
+
+
+class RoleMappingForm(forms.ModelForm):
+    """A grant's change page: its approval policy is checked as a whole. (The admin gives
+    it its model and fields.)"""
+
+    def clean(self):
+        cleaned = super().clean()
+        for field, message in approval_policy_errors(
+            tenant_id=self.instance.tenant_id or getattr(cleaned.get("tenant"), "pk", None),
+            activation=cleaned.get("activation", self.instance.activation),
+            approvers=cleaned.get("approvers"),
+            approver_teams=cleaned.get("approver_teams"),
+            approvals_needed=cleaned.get("approvals_needed"),
+        ).items():
+            self.add_error(field if field in self.fields else None, message)
         return cleaned
 
 
@@ -118,18 +189,63 @@ class RoleMappingAdmin(TenantScopedAdmin):
     """Role grants. Grants are ended, never deleted, so the record of who had what stays."""
 
     operator_permissions = tenant_admin_permissions = frozenset({"view", "add", "change"})
+    form = RoleMappingForm
     list_display = [
         "label",
         "role_arn",
         "tenant",
         "user",
         "team",
+        "activation",
         "max_session_seconds",
         "valid_until",
         "active",
         "sessions_revoked_at",
     ]
-    list_filter = ["active", "tenant"]
+    list_filter = ["active", "activation", "tenant"]
+    filter_horizontal = ["approvers", "approver_teams"]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "tenant",
+                    "user",
+                    "team",
+                    "role_arn",
+                    "label",
+                    "account_alias",
+                    "max_session_seconds",
+                    "destination_path",
+                    "region",
+                    "session_policy",
+                    "valid_from",
+                    "valid_until",
+                    "active",
+                    "granted_by",
+                    "created_at",
+                    "sessions_revoked_at",
+                ]
+            },
+        ),
+        (
+            "Access on request",
+            {
+                "fields": [
+                    "activation",
+                    "approvers",
+                    "approver_teams",
+                    "approvals_needed",
+                    "max_activation_seconds",
+                    "ticket_required",
+                    "break_glass",
+                    "escalate_after_seconds",
+                ],
+                "description": "An on-request grant is used only inside a window someone "
+                "else approved; every session ends with the window.",
+            },
+        ),
+    ]
     search_fields = ["label", "role_arn", "user__username", "team__name"]
     autocomplete_fields = ["user", "team", "tenant"]
     list_select_related = ["tenant", "user", "team__tenant"]
@@ -181,12 +297,13 @@ class RoleMappingAdmin(TenantScopedAdmin):
         }
         return TemplateResponse(request, "admin/federation/rolemapping/grant.html", context)
 
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
+    def save_related(self, request, form, formsets, change):
+        # After the approvers are saved, so the record names the new ones.
+        super().save_related(request, form, formsets, change)
         if change and form.changed_data:
             services.change_grant(
                 actor=request.user,
-                mapping=obj,
+                mapping=form.instance,
                 changed_fields=form.changed_data,
                 meta=RequestMeta.from_request(request),
             )

@@ -22,6 +22,12 @@ from accounts.models import (
 from core.scoping import TenantScopedQuerySet, scoped_managers, signed_in
 from federation import aws
 
+# An on-request grant's window: half an hour to a day. Sessions end with their window and
+# AWS issues none shorter than 15 minutes, so a window must leave room for at least one.
+MIN_ACTIVATION_SECONDS = 1800
+MAX_ACTIVATION_SECONDS = 24 * 3600
+MAX_APPROVALS = 3
+
 # AWS's limit for an inline session policy passed to AssumeRole.
 SESSION_POLICY_MAX_CHARS = 2048
 
@@ -61,6 +67,37 @@ def validate_session_policy(value):
         raise ValidationError("A session policy is a JSON object with a Statement.")
 
 
+def approval_policy_errors(
+    *, tenant_id, activation, approvers, approver_teams, approvals_needed
+) -> dict[str, str]:
+    """What is wrong with an on-request grant's approval policy (field → message): it needs
+    approvers, all of the grant's tenant, and at least as many people as approvals needed."""
+    if activation != RoleMapping.Activation.ON_REQUEST:
+        return {}
+    approvers, approver_teams = list(approvers or []), list(approver_teams or [])
+    if not approvers and not approver_teams:
+        return {"approvers": "A grant used on request needs approvers: people, teams or both."}
+    errors = {}
+    members = User.objects.filter(memberships__tenant_id=tenant_id)
+    outsiders = sorted(u.get_username() for u in approvers if not members.filter(pk=u.pk).exists())
+    if outsiders:
+        errors["approvers"] = f"Not members of the grant's tenant: {', '.join(outsiders)}."
+    if any(team.tenant_id != tenant_id for team in approver_teams):
+        errors["approver_teams"] = "Only teams of the grant's tenant can approve."
+    people = (
+        members.filter(is_active=True)
+        .filter(Q(pk__in=[u.pk for u in approvers]) | Q(teams__in=approver_teams))
+        .distinct()
+        .count()
+    )
+    if approvals_needed and people < approvals_needed:
+        errors["approvals_needed"] = (
+            f"{approvals_needed} approvals are needed, but only {people} "
+            f"{'person' if people == 1 else 'people'} can approve."
+        )
+    return errors
+
+
 class RoleMappingQuerySet(TenantQuerySet):
     def current(self, now=None):
         """Grants in force now: active, inside their validity window, in an active tenant."""
@@ -86,6 +123,19 @@ class RoleMappingQuerySet(TenantQuerySet):
     def usable_by(self, user, now=None):
         return self.granted_to(user).current(now)
 
+    def approvable_by(self, user):
+        """On-request grants `user` may decide requests for: named as an approver, or in an
+        approver team, in a tenant they belong to."""
+        approvers = self.for_user(user).filter(
+            Q(approvers=user) | Q(approver_teams__members=user),
+            activation=RoleMapping.Activation.ON_REQUEST,
+            tenant__memberships__user=user,
+        )
+        # Distinct grants: a person can be an approver twice over (by name and by team).
+        return self.unscoped("the grants of the scoped query above").filter(
+            pk__in=approvers.values("pk")
+        )
+
     def role_arns_managed_by(self, user):
         """The role ARNs of the grants in the tenants `user` runs, each once."""
         return (
@@ -97,7 +147,15 @@ class RoleMappingQuerySet(TenantQuerySet):
 
 
 class RoleMapping(models.Model):
-    """A grant: this user (or every member of this team) may assume this IAM role."""
+    """A grant: this user (or every member of this team) may assume this IAM role.
+
+    A *standing* grant is usable at any time inside its validity; an *on-request* grant
+    only inside a window someone else approved (the access app), under its approval policy.
+    """
+
+    class Activation(models.TextChoices):
+        STANDING = "standing", "Standing"
+        ON_REQUEST = "on_request", "On request"
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="role_mappings")
     user = models.ForeignKey(
@@ -138,6 +196,53 @@ class RoleMapping(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # Access on request: the approval policy of an on-request grant.
+    activation = models.CharField(
+        max_length=16,
+        choices=Activation.choices,
+        default=Activation.STANDING,
+        help_text="Standing: usable at any time. On request: the person asks each time, "
+        "someone else approves, and a window opens.",
+    )
+    approvers = models.ManyToManyField(
+        User, blank=True, related_name="approves_grants", help_text="People who may approve."
+    )
+    approver_teams = models.ManyToManyField(
+        Team,
+        blank=True,
+        related_name="approves_grants",
+        help_text="Every member of these teams may approve.",
+    )
+    approvals_needed = models.PositiveSmallIntegerField(
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_APPROVALS)],
+        help_text="Distinct people who must approve (1–3); the requester never counts.",
+    )
+    max_activation_seconds = models.PositiveIntegerField(
+        "longest window",
+        default=3600,
+        validators=[
+            MinValueValidator(MIN_ACTIVATION_SECONDS),
+            MaxValueValidator(MAX_ACTIVATION_SECONDS),
+        ],
+        help_text="Longest access window people may ask for, in seconds (1800–86400).",
+    )
+    ticket_required = models.BooleanField(
+        default=False, help_text="Requests must name a ticket (change or incident)."
+    )
+    break_glass = models.BooleanField(
+        "break-glass allowed",
+        default=False,
+        help_text="In an emergency the person may open a window at once with a reason; "
+        "approvers are alerted and review it afterwards.",
+    )
+    escalate_after_seconds = models.PositiveIntegerField(
+        "escalate after",
+        default=3600,
+        help_text="Seconds a request may wait before the tenant's admins are alerted too "
+        "(0: never).",
+    )
+
     objects, rows = scoped_managers(RoleMappingQuerySet)
 
     class Meta:
@@ -163,6 +268,20 @@ class RoleMapping(models.Model):
     @property
     def role(self):
         return aws.RoleArn.parse(self.role_arn)
+
+    @property
+    def on_request(self) -> bool:
+        return self.activation == self.Activation.ON_REQUEST
+
+    def approver_people(self):
+        """Everyone who may approve requests for this grant (people and team members),
+        among the tenant's active members."""
+        return (
+            User.objects.filter(is_active=True, memberships__tenant_id=self.tenant_id)
+            .filter(Q(approves_grants=self) | Q(teams__approves_grants=self))
+            .distinct()
+            .order_by("username")
+        )
 
     @property
     def grantee(self):

@@ -39,22 +39,24 @@ def _options(choices, selected):
     return _cached_options(tuple(choices), selected)
 
 
-@login_required
-@never_cache
-def my_roles(request):
-    """Roles granted to me, grouped by tenant and then by AWS account."""
-    grants = list(services.usable_grants(request.user))
+def offer_choices(grant, limit):
+    """Set the choices the roles page offers for a grant: session lengths up to `limit`,
+    console destinations and regions. Built here, not in template loops: a page with
+    hundreds of grants stays quick."""
+    grant.limit = limit
+    grant.duration_options = _options(duration_choices(limit), min(3600, limit))
+    grant.destination_options = _options(list(CONSOLE_SERVICES.items()), grant.destination_path)
+    regions = [("", "Default")] + [(r, r) for r in aws.available_regions(grant.role.partition)]
+    grant.region_options = _options(regions, grant.region)
+
+
+def roles_page(request, grants, **context):
+    """The self-service page: `grants` (with their choices offered) grouped by tenant and
+    then by AWS account. The page's view lives with access on request, which adds each
+    on-request grant's state."""
     tenants = defaultdict(lambda: defaultdict(list))
-    services_choices = list(CONSOLE_SERVICES.items())
     for grant in grants:
-        role = grant.role
-        grant.limit = services.session_limit(grant)
-        # Built here, not in template loops: a page with hundreds of grants stays quick.
-        grant.duration_options = _options(duration_choices(grant.limit), min(3600, grant.limit))
-        grant.destination_options = _options(services_choices, grant.destination_path)
-        regions = [("", "Default")] + [(r, r) for r in aws.available_regions(role.partition)]
-        grant.region_options = _options(regions, grant.region)
-        tenants[grant.tenant][(role.account_id, grant.account_alias)].append(grant)
+        tenants[grant.tenant][(grant.role.account_id, grant.account_alias)].append(grant)
     groups = [
         {
             "tenant": tenant,
@@ -74,6 +76,7 @@ def my_roles(request):
             "services": CONSOLE_SERVICES,
             "memberships": memberships,
             "administers": [m.tenant for m in memberships if m.role == Membership.Role.ADMIN],
+            **context,
         },
     )
 

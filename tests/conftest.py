@@ -69,11 +69,11 @@ def _fast_and_plain(settings):
 class Client(DjangoClient):
     """The test client. `force_login` signs in the way a person would end up: with the
     second factor already given when their account needs one (staff, or a tenant that
-    requires it). `force_login(user, verified=False)` stops before the code."""
+    requires it) or has one. `force_login(user, verified=False)` stops before the code."""
 
     def force_login(self, user, backend=None, *, verified=True):
         super().force_login(user, backend)
-        if verified and mfa.required_for(user):
+        if verified and (mfa.required_for(user) or mfa.has_second_factor(user)):
             device, _ = TOTPDevice.objects.get_or_create(
                 user=user, name="Test authenticator", defaults={"confirmed": True}
             )

@@ -5,12 +5,18 @@ acting person, writes its audit record through `audit.records` and calls AWS onl
 portal's own exceptions (`core.errors.PortalError`), which carry their HTTP status.
 """
 
-from federation.services.errors import GrantNotFound, InvalidChoice, RateLimited
+from federation.services.errors import (
+    AccessWindowRequired,
+    GrantNotFound,
+    InvalidChoice,
+    RateLimited,
+)
 from federation.services.grants import (
     change_grant,
     delete_grantees,
     grant_role,
     grant_roles,
+    requires_external_id,
     revoke_grant,
     revoke_role_sessions,
 )
@@ -27,6 +33,7 @@ from federation.services.roles import broker_trust_policy, create_broker_role
 from federation.services.tokens import create_token, revoke_token, revoke_tokens
 
 __all__ = [
+    "AccessWindowRequired",
     "DEFAULT_SESSION_SECONDS",
     "GrantNotFound",
     "InvalidChoice",
@@ -42,6 +49,7 @@ __all__ = [
     "issue_cli_credentials",
     "issue_console_url",
     "refuse_choice",
+    "requires_external_id",
     "revoke_grant",
     "revoke_role_sessions",
     "revoke_token",

@@ -26,3 +26,11 @@ class RateLimited(PortalError):
 
 class InvalidChoice(PortalError):
     """The person asked for something the grant does not offer (a 400, with the message)."""
+
+
+class AccessWindowRequired(PortalError):
+    """An on-request grant used outside an approved window, or with too little of it left
+    for the shortest session AWS issues (a 403: ask for access first)."""
+
+    status = 403
+    title = "Request access first"

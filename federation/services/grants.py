@@ -12,7 +12,7 @@ from accounts.models import Team, Tenant, User
 from audit.models import AuditEvent
 from audit.records import RequestMeta, record
 from federation import aws
-from federation.models import RoleMapping
+from federation.models import RoleMapping, approval_policy_errors
 from federation.services.errors import GrantNotFound
 
 
@@ -31,9 +31,32 @@ def grant_role(
     region: str = "",
     valid_until: datetime | None = None,
     session_policy: str = "",
+    activation: str = RoleMapping.Activation.STANDING,
+    approvers: Iterable[User] = (),
+    approver_teams: Iterable[Team] = (),
+    approvals_needed: int | None = None,
+    max_activation_seconds: int | None = None,
+    ticket_required: bool = False,
+    break_glass: bool = False,
+    escalate_after_seconds: int | None = None,
     meta: RequestMeta | None = None,
 ) -> RoleMapping:
-    """Grant a role to a user or a team; validated, saved and audited in one transaction."""
+    """Grant a role to a user or a team; validated, saved and audited in one transaction.
+
+    An `on_request` grant carries its approval policy: approvers (people and teams of the
+    tenant), approvals needed (1–3 distinct people), the longest window, whether a ticket
+    is required and whether break-glass is allowed.
+    """
+    approvers, approver_teams = list(approvers), list(approver_teams)
+    policy = {
+        name: value
+        for name, value in {
+            "approvals_needed": approvals_needed,
+            "max_activation_seconds": max_activation_seconds,
+            "escalate_after_seconds": escalate_after_seconds,
+        }.items()
+        if value is not None
+    }
     mapping = RoleMapping(
         tenant=tenant,
         user=user,
@@ -47,10 +70,25 @@ def grant_role(
         valid_until=valid_until,
         session_policy=session_policy,
         granted_by=actor if actor and actor.pk else None,
+        activation=activation,
+        ticket_required=ticket_required,
+        break_glass=break_glass,
+        **policy,
     )
     mapping.full_clean()
+    errors = approval_policy_errors(
+        tenant_id=tenant.pk,
+        activation=activation,
+        approvers=approvers,
+        approver_teams=approver_teams,
+        approvals_needed=mapping.approvals_needed,
+    )
+    if errors:
+        raise ValidationError(errors)
     with transaction.atomic():
         mapping.save()
+        mapping.approvers.set(approvers)
+        mapping.approver_teams.set(approver_teams)
         record(
             AuditEvent.Action.MAPPING_GRANTED,
             actor=actor,
@@ -58,9 +96,23 @@ def grant_role(
             mapping=mapping,
             meta=meta,
             duration_seconds=mapping.max_session_seconds,
-            detail=f"granted to {mapping.grantee_name}",
+            detail=f"granted to {mapping.grantee_name}{_describe_policy(mapping)}",
         )
     return mapping
+
+
+def _describe_policy(mapping: RoleMapping) -> str:
+    if not mapping.on_request:
+        return ""
+    names = [u.get_username() for u in mapping.approvers.all()] + [
+        f"team {t.name}" for t in mapping.approver_teams.all()
+    ]
+    return (
+        f", on request: {mapping.approvals_needed} approval(s) from {', '.join(names)}, "
+        f"windows up to {mapping.max_activation_seconds} s"
+        f"{', ticket required' if mapping.ticket_required else ''}"
+        f"{', break-glass allowed' if mapping.break_glass else ''}"
+    )
 
 
 def grant_roles(
@@ -92,6 +144,9 @@ def _describe_change(mapping: RoleMapping, changed_fields: Iterable[str]) -> str
             value = value.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
         elif name == "session_policy":
             value = "(changed)" if value else "(removed)"
+        elif name in {"approvers", "approver_teams"}:
+            related = getattr(mapping, name).all()
+            value = ", ".join(sorted(str(o) for o in related))
         parts.append(f"{name}={value if value not in (None, '') else '-'}")
     return "; ".join(parts)
 
@@ -153,7 +208,7 @@ def delete_grantees(
             grantee.delete()
 
 
-def _requires_external_id(trust_policy: dict[str, Any], external_id: str) -> bool:
+def requires_external_id(trust_policy: dict[str, Any], external_id: str) -> bool:
     """Whether an Allow statement of the trust policy demands this ExternalId."""
     statements = trust_policy.get("Statement", [])
     for statement in statements if isinstance(statements, list) else [statements]:
@@ -188,7 +243,7 @@ def revoke_role_sessions(
     # The policy's clock has whole seconds: round up so no session from this second survives.
     issued_before = (timezone.now() + timedelta(seconds=1)).replace(microsecond=0)
     try:
-        if not _requires_external_id(aws.role_trust_policy(role_arn), tenant.external_id):
+        if not requires_external_id(aws.role_trust_policy(role_arn), tenant.external_id):
             message = (
                 "The role's trust policy does not require this tenant's ExternalId, so the "
                 "portal leaves its sessions alone."

@@ -8,13 +8,20 @@ from typing import Any, NoReturn
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import MIN_SESSION_SECONDS, Tenant, User
 from audit.records import RequestMeta, record, record_for_person
 from federation import aws, ratelimit
 from federation.models import CONSOLE_SERVICES, RoleMapping
-from federation.services.errors import GrantNotFound, InvalidChoice, RateLimited
+from federation.services.activation import Window, open_window
+from federation.services.errors import (
+    AccessWindowRequired,
+    GrantNotFound,
+    InvalidChoice,
+    RateLimited,
+)
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +79,37 @@ def _usable_grant(*, user: User, mapping_id: int, kind: str, meta: RequestMeta) 
         detail="no usable grant with this id (unknown, another tenant's, revoked or expired)",
     )
     raise GrantNotFound
+
+
+def _window(*, kind: str, user: User, mapping: RoleMapping, meta: RequestMeta) -> Window:
+    """The open access window an on-request grant needs, with at least the shortest
+    session AWS issues left in it; otherwise a `<kind>.denied` record and a refusal."""
+    now = timezone.now()
+    window = open_window(user, mapping, now)
+    if window is None:
+        code, problem = (
+            "NoAccessWindow",
+            f"“{mapping.label}” is used on request: ask for access, and once it is approved "
+            "open the console or get CLI credentials here.",
+        )
+    elif (window.ends_at - now).total_seconds() < MIN_SESSION_SECONDS:
+        minutes = max(0, int((window.ends_at - now).total_seconds()) // 60)
+        code, problem = (
+            "AccessWindowEnding",
+            f"Your access window ends at {window.ends_at:%H:%M} UTC, in {minutes} minutes: "
+            "AWS issues no session shorter than 15 minutes. Request access again to go on.",
+        )
+    else:
+        return window
+    record(
+        f"{kind}.denied",
+        actor=user,
+        mapping=mapping,
+        meta=meta,
+        error_code=code,
+        detail=f"on-request grant: {problem}",
+    )
+    raise AccessWindowRequired(problem)
 
 
 def refuse_choice(
@@ -174,6 +212,12 @@ def _issue(
                 counted=True,  # against the rate limits above
             )
     seconds = _session_seconds(mapping, seconds)
+    under = ""
+    if mapping.on_request:
+        # Every session ends with the window it was issued under, never later.
+        window = _window(kind=kind, user=user, mapping=mapping, meta=meta)
+        seconds = min(seconds, int((window.ends_at - timezone.now()).total_seconds()))
+        under = f"under access request #{window.request_id}"
     tenant = mapping.tenant
     session_name = user.session_name
     source_identity = session_name if tenant.send_source_identity else ""
@@ -185,7 +229,7 @@ def _issue(
         "source_identity": source_identity,
     }
 
-    record(f"{kind}.requested", duration_seconds=seconds, **audit)
+    record(f"{kind}.requested", duration_seconds=seconds, detail=under, **audit)
     capped = False
     try:
         chained = aws.broker_uses_temporary_credentials()
@@ -234,6 +278,7 @@ def _issue(
         duration_seconds=seconds,
         aws_request_id=assumed.aws_request_id,
         assumed_role_arn=assumed.assumed_role_arn,
+        detail=under,
         **audit,
     )
     return IssuedSession(

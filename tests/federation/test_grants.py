@@ -131,6 +131,11 @@ def test_it_records_an_extension_naming_who_made_it(client, world, bob_grant):
         "valid_until_0": until.strftime("%Y-%m-%d"),
         "valid_until_1": "12:00:00",
         "active": "on",
+        # The access-on-request fields, as the page renders them for a standing grant.
+        "activation": "standing",
+        "approvals_needed": "1",
+        "max_activation_seconds": "3600",
+        "escalate_after_seconds": "3600",
     }
     response = client.post(f"/admin/federation/rolemapping/{bob_grant.pk}/change/", data)
     assert response.status_code == 302, response.content.decode()

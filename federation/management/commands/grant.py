@@ -8,6 +8,7 @@ from accounts.management.lookup import tenant_by_slug
 from accounts.models import Team, User
 from core.validation import describe
 from federation import services
+from federation.models import RoleMapping
 
 
 def parse_until(value):
@@ -45,11 +46,48 @@ class Command(BaseCommand):
         parser.add_argument("--label", default="", help="what people see (default: the role name)")
         parser.add_argument("--region", default="", help="default console region")
         parser.add_argument("--until", metavar="ISO-DATE", help="the grant ends then")
+        policy = parser.add_argument_group(
+            "access on request",
+            "With --on-request the person asks each time and someone else approves a window.",
+        )
+        policy.add_argument("--on-request", action="store_true", help="used on request only")
+        policy.add_argument(
+            "--approver",
+            action="append",
+            default=[],
+            metavar="USERNAME",
+            help="a person who may approve (repeatable)",
+        )
+        policy.add_argument(
+            "--approver-team",
+            action="append",
+            default=[],
+            metavar="TEAM",
+            help="every member of this team of the tenant may approve (repeatable)",
+        )
+        policy.add_argument(
+            "--approvals", type=int, metavar="N", help="distinct approvals needed (1-3, default 1)"
+        )
+        policy.add_argument(
+            "--max-activation",
+            type=int,
+            metavar="SECONDS",
+            help="longest window people may ask for (1800-86400, default 3600)",
+        )
+        policy.add_argument(
+            "--escalate-after",
+            type=int,
+            metavar="SECONDS",
+            help="alert the tenant's admins when a request waits this long (0: never; 3600)",
+        )
+        policy.add_argument("--ticket-required", action="store_true")
+        policy.add_argument("--break-glass", action="store_true", help="allow break-glass")
 
     def handle(
         self, *args, grantee, role_arn, tenant, team, max_session, label, region, until, **options
     ):
         tenant_obj = tenant_by_slug(tenant)
+        policy = self.approval_policy(tenant_obj, options)
         target = {}
         if team:
             target["team"] = Team.objects.filter(tenant=tenant_obj, name=grantee).first()
@@ -70,9 +108,39 @@ class Command(BaseCommand):
                 region=region,
                 valid_until=parse_until(until) if until else None,
                 **target,
+                **policy,
             )
         except ValidationError as error:
             raise CommandError(describe(error)) from None
         except ValueError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(str(mapping.pk))
+
+    def approval_policy(self, tenant, options):
+        named = options["approver"] or options["approver_team"] or options["approvals"]
+        if not options["on_request"]:
+            if named or options["ticket_required"] or options["break_glass"]:
+                raise CommandError("approval options need --on-request")
+            return {}
+        approvers = []
+        for name in options["approver"]:
+            person = User.objects.filter(username__iexact=name).first()
+            if person is None:
+                raise CommandError(f"no user '{name}'")
+            approvers.append(person)
+        teams = []
+        for name in options["approver_team"]:
+            found = Team.objects.filter(tenant=tenant, name=name).first()
+            if found is None:
+                raise CommandError(f"no team '{name}' in {tenant.slug}")
+            teams.append(found)
+        return {
+            "activation": RoleMapping.Activation.ON_REQUEST,
+            "approvers": approvers,
+            "approver_teams": teams,
+            "approvals_needed": options["approvals"],
+            "max_activation_seconds": options["max_activation"],
+            "escalate_after_seconds": options["escalate_after"],
+            "ticket_required": options["ticket_required"],
+            "break_glass": options["break_glass"],
+        }
