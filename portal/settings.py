@@ -102,6 +102,10 @@ INSTALLED_APPS = [
     "audit",
     "accounts",
     "federation",
+    # The background worker (notifications): before access, whose admin takes its pages over.
+    "django_tasks",
+    "django_tasks_db",
+    "access",
 ]
 
 MIDDLEWARE = [
@@ -190,6 +194,40 @@ OTP_RECOVERY_CODES = 10
 ISSUE_LIMIT_WINDOW_SECONDS = env.int("ISSUE_LIMIT_WINDOW_SECONDS", default=60)
 ISSUE_LIMIT_PER_USER = env.int("ISSUE_LIMIT_PER_USER", default=20)
 ISSUE_LIMIT_PER_TENANT = env.int("ISSUE_LIMIT_PER_TENANT", default=300)
+
+# --- access on request and its notifications ----------------------------------------------
+# Access on request (docs: README "Access on request").
+# A pending request nobody decides within this many seconds expires (default a day).
+ACCESS_REQUEST_TTL = env.int("ACCESS_REQUEST_TTL", default=24 * 3600)
+# How often the clock process ends windows, expires and escalates requests, sends the
+# ten-minute reminders and prunes ended-access statements.
+ACCESS_CLOCK_SECONDS = env.int("ACCESS_CLOCK_SECONDS", default=30)
+
+# Notifications: e-mail through EMAIL_URL (smtp://user:password@host:587/?tls=True; the
+# console in development), and per tenant Slack, Teams and signed JSON webhooks, delivered
+# by the background worker (Django's tasks API, the database backend by default).
+EMAIL_CONFIG = env.email_url(
+    "EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25"
+)
+globals().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Portcullis <portcullis@localhost>")
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+# Seconds between delivery attempts; a channel still failing after the last one leaves a
+# notification.failed record.
+NOTIFICATION_RETRY_SECONDS = env.list(
+    "NOTIFICATION_RETRY_SECONDS", cast=int, default=[30, 120, 600, 1800]
+)
+NOTIFICATION_TIMEOUT_SECONDS = env.float("NOTIFICATION_TIMEOUT_SECONDS", default=5.0)
+# Webhook URLs on loopback, private or link-local addresses are refused (server-side request
+# forgery) unless this is on: for a receiver inside the company network.
+NOTIFICATION_ALLOW_PRIVATE_URLS = env.bool("NOTIFICATION_ALLOW_PRIVATE_URLS", default=False)
+TASKS = {
+    "default": {
+        "BACKEND": env.str("TASKS_BACKEND", default="django_tasks_db.DatabaseBackend"),
+        "QUEUES": [],
+    }
+}
+
 # Local memory by default (one process); Redis through CACHE_URL in production, so every
 # worker counts against the same limits.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
@@ -207,6 +245,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "access.context_processors.approvals_waiting",
             ],
         },
     },

@@ -3,6 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, re_path, register_converter
 from django.views.generic import RedirectView
 
+from access import api as access_api
+from access import views as access_views
 from accounts import views as accounts_views
 from audit import views as audit_views
 from core import views
@@ -32,15 +34,24 @@ urlpatterns = [
     path("login/confirm/", accounts_views.reauthenticate, name="reauthenticate"),
     path("account/two-factor/", accounts_views.two_factor, name="two-factor"),
     path("account/password/", accounts_views.PasswordChangeView.as_view(), name="password-change"),
-    path("", federation_views.my_roles, name="home"),
+    path("", access_views.my_roles, name="home"),
     path("console/<id:mapping_id>/", federation_views.console, name="console"),
     path("cli/<id:mapping_id>/", federation_views.cli, name="cli"),
+    path("requests/", access_views.my_requests, name="requests"),
+    path("requests/new/<id:grant_id>/", access_views.request_access, name="request-access"),
+    path("requests/<id:request_id>/cancel/", access_views.cancel, name="cancel-request"),
+    path("requests/<id:request_id>/end/", access_views.end, name="end-request"),
+    path("approvals/", access_views.approvals, name="approvals"),
+    path("approvals/<id:request_id>/", access_views.decide, name="decide"),
+    path("approvals/<id:request_id>/review/", access_views.review, name="review"),
     path("audit/", audit_views.audit_list, name="audit"),
     path("audit/export.csv", audit_views.audit_csv, name="audit-csv"),
     path("tokens/", federation_views.tokens, name="tokens"),
     path("tokens/<id:token_id>/revoke/", federation_views.revoke_token, name="revoke-token"),
     path("api/v1/roles", api.roles, name="api-roles"),
     path("api/v1/credentials/<id:mapping_id>", api.credentials, name="api-credentials"),
+    path("api/v1/requests", access_api.requests, name="api-requests"),
+    path("api/v1/requests/<id:request_id>", access_api.request_detail, name="api-request"),
     # Browsers ask for /favicon.ico on pages that name no icon (the admin's, a PDF...).
     path("favicon.ico", views.favicon),
     path("healthz", views.healthz, name="healthz"),

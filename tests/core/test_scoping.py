@@ -28,6 +28,9 @@ def test_the_guarded_models_are_the_tenant_owned_ones():
         "accounts.Team",
         "audit.AuditEvent",
         "federation.RoleMapping",
+        "access.AccessRequest",
+        "access.SessionCutoff",
+        "access.NotificationChannel",
         "federation.ApiToken",
     }
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-LADDER = ["core", "audit", "accounts", "federation", "sandbox", "portal"]
+LADDER = ["core", "audit", "accounts", "federation", "access", "sandbox", "portal"]
 
 
 def imports_of(path):

@@ -14,9 +14,11 @@ import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Group
 
+from access.models import AccessRequest, Decision, NotificationChannel, SessionCutoff
+from access.services import file_request
 from accounts.models import Membership, Team, Tenant, User
 from audit.models import AuditEvent
-from audit.records import record
+from audit.records import RequestMeta, record
 from core.admin_scoping import OperatorsOnlyMixin, TenantScopedAdmin, TenantScopedInline
 from federation import services
 from federation.models import ApiToken, RoleMapping
@@ -66,6 +68,40 @@ def globex(world):
     token, _ = ApiToken.issue(user=world.carol, name="globex-laptop", days=30)
     operator = UserFactory(username="root-op", is_staff=True, is_superuser=True)
     record("console.issued", actor=world.carol, mapping=grant, detail="globex marker")
+    on_request = services.grant_role(
+        actor=gertrude,
+        tenant=b,
+        user=world.carol,
+        role_arn=GLOBEX_ROLE,
+        label="Globex break-glass",
+        activation=RoleMapping.Activation.ON_REQUEST,
+        approvers=[gertrude],
+        break_glass=True,
+    )
+    access = file_request(
+        user=world.carol,
+        grant_id=on_request.pk,
+        seconds=3600,
+        justification="globex incident 42",
+        break_glass=True,
+        meta=RequestMeta(),
+    )
+    # Shown inside the request's page (an inline), which is tenant B's alone.
+    Decision.objects.create(
+        request=access, approver=gertrude, approver_username="gertrude", outcome="approve"
+    )
+    cutoff = SessionCutoff.objects.create(
+        tenant=b,
+        request=access,
+        role_arn=GLOBEX_ROLE,
+        sid="EndedCarol1T20261125T101500",
+        source_identity="carol",
+        issued_before=access.activated_at,
+        keep_until=access.ends_at,
+    )
+    channel = NotificationChannel.objects.create(
+        tenant=b, name="globex-alerts", kind="slack", url="https://hooks.example.com/globex"
+    )
     return {
         User: world.carol,
         Tenant: b,
@@ -74,6 +110,9 @@ def globex(world):
         RoleMapping: grant,
         AuditEvent: AuditEvent.objects.filter(tenant=b).first(),
         ApiToken: token,
+        AccessRequest: access,
+        SessionCutoff: cutoff,
+        NotificationChannel: channel,
         "operator": operator,
     }
 

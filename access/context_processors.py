@@ -1,0 +1,29 @@
+from django.utils.functional import SimpleLazyObject
+
+from access import selectors
+from federation.models import RoleMapping
+
+
+def approvals_waiting(request):
+    """The navigation's Approvals link (for approvers and tenant admins) and its badge: how
+    many requests wait for this person's decision. Lazy: pages that show no navigation (an
+    error page, a sign-in page) ask nothing."""
+
+    def signed_in():
+        user = getattr(request, "user", None)
+        return user if user is not None and user.is_authenticated else None
+
+    def waiting():
+        user = signed_in()
+        return selectors.waiting_for(user).count() if user else 0
+
+    def approver():
+        user = signed_in()
+        return bool(
+            user and (user.is_tenant_admin or RoleMapping.objects.approvable_by(user).exists())
+        )
+
+    return {
+        "approvals_waiting": SimpleLazyObject(waiting),
+        "is_approver": SimpleLazyObject(approver),
+    }

@@ -1,0 +1,43 @@
+import logging
+import time
+from dataclasses import asdict
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import DatabaseError, close_old_connections
+
+from access.services import clock
+from core.errors import PortalError
+
+log = logging.getLogger("access")
+
+
+class Command(BaseCommand):
+    help = (
+        "Look after access requests as time passes: end windows whose time is up, expire "
+        "and escalate requests nobody decides, tell requesters ten minutes before their "
+        "window ends, prune ended-access statements from roles. Runs every "
+        "ACCESS_CLOCK_SECONDS until stopped (the Procfile's `clock` process); --once runs "
+        "one pass and prints what it did."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--once", action="store_true", help="one pass, then stop")
+
+    def handle(self, *args, once, **options):
+        while True:
+            try:
+                done = clock.tick()
+            except (DatabaseError, PortalError):
+                # A database restart or an audit outage must not stop the clock.
+                log.exception("access clock pass failed", extra={"event": "access.clock"})
+                close_old_connections()
+            else:
+                if once:
+                    self.stdout.write(" ".join(f"{k}={v}" for k, v in asdict(done).items()))
+                    return
+                if any(asdict(done).values()):
+                    log.info("access clock", extra={"event": "access.clock", **asdict(done)})
+            if once:
+                return
+            time.sleep(settings.ACCESS_CLOCK_SECONDS)

@@ -1,0 +1,267 @@
+"""The pages of access on request: my roles with each on-request grant's state, asking for
+access, my requests, and the approver's queue."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from access import selectors, services
+from access.forms import CommentForm, DecisionForm, RequestForm
+from access.models import AccessRequest, Decision
+from accounts import mfa
+from audit.records import RequestMeta
+from core.errors import PortalError
+from core.views import error_response
+from federation import services as federation_services
+from federation.models import MIN_ACTIVATION_SECONDS, RoleMapping
+from federation.services import GrantNotFound, InvalidChoice
+from federation.views import offer_choices, roles_page
+
+State = AccessRequest.State
+# Where a button may send the person back to after it acted.
+RETURN_TO = {"home", "requests", "approvals"}
+
+
+def _back(request, default):
+    name = request.POST.get("next", "")
+    return redirect(name if name in RETURN_TO else default)
+
+
+@login_required
+@never_cache
+def my_roles(request):
+    """Roles granted to me, grouped by tenant and AWS account; an on-request grant shows
+    "Request access", "Waiting for approval" or "Active until …" with its buttons."""
+    user = request.user
+    now = timezone.now()
+    grants = list(federation_services.usable_grants(user).prefetch_related("approvers"))
+    open_requests = {r.grant_id: r for r in selectors.my_requests(user).open()}
+    for grant in grants:
+        limit = federation_services.session_limit(grant)
+        grant.access = None
+        if grant.on_request:
+            access = open_requests.get(grant.pk)
+            if access and access.state == State.ACTIVE and access.ends_at <= now:
+                access = None  # over; the clock records it
+            grant.access = access
+            if access is None:
+                grant.request_form = RequestForm(grant=grant, auto_id=f"g{grant.pk}-%s")
+                limit = 0
+            elif access.state == State.ACTIVE:
+                access.left = access.seconds_left(now)
+                access.left_minutes = access.left // 60
+                limit = min(limit, access.left)
+            else:
+                grant.approver_names = [p.get_username() for p in grant.approver_people()]
+                limit = 0
+        if limit >= MIN_ACTIVATION_SECONDS:
+            offer_choices(grant, limit)
+        else:
+            grant.limit = 0
+    return roles_page(request, grants)
+
+
+def _requestable(user, grant_id):
+    return (
+        federation_services.usable_grants(user)
+        .filter(pk=grant_id, activation=RoleMapping.Activation.ON_REQUEST)
+        .first()
+    )
+
+
+@login_required
+@never_cache
+def request_access(request, grant_id):
+    """Ask for a window on an on-request grant (GET shows the form, POST files it)."""
+    grant = _requestable(request.user, grant_id)
+    form = RequestForm(request.POST or None, grant=grant)
+    if request.method != "POST":
+        if grant is None:
+            return error_response(request, GrantNotFound())
+        return render(request, "access/request.html", {"grant": grant, "form": form})
+    try:
+        duration = int(request.POST.get("duration", "") or 0)
+    except ValueError:
+        duration = 0
+    try:
+        access = services.file_request(
+            user=request.user,
+            grant_id=grant_id,
+            seconds=duration,
+            justification=request.POST.get("justification", ""),
+            ticket=request.POST.get("ticket", ""),
+            break_glass=request.POST.get("break_glass") in {"on", "true", "1"},
+            meta=RequestMeta.from_request(request),
+        )
+    except InvalidChoice as error:
+        # Nothing typed is lost: the form comes back with the message.
+        form.is_valid()
+        form.add_error(None, error.message)
+        return render(request, "access/request.html", {"grant": grant, "form": form}, status=400)
+    except PortalError as error:
+        return error_response(request, error)
+    if access.state == State.ACTIVE:
+        messages.warning(
+            request,
+            f"Break-glass access to {grant.label} is open until {access.ends_at:%H:%M} UTC. "
+            "Your approvers have been told and will review it.",
+        )
+    else:
+        approvers = grant.approver_people().exclude(pk=request.user.pk)
+        names = ", ".join(person.get_username() for person in approvers)
+        messages.success(
+            request, f"Asked for access to {grant.label}. Waiting for approval from {names}."
+        )
+    return redirect("home")
+
+
+@login_required
+@never_cache
+def my_requests(request):
+    requests = selectors.my_requests(request.user)[:200]
+    return render(request, "access/my_requests.html", {"requests": requests, "now": timezone.now()})
+
+
+@require_POST
+@login_required
+def cancel(request, request_id):
+    try:
+        access = services.cancel(
+            user=request.user, request_id=request_id, meta=RequestMeta.from_request(request)
+        )
+    except PortalError as error:
+        return error_response(request, error)
+    messages.success(request, f"Request for {access.grant.label} cancelled.")
+    return _back(request, "requests")
+
+
+@require_POST
+@login_required
+def end(request, request_id):
+    """End a window now: the requester's "I'm done", or an approver or admin taking it back."""
+    try:
+        access, outcome = services.end_window(
+            user=request.user,
+            request_id=request_id,
+            reason=request.POST.get("reason", ""),
+            meta=RequestMeta.from_request(request),
+        )
+    except PortalError as error:
+        return error_response(request, error)
+    messages.success(request, f"Access to {access.grant.label} ended. {outcome}")
+    return _back(request, "requests")
+
+
+def _with_history(user, requests):
+    """Each request with the requester's last requests for the same grant (the context an
+    approver needs: how did their earlier asks end?)."""
+    requests = list(requests)
+    for access in requests:
+        access.history = list(
+            AccessRequest.objects.for_user(user)
+            .filter(grant=access.grant_id, requester=access.requester_id)
+            .exclude(pk=access.pk)[:5]
+        )
+    return requests
+
+
+@login_required
+@never_cache
+def approvals(request):
+    """What waits for my decision, with the approver's context; break-glass use to review;
+    the windows I may end."""
+    user = request.user
+    waiting = _with_history(user, selectors.waiting_for(user).order_by("created_at")[:100])
+    for access in waiting:
+        access.approvals = [
+            d.approver_username
+            for d in Decision.objects.unscoped("the request's own").filter(
+                request=access, outcome=Decision.Outcome.APPROVE
+            )
+        ]
+    context = {
+        "waiting": waiting,
+        "reviews": _with_history(user, selectors.review_queue(user).order_by("activated_at")[:100]),
+        "active": selectors.endable_by(user)
+        .exclude(requester=user)
+        .select_related("grant", "requester")
+        .order_by("ends_at")[:100],
+        "recent": selectors.decidable_by(user)
+        .exclude(state=State.PENDING)
+        .order_by("-created_at")[:20],
+        "now": timezone.now(),
+        "has_second_factor": mfa.has_second_factor(user),
+    }
+    return render(request, "access/approvals.html", context)
+
+
+def _fit_to_decide(request):
+    """Deciding needs a second factor and a recent sign-in, like issuing: a redirect to get
+    them, or None when the person may go on."""
+    if not mfa.has_second_factor(request.user):
+        messages.warning(request, "Set up a second factor before deciding requests.")
+        return redirect("two-factor")
+    if not request.user.is_verified() or not mfa.recently_authenticated(request):
+        messages.info(request, "Confirm it is you before deciding.")
+        return redirect(f"{reverse('reauthenticate')}?next={reverse('approvals')}")
+    return None
+
+
+@require_POST
+@login_required
+def decide(request, request_id):
+    detour = _fit_to_decide(request)
+    if detour:
+        return detour
+    form = DecisionForm(request.POST)
+    meta = RequestMeta.from_request(request)
+    try:
+        if not form.is_valid():
+            raise InvalidChoice("Choose approve or deny; a comment is at most 1000 characters.")
+        approve = form.cleaned_data["decision"] == "approve"
+        access = services.decide(
+            user=request.user,
+            request_id=request_id,
+            approve=approve,
+            comment=form.cleaned_data["comment"],
+            meta=meta,
+        )
+    except PortalError as error:
+        return error_response(request, error)
+    who = access.requester.get_username()
+    if not approve:
+        messages.success(request, f"Denied {who}'s request for {access.grant.label}.")
+    elif access.state == State.ACTIVE:
+        messages.success(
+            request,
+            f"Approved: {who} has {access.grant.label} until {access.ends_at:%H:%M} UTC.",
+        )
+    else:
+        messages.success(
+            request, f"Approved. {who}'s request still needs another approver's decision."
+        )
+    return redirect("approvals")
+
+
+@require_POST
+@login_required
+def review(request, request_id):
+    detour = _fit_to_decide(request)
+    if detour:
+        return detour
+    form = CommentForm(request.POST)
+    try:
+        access = services.review(
+            user=request.user,
+            request_id=request_id,
+            comment=form.cleaned_data["comment"] if form.is_valid() else "",
+            meta=RequestMeta.from_request(request),
+        )
+    except PortalError as error:
+        return error_response(request, error)
+    messages.success(request, f"Break-glass use by {access.requester.get_username()} reviewed.")
+    return redirect("approvals")

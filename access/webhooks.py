@@ -1,0 +1,172 @@
+"""Webhooks: which URLs a channel may point at, the signed webhook's key, the body each kind
+of receiver expects, and the one POST.
+
+Nothing here reads the database (a channel is anything with `kind`, `url` and
+`signing_salt`), so the model can validate its URL with it and the worker can send with it.
+"""
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import socket
+import time
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+
+# The addresses a receiver may not have (server-side request forgery): the portal's own
+# host, the company network, the cloud metadata service and addresses that are no host.
+FORBIDDEN = (
+    "is_loopback",
+    "is_private",
+    "is_link_local",
+    "is_reserved",
+    "is_multicast",
+    "is_unspecified",
+)
+
+
+class Channel(Protocol):
+    kind: str
+    url: str
+    signing_salt: str
+
+
+class DeliveryFailed(Exception):
+    """A receiver did not take the message; the text is a short reason, never the URL."""
+
+
+def validate_webhook_url(url: str) -> None:
+    """Refuse a URL that is not https, carries credentials, does not resolve, or resolves
+    to an address that is not a public host. NOTIFICATION_ALLOW_PRIVATE_URLS allows http
+    and private addresses, for a receiver inside the company network."""
+    allow_private = settings.NOTIFICATION_ALLOW_PRIVATE_URLS
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise ValidationError("Enter a valid URL.") from None
+    schemes = {"https", "http"} if allow_private else {"https"}
+    if parts.scheme not in schemes:
+        raise ValidationError("The URL must start with https://.")
+    if parts.username is not None or parts.password is not None:
+        raise ValidationError("The URL must not carry a user name or password.")
+    if not parts.hostname:
+        raise ValidationError("The URL must name a host.")
+    try:
+        resolved = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        raise ValidationError(f"{parts.hostname} does not resolve.") from None
+    if allow_private:
+        return
+    for *_, sockaddr in resolved:
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        if any(getattr(address, flag) for flag in FORBIDDEN) or not address.is_global:
+            raise ValidationError(
+                f"{parts.hostname} is a loopback, private or link-local address: "
+                "the portal sends only to public receivers."
+            )
+
+
+def signing_key(channel: Channel) -> bytes:
+    """The signed webhook's HMAC key: derived from SECRET_KEY and the channel's salt, never
+    stored (a new salt, or a new SECRET_KEY, is a new key)."""
+    return salted_hmac(
+        "portcullis.notifications.webhook",
+        channel.signing_salt,
+        secret=settings.SECRET_KEY,
+        algorithm="sha256",
+    ).digest()
+
+
+def _slack_escape(text: str) -> str:
+    # Slack reads <...> as links and mentions (<!channel>): names and reasons are text.
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_payload(message: dict[str, Any]) -> dict[str, Any]:
+    lines = [f"*{_slack_escape(message['subject'])}*", _slack_escape(message["text"])]
+    if message["link"]:
+        lines.append(f"<{message['link']}|Open in Portcullis>")
+    return {"text": "\n".join(lines)}
+
+
+def teams_payload(message: dict[str, Any]) -> dict[str, Any]:
+    card: dict[str, Any] = {
+        "type": "AdaptiveCard",
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "version": "1.4",
+        "body": [
+            {"type": "TextBlock", "text": message["subject"], "weight": "Bolder", "wrap": True},
+            {"type": "TextBlock", "text": message["text"], "wrap": True},
+        ],
+    }
+    if message["link"]:
+        card["actions"] = [{"type": "Action.OpenUrl", "title": "Open", "url": message["link"]}]
+    return {
+        "type": "message",
+        "attachments": [
+            {"contentType": "application/vnd.microsoft.card.adaptive", "content": card}
+        ],
+    }
+
+
+def webhook_payload(message: dict[str, Any]) -> dict[str, Any]:
+    fields = ("event", "tenant", "subject", "text", "link", "request_id")
+    return {
+        **{name: message.get(name) for name in fields},
+        "sent_at": timezone.now().isoformat(),
+    }
+
+
+PAYLOADS = {"slack": slack_payload, "teams": teams_payload, "webhook": webhook_payload}
+
+
+def sign(key: bytes, timestamp: str, body: str) -> str:
+    """The X-Portcullis-Signature header's value for this body sent at `timestamp`."""
+    digest = hmac.new(key, f"{timestamp}.{body}".encode(), hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def send(channel: Channel, message: dict[str, Any]) -> None:
+    """POST `message` to the channel in its kind's shape. Raises DeliveryFailed."""
+    try:
+        # Again at delivery: the name may resolve elsewhere since the channel was saved.
+        validate_webhook_url(channel.url)
+    except ValidationError:
+        raise DeliveryFailed("address not allowed") from None
+    body = json.dumps(PAYLOADS[channel.kind](message))
+    headers = {"Content-Type": "application/json", "User-Agent": "Portcullis"}
+    if channel.kind == "webhook":
+        timestamp = str(int(time.time()))
+        headers["X-Portcullis-Timestamp"] = timestamp
+        headers["X-Portcullis-Signature"] = sign(signing_key(channel), timestamp, body)
+    with requests.Session() as session:
+        # No proxy from the environment (the address checked above is the one connected
+        # to) and no ~/.netrc credentials handed to a receiver.
+        session.trust_env = False
+        try:
+            response = session.post(
+                channel.url,
+                data=body.encode(),
+                headers=headers,
+                timeout=settings.NOTIFICATION_TIMEOUT_SECONDS,
+                allow_redirects=False,
+            )
+        except requests.Timeout:
+            raise DeliveryFailed("timed out") from None
+        except requests.ConnectionError as error:
+            refused = "refused" in str(error).lower()
+            raise DeliveryFailed("connection refused" if refused else "could not connect") from None
+        except requests.RequestException:
+            raise DeliveryFailed("request failed") from None
+    if not 200 <= response.status_code < 300:
+        raise DeliveryFailed(f"HTTP {response.status_code}")

@@ -1,0 +1,89 @@
+"""Access on request: bob may use AcmeAdmin only inside a window dave (or erin) approves.
+
+dave and erin are members of Acme with an authenticator app; alice runs Acme; carol is in
+Globex. Bob's standing grant from the shared fixtures is not used here.
+"""
+
+import pytest
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from access.models import AccessRequest
+from audit.records import RequestMeta
+from federation import services
+from federation.models import RoleMapping
+from tests.conftest import Client
+from tests.factories import MembershipFactory, UserFactory
+
+
+def with_authenticator(user):
+    TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    return user
+
+
+@pytest.fixture
+def dave(world):
+    person = with_authenticator(UserFactory(username="dave"))
+    MembershipFactory(user=person, tenant=world.tenant_a)
+    return person
+
+
+@pytest.fixture
+def erin(world):
+    person = with_authenticator(UserFactory(username="erin"))
+    MembershipFactory(user=person, tenant=world.tenant_a)
+    return person
+
+
+@pytest.fixture
+def on_request(world, demo_role, dave):
+    """Bob's grant of AcmeAdmin, used on request: dave approves, windows up to two hours,
+    break-glass allowed."""
+    return services.grant_role(
+        actor=world.alice,
+        tenant=world.tenant_a,
+        user=world.bob,
+        role_arn=demo_role,
+        label="Acme admin (on request)",
+        max_session_seconds=43200,
+        activation=RoleMapping.Activation.ON_REQUEST,
+        approvers=[dave],
+        max_activation_seconds=7200,
+        break_glass=True,
+    )
+
+
+def client_for(user):
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def bob_client(world):
+    return client_for(world.bob)
+
+
+@pytest.fixture
+def dave_client(dave):
+    return client_for(dave)
+
+
+def ask(client, grant, *, duration=3600, justification="Rotate the prod database keys", **more):
+    data = {"duration": str(duration), "justification": justification, **more}
+    return client.post(f"/requests/new/{grant.pk}/", data)
+
+
+def file(world, grant, **options):
+    """A request by bob, filed through the service (for tests about what follows)."""
+    from access.services import file_request
+
+    fields = {"seconds": 3600, "justification": "Rotate the prod database keys", **options}
+    return file_request(user=world.bob, grant_id=grant.pk, meta=RequestMeta(), **fields)
+
+
+def decide(client, access, decision="approve", comment=""):
+    return client.post(f"/approvals/{access.pk}/", {"decision": decision, "comment": comment})
+
+
+def state_of(access):
+    return AccessRequest.objects.unscoped("test").get(pk=access.pk).state

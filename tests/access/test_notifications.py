@@ -1,0 +1,439 @@
+"""Notifications reach people and channels through the real background worker: a real SMTP
+server and real HTTP receivers on loopback, `manage.py db_worker` run for real."""
+
+import email
+import hashlib
+import hmac
+import json
+import signal
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.db import transaction
+from django_tasks_db.models import DBTaskResult
+
+from access.models import NotificationChannel
+from access.notifications import notify, signing_key, validate_webhook_url
+from audit.models import AuditEvent
+from tests.servers import free_port
+
+SECRETS = ["ASIA", "SigninToken", "SecretAccessKey"]
+# Transactional: the worker opens its own transactions, as it does in production.
+delivered = pytest.mark.django_db(transaction=True)
+
+
+# --- the servers on loopback ---------------------------------------------------------------
+
+
+class Inbox:
+    """An aiosmtpd handler keeping every message it is given."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def inbox(settings):
+    handler = Inbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    yield handler.messages
+    controller.stop()
+
+
+class Receiver(ThreadingHTTPServer):
+    """A webhook receiver: keeps each request, answers `statuses` in turn (the last one
+    from then on), after `delay` seconds."""
+
+    block_on_close = False  # a hanging handler must not hold up the test's end
+
+    def __init__(self, statuses=(200,), delay=0.0):
+        super().__init__(("127.0.0.1", 0), ReceiverHandler)
+        self.statuses, self.delay, self.received = list(statuses), delay, []
+        self.url = f"http://127.0.0.1:{self.server_port}"
+
+    def bodies(self, path=None):
+        return [json.loads(body) for got, _, body in self.received if path in (None, got)]
+
+
+class ReceiverHandler(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.received.append((self.path, dict(self.headers), body))
+        time.sleep(self.server.delay)
+        status = self.server.statuses.pop(0) if len(self.server.statuses) > 1 else None
+        try:
+            self.send_response(status or self.server.statuses[0])
+            self.end_headers()
+        except OSError:
+            pass  # the portal gave up waiting
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def receivers():
+    started = []
+
+    def start(**kwargs):
+        server = Receiver(**kwargs)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def _quick_retries_to_loopback(settings):
+    settings.NOTIFICATION_ALLOW_PRIVATE_URLS = True
+    settings.NOTIFICATION_RETRY_SECONDS = [0, 0]
+    settings.NOTIFICATION_TIMEOUT_SECONDS = 1
+    settings.PORTAL_ISSUER_URL = "https://portal.example.com/"
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def channel(tenant, kind, url, **fields):
+    return NotificationChannel.rows.create(
+        tenant=tenant, name=f"{kind} channel", kind=kind, url=url, **fields
+    )
+
+
+def new_request(world, **overrides):
+    """What the access services tell approvers about bob's new request."""
+    fields = {
+        "tenant": world.tenant_a,
+        "event": "request.created",
+        "people": [world.alice],
+        "subject": "bob asks for Acme admin",
+        "text": "bob asks for Acme admin for 1 hour: deploying the hotfix (INC-42).",
+        "link": "/approvals/",
+        "request_id": 7,
+    }
+    with transaction.atomic():
+        notify(**{**fields, **overrides})
+
+
+def run_worker():
+    """`manage.py db_worker --batch`: every task that is ready, then it stops."""
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        call_command(
+            "db_worker", batch=True, startup_delay=False, reload=False, interval=0, verbosity=0
+        )
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    # Every task ended well: a failed delivery is a retry or an audit record, not a crash.
+    assert set(DBTaskResult.objects.values_list("status", flat=True)) <= {"SUCCESSFUL"}
+
+
+def failures():
+    return list(
+        AuditEvent.objects.unscoped("test")
+        .filter(action="notification.failed")
+        .values_list("detail", flat=True)
+    )
+
+
+# --- e-mail ---------------------------------------------------------------------------------
+
+
+@delivered
+def test_each_person_gets_one_email_with_the_subject_text_and_an_absolute_link(world, inbox):
+    new_request(world, people=[world.alice, world.bob, world.alice])
+    run_worker()
+
+    assert sorted(message["To"] for message in inbox) == ["alice@example.com", "bob@example.com"]
+    message = inbox[0]
+    assert message["Subject"] == "bob asks for Acme admin"
+    body = message.get_payload()
+    assert "deploying the hotfix (INC-42)" in body
+    assert "https://portal.example.com/approvals/" in body
+
+
+@delivered
+def test_nothing_is_sent_for_a_change_that_rolls_back(world, inbox, receivers):
+    receiver = receivers()
+    channel(world.tenant_a, "webhook", receiver.url)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        notify(
+            tenant=world.tenant_a,
+            event="request.created",
+            people=[world.alice],
+            subject="never",
+            text="never",
+        )
+        raise RuntimeError("the change failed")
+    assert not DBTaskResult.objects.exists()
+    run_worker()
+    assert inbox == [] and receiver.received == []
+
+
+@delivered
+def test_a_mail_server_that_is_down_leaves_one_failed_record(world, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    new_request(world, people=[world.bob])
+    run_worker()
+    assert failures() == ["e-mail to bob: connection refused after 3 attempts"]
+
+
+# --- webhooks -------------------------------------------------------------------------------
+
+
+@delivered
+def test_slack_teams_and_the_signed_webhook_each_get_their_own_shape(world, receivers):
+    receiver = receivers()
+    channel(world.tenant_a, "slack", f"{receiver.url}/slack")
+    channel(world.tenant_a, "teams", f"{receiver.url}/teams")
+    channel(world.tenant_a, "webhook", f"{receiver.url}/webhook")
+    channel(world.tenant_a, "webhook", f"{receiver.url}/off", active=False)
+    channel(world.tenant_b, "webhook", f"{receiver.url}/globex")
+    new_request(world, subject="bob asks for <Acme> admin")
+    run_worker()
+
+    assert sorted(path for path, _, _ in receiver.received) == ["/slack", "/teams", "/webhook"]
+    # Slack: one mrkdwn text, with what people wrote escaped (no <!channel> mentions).
+    assert receiver.bodies("/slack") == [
+        {
+            "text": "*bob asks for &lt;Acme&gt; admin*\n"
+            "bob asks for Acme admin for 1 hour: deploying the hotfix (INC-42).\n"
+            "<https://portal.example.com/approvals/|Open in Portcullis>"
+        }
+    ]
+    [teams] = receiver.bodies("/teams")
+    assert teams["type"] == "message"
+    [attachment] = teams["attachments"]
+    assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
+    card = attachment["content"]
+    assert (card["type"], card["version"]) == ("AdaptiveCard", "1.4")
+    assert [block["text"] for block in card["body"]] == [
+        "bob asks for <Acme> admin",
+        "bob asks for Acme admin for 1 hour: deploying the hotfix (INC-42).",
+    ]
+    assert card["actions"] == [
+        {"type": "Action.OpenUrl", "title": "Open", "url": "https://portal.example.com/approvals/"}
+    ]
+    [webhook] = receiver.bodies("/webhook")
+    assert webhook.pop("sent_at")
+    assert webhook == {
+        "event": "request.created",
+        "tenant": "acme",
+        "subject": "bob asks for <Acme> admin",
+        "text": "bob asks for Acme admin for 1 hour: deploying the hotfix (INC-42).",
+        "link": "https://portal.example.com/approvals/",
+        "request_id": 7,
+    }
+
+
+@delivered
+def test_the_signed_webhook_verifies_with_the_channels_signing_key(world, receivers):
+    receiver = receivers()
+    hook = channel(world.tenant_a, "webhook", receiver.url)
+    new_request(world)
+    run_worker()
+
+    [(_, headers, body)] = receiver.received
+    timestamp = headers["X-Portcullis-Timestamp"]
+    assert abs(int(timestamp) - time.time()) < 60
+    expected = hmac.new(signing_key(hook), timestamp.encode() + b"." + body, hashlib.sha256)
+    assert headers["X-Portcullis-Signature"] == f"sha256={expected.hexdigest()}"
+    # Another channel has another key.
+    other = channel(world.tenant_a, "webhook", receiver.url)
+    assert signing_key(other) != signing_key(hook)
+
+
+@delivered
+def test_a_receiver_that_fails_once_gets_the_message_exactly_once_on_the_retry(world, receivers):
+    receiver = receivers(statuses=[500, 200])
+    channel(world.tenant_a, "slack", receiver.url)
+    new_request(world)
+    run_worker()
+
+    assert len(receiver.received) == 2  # the 500, then the one that was taken
+    assert DBTaskResult.objects.filter(task_path="access.tasks.deliver_webhook").count() == 2
+    assert failures() == []
+
+
+@delivered
+def test_a_receiver_that_always_fails_leaves_one_failed_record_without_its_url(world, receivers):
+    receiver = receivers(statuses=[500])
+    channel(world.tenant_a, "teams", f"{receiver.url}/secret-path?sig=abc")
+    new_request(world)
+    run_worker()
+
+    assert len(receiver.received) == 3
+    assert failures() == [
+        "Microsoft Teams workflow webhook 'teams channel': HTTP 500 after 3 attempts"
+    ]
+    [event] = AuditEvent.objects.unscoped("test").filter(action="notification.failed")
+    assert event.tenant == world.tenant_a
+
+
+@delivered
+def test_a_hanging_receiver_is_bounded_by_the_timeout_and_holds_nobody_up(
+    world, receivers, settings
+):
+    settings.NOTIFICATION_RETRY_SECONDS = []
+    receiver = receivers(delay=3)
+    channel(world.tenant_a, "webhook", receiver.url)
+
+    started = time.monotonic()
+    new_request(world)
+    assert time.monotonic() - started < 0.5  # the request only enqueued
+
+    started = time.monotonic()
+    run_worker()
+    assert time.monotonic() - started < 2.5
+    assert failures() == ["Signed JSON webhook 'webhook channel': timed out after 1 attempt"]
+
+
+@delivered
+def test_a_channel_switched_off_before_delivery_is_dropped_quietly(world, receivers):
+    receiver = receivers()
+    hook = channel(world.tenant_a, "webhook", receiver.url)
+    gone = channel(world.tenant_a, "slack", receiver.url)
+    new_request(world)
+    NotificationChannel.rows.filter(pk=hook.pk).update(active=False)
+    gone.delete()
+    run_worker()
+    assert receiver.received == [] and failures() == []
+
+
+@delivered
+def test_no_message_carries_a_credential(world, inbox, receivers):
+    receiver = receivers()
+    for kind in ["slack", "teams", "webhook"]:
+        channel(world.tenant_a, kind, receiver.url)
+    new_request(world, people=[world.alice, world.bob])
+    run_worker()
+
+    sent = [body.decode() for _, _, body in receiver.received]
+    sent += [message.as_string() for message in inbox]
+    assert len(sent) == 5
+    assert [secret for text in sent for secret in SECRETS if secret in text] == []
+
+
+# --- which URLs a channel may have ------------------------------------------------------------
+
+
+REFUSED = [
+    "http://hooks.example.com/x",
+    "https://127.0.0.1/hook",
+    "https://10.0.0.1/hook",
+    "https://169.254.169.254/latest/meta-data/",
+    "https://[::1]/hook",
+    "https://localhost/hook",
+    "https://user:pass@8.8.8.8/hook",
+]
+
+
+@pytest.mark.parametrize("url", REFUSED)
+def test_a_webhook_url_must_be_https_and_public(settings, url):
+    settings.NOTIFICATION_ALLOW_PRIVATE_URLS = False
+    with pytest.raises(ValidationError):
+        validate_webhook_url(url)
+
+
+@pytest.mark.parametrize("url", REFUSED[:-1])
+def test_the_setting_allows_http_and_private_receivers(settings, url):
+    settings.NOTIFICATION_ALLOW_PRIVATE_URLS = True
+    validate_webhook_url(url.replace("hooks.example.com", "127.0.0.1"))
+
+
+def test_credentials_in_a_url_are_refused_even_when_private_receivers_are_allowed(settings):
+    settings.NOTIFICATION_ALLOW_PRIVATE_URLS = True
+    with pytest.raises(ValidationError):
+        validate_webhook_url("http://user:pass@127.0.0.1/hook")
+
+
+def test_a_public_https_url_is_accepted(settings):
+    settings.NOTIFICATION_ALLOW_PRIVATE_URLS = False
+    validate_webhook_url("https://8.8.8.8/hook")  # a literal address: no DNS needed
+
+
+# --- the admin pages ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def as_alice(client, world):
+    client.force_login(world.alice)
+    return client
+
+
+def channel_form(world, **overrides):
+    return {
+        "tenant": world.tenant_a.pk,
+        "name": "Ops",
+        "kind": "webhook",
+        "url": "https://8.8.8.8/hook",
+        "active": "on",
+        **overrides,
+    }
+
+
+@pytest.mark.django_db
+def test_the_admin_refuses_a_private_webhook_url(as_alice, world, settings):
+    settings.NOTIFICATION_ALLOW_PRIVATE_URLS = False
+    response = as_alice.post(
+        "/admin/access/notificationchannel/add/",
+        channel_form(world, url="https://169.254.169.254/latest/meta-data/"),
+    )
+    assert response.status_code == 200
+    assert b"private or link-local" in response.content
+    assert not NotificationChannel.rows.exists()
+
+
+@pytest.mark.django_db
+def test_the_admin_shows_the_signing_key_and_makes_a_new_one(as_alice, world, settings):
+    settings.NOTIFICATION_ALLOW_PRIVATE_URLS = False
+    response = as_alice.post("/admin/access/notificationchannel/add/", channel_form(world))
+    assert response.status_code == 302, response.content.decode()
+    hook = NotificationChannel.rows.get()
+    page = as_alice.get(f"/admin/access/notificationchannel/{hook.pk}/change/").content.decode()
+    assert signing_key(hook).hex() in page
+    assert "it checks X-Portcullis-Signature" in page
+
+    old_key = signing_key(hook)
+    as_alice.post(
+        "/admin/access/notificationchannel/",
+        {"action": "new_signing_key", "_selected_action": [hook.pk]},
+    )
+    hook.refresh_from_db()
+    assert signing_key(hook) != old_key
+
+
+@pytest.mark.django_db
+def test_the_admin_sends_a_test_message_to_the_selected_channels(
+    as_alice, world, django_capture_on_commit_callbacks
+):
+    slack = channel(world.tenant_a, "slack", "https://8.8.8.8/slack")
+    with django_capture_on_commit_callbacks(execute=True):
+        as_alice.post(
+            "/admin/access/notificationchannel/",
+            {"action": "send_test_message", "_selected_action": [slack.pk]},
+        )
+    [task] = DBTaskResult.objects.all()
+    assert task.task_path == "access.tasks.deliver_webhook"
+    assert task.args_kwargs["args"][0] == slack.pk
