@@ -471,7 +471,7 @@ def cancel(*, user: User, request_id: int, meta: RequestMeta) -> AccessRequest:
             Action.REQUEST_CANCELLED,
             actor=user,
             meta=meta,
-            detail=f"#{request.pk}",
+            detail=f"#{request.pk} cancelled by the requester",
             **_about(request),
         )
     return request

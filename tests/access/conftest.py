@@ -4,8 +4,14 @@ dave and erin are members of Acme with an authenticator app; alice runs Acme; ca
 Globex. Bob's standing grant from the shared fixtures is not used here.
 """
 
+import email
+import signal
+
 import pytest
+from aiosmtpd.controller import Controller
+from django.core.management import call_command
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_tasks_db.models import DBTaskResult
 
 from access.models import AccessRequest
 from audit.records import RequestMeta
@@ -13,6 +19,7 @@ from federation import services
 from federation.models import RoleMapping
 from tests.conftest import Client
 from tests.factories import MembershipFactory, UserFactory
+from tests.servers import free_port
 
 
 def with_authenticator(user):
@@ -87,3 +94,44 @@ def decide(client, access, decision="approve", comment=""):
 
 def state_of(access):
     return AccessRequest.objects.unscoped("test").get(pk=access.pk).state
+
+
+# --- delivery: a real SMTP server on loopback and the real worker -------------------------
+
+
+class Inbox:
+    """An aiosmtpd handler keeping every message it is given."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def inbox(settings):
+    handler = Inbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    yield handler.messages
+    controller.stop()
+
+
+def run_worker():
+    """`manage.py db_worker --batch`: every task that is ready, then it stops."""
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        call_command(
+            "db_worker", batch=True, startup_delay=False, reload=False, interval=0, verbosity=0
+        )
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    # Every task ended well: a failed delivery is a retry or an audit record, not a crash.
+    assert set(DBTaskResult.objects.values_list("status", flat=True)) <= {"SUCCESSFUL"}

@@ -1,25 +1,22 @@
 """Notifications reach people and channels through the real background worker: a real SMTP
 server and real HTTP receivers on loopback, `manage.py db_worker` run for real."""
 
-import email
 import hashlib
 import hmac
 import json
-import signal
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.core.exceptions import ValidationError
-from django.core.management import call_command
 from django.db import transaction
 from django_tasks_db.models import DBTaskResult
 
 from access.models import NotificationChannel
 from access.notifications import notify, signing_key, validate_webhook_url
 from audit.models import AuditEvent
+from tests.access.conftest import run_worker
 from tests.servers import free_port
 
 SECRETS = ["ASIA", "SigninToken", "SecretAccessKey"]
@@ -28,30 +25,6 @@ delivered = pytest.mark.django_db(transaction=True)
 
 
 # --- the servers on loopback ---------------------------------------------------------------
-
-
-class Inbox:
-    """An aiosmtpd handler keeping every message it is given."""
-
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-@pytest.fixture
-def inbox(settings):
-    handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    yield handler.messages
-    controller.stop()
 
 
 class Receiver(ThreadingHTTPServer):
@@ -131,20 +104,6 @@ def new_request(world, **overrides):
     }
     with transaction.atomic():
         notify(**{**fields, **overrides})
-
-
-def run_worker():
-    """`manage.py db_worker --batch`: every task that is ready, then it stops."""
-    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        call_command(
-            "db_worker", batch=True, startup_delay=False, reload=False, interval=0, verbosity=0
-        )
-    finally:
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)
-    # Every task ended well: a failed delivery is a retry or an audit record, not a crash.
-    assert set(DBTaskResult.objects.values_list("status", flat=True)) <= {"SUCCESSFUL"}
 
 
 def failures():

@@ -1,0 +1,254 @@
+"""Sessions inside a window: issued only while it is open, never outliving it, and ended
+for that person alone when the window is ended early (the sandbox enforces it like AWS)."""
+
+import html
+import json
+from datetime import timedelta
+
+import boto3
+import pytest
+import time_machine
+from django.utils import timezone
+
+from access.models import SessionCutoff
+from access.services import clock
+from audit.models import AuditEvent
+from federation import aws, services
+from tests.access.conftest import client_for, decide, file, state_of
+from tests.federation.helpers import console_url, follow, open_console
+
+pytestmark = pytest.mark.django_db
+
+
+def approved(world, grant, approver, **options):
+    access = file(world, grant, **options)
+    assert decide(client_for(approver), access).status_code == 302
+    access.refresh_from_db()
+    assert access.state == "active"
+    return access
+
+
+def ended_access_policy(role_arn):
+    iam = boto3.client("iam")
+    name = aws.RoleArn.parse(role_arn).name
+    try:
+        document = iam.get_role_policy(RoleName=name, PolicyName="PortcullisEndedAccess")
+    except iam.exceptions.NoSuchEntityException:
+        return None
+    policy = document["PolicyDocument"]
+    return json.loads(policy) if isinstance(policy, str) else policy
+
+
+def test_outside_a_window_nothing_is_issued_and_aws_is_not_asked(
+    bob_client, world, on_request, sandbox
+):
+    for path in (f"/console/{on_request.pk}/", f"/cli/{on_request.pk}/"):
+        response = bob_client.post(path, {"duration": "3600"})
+        assert response.status_code == 403
+        assert "used on request" in response.content.decode()
+    assert sandbox.calls["sts:AssumeRole"] == 0
+    denied = AuditEvent.objects.filter(action__in=["console.denied", "cli.denied"])
+    assert {event.error_code for event in denied} == {"NoAccessWindow"}
+    assert all(event.tenant == world.tenant_a for event in denied)
+
+
+def test_inside_a_window_sessions_end_with_it(bob_client, world, on_request, dave, sandbox):
+    access = approved(world, on_request, dave, seconds=1800)
+    # Twelve hours asked for, the grant allows it: the window's 30 minutes win.
+    response = open_console(bob_client, on_request, duration=43200)
+    assert response.status_code == 200
+    (session,) = sandbox.sessions.values()
+    assert session.expiration <= access.ends_at
+    assert (access.ends_at - session.expiration).total_seconds() < 5
+    issued = AuditEvent.objects.get(action="console.issued")
+    assert issued.duration_seconds <= 1800
+    assert issued.detail == f"under access request #{access.pk}"
+    page = follow(console_url(response))
+    assert page.status_code == 200 and "assumed-role/AcmeAdmin/bob" in page.text
+
+
+def test_the_api_and_cli_page_are_capped_too(bob_client, world, on_request, dave, sandbox):
+    access = approved(world, on_request, dave, seconds=1800)
+    response = bob_client.post(f"/cli/{on_request.pk}/", {"duration": "7200"})
+    assert response.status_code == 200
+    (session,) = sandbox.sessions.values()
+    assert session.expiration <= access.ends_at
+
+
+def test_with_under_fifteen_minutes_left_it_says_to_ask_again(
+    bob_client, world, on_request, dave, sandbox
+):
+    access = approved(world, on_request, dave, seconds=1800)
+    with time_machine.travel(access.ends_at - timedelta(minutes=10)):
+        response = open_console(bob_client, on_request)
+        page = bob_client.get("/").content.decode()
+    assert response.status_code == 403
+    assert "Request access again" in response.content.decode()
+    assert sandbox.calls["sts:AssumeRole"] == 0
+    assert AuditEvent.objects.filter(error_code="AccessWindowEnding").count() == 1
+    assert "too little for a new AWS session" in page
+
+
+def test_after_the_window_it_is_refused_and_the_clock_records_the_end(
+    bob_client, world, on_request, dave, sandbox
+):
+    access = approved(world, on_request, dave, seconds=1800)
+    with time_machine.travel(access.ends_at + timedelta(seconds=1)):
+        assert open_console(client_for(world.bob), on_request).status_code == 403
+        done = clock.tick()
+    assert done.ended == 1
+    assert state_of(access) == "ended"
+    ended = AuditEvent.objects.get(action="request.ended")
+    assert ended.actor_username == "(clock)" and "window over" in ended.detail
+    assert sandbox.calls["sts:AssumeRole"] == 0
+
+
+def test_a_standing_grant_is_untouched(bob_client, bob_grant, sandbox):
+    assert open_console(bob_client, bob_grant, duration=43200).status_code == 200
+    assert AuditEvent.objects.get(action="console.issued").duration_seconds == 43200
+
+
+# --- ending early ----------------------------------------------------------------------------
+
+
+def test_im_done_ends_bobs_sessions_and_only_his(bob_client, world, on_request, dave, sandbox):
+    # Alice holds a standing grant of the same role: her sessions must live on.
+    alice_grant = services.grant_role(
+        actor=world.alice, tenant=world.tenant_a, user=world.alice, role_arn=on_request.role_arn
+    )
+    alice_client = client_for(world.alice)
+    alice_link = console_url(open_console(alice_client, alice_grant))
+    access = approved(world, on_request, dave)
+    old_link = console_url(open_console(bob_client, on_request))
+    assert follow(old_link).status_code == 200
+
+    response = bob_client.post(f"/requests/{access.pk}/end/", {"next": "home"}, follow=True)
+    assert response.status_code == 200
+    assert "sessions of this role issued before" in response.content.decode()
+    assert state_of(access) == "ended"
+
+    refused = follow(old_link)
+    assert refused.status_code == 403
+    assert follow(alice_link).status_code == 200
+    (statement,) = ended_access_policy(on_request.role_arn)["Statement"]
+    assert statement["Effect"] == "Deny"
+    assert statement["Condition"]["StringEquals"] == {"aws:SourceIdentity": "bob"}
+    cutoff = SessionCutoff.objects.unscoped("test").get()
+    assert statement["Sid"] == cutoff.sid
+    assert cutoff.keep_until == access.ends_at + timedelta(hours=12, minutes=15)
+    ended = AuditEvent.objects.get(action="sessions.ended")
+    assert ended.source_identity == "bob" and ended.actor == world.bob
+
+    # No new session under the ended window; a new approval opens one that works.
+    assert open_console(bob_client, on_request).status_code == 403
+    with time_machine.travel(timezone.now() + timedelta(seconds=2)):
+        approved(world, on_request, dave)
+        new_link = console_url(open_console(bob_client, on_request))
+    assert follow(new_link).status_code == 200
+
+
+def test_an_approver_or_a_tenant_admin_may_end_it_but_nobody_else(
+    world, on_request, dave, erin, sandbox
+):
+    access = approved(world, on_request, dave)
+    assert client_for(erin).post(f"/requests/{access.pk}/end/").status_code == 403
+    assert client_for(world.carol).post(f"/requests/{access.pk}/end/").status_code == 404
+    assert state_of(access) == "active"
+    assert client_for(dave).post(f"/requests/{access.pk}/end/").status_code == 302
+    assert state_of(access) == "ended"
+    second = approved(world, on_request, dave)
+    alice = client_for(world.alice)
+    assert alice.post(f"/requests/{second.pk}/end/", {"reason": "audit"}).status_code == 302
+    second.refresh_from_db()
+    assert (second.state, second.ended_by, second.end_reason) == ("ended", world.alice, "audit")
+    # Nothing was issued under either window: no statement needed, none written.
+    assert ended_access_policy(on_request.role_arn) is None
+
+
+def test_an_ended_window_cannot_be_ended_again(bob_client, world, on_request, dave, sandbox):
+    access = approved(world, on_request, dave)
+    assert bob_client.post(f"/requests/{access.pk}/end/").status_code == 302
+    again = bob_client.post(f"/requests/{access.pk}/end/")
+    assert again.status_code == 409
+
+
+def test_a_full_role_falls_back_to_revoking_every_session_and_says_so(
+    bob_client, world, on_request, dave, sandbox
+):
+    iam = boto3.client("iam")
+    filler = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "s3:Get*",
+                "Resource": [f"arn:aws:s3:::bucket-{i:04d}/*" for i in range(340)],
+            }
+        ],
+    }
+    iam.put_role_policy(RoleName="AcmeAdmin", PolicyName="Big", PolicyDocument=json.dumps(filler))
+    access = approved(world, on_request, dave)
+    link = console_url(open_console(bob_client, on_request))
+    response = bob_client.post(f"/requests/{access.pk}/end/", follow=True)
+    assert "inline policies are full" in html.unescape(response.content.decode())
+    assert follow(link).status_code == 403
+    assert ended_access_policy(on_request.role_arn) is None
+    assert iam.get_role_policy(RoleName="AcmeAdmin", PolicyName="AWSRevokeOlderSessions")
+    assert SessionCutoff.objects.unscoped("test").get().whole_role
+    assert AuditEvent.objects.filter(action="sessions.revoked").count() == 1
+    assert AuditEvent.objects.filter(action="sessions.ended").count() == 1
+
+
+def test_a_role_that_does_not_demand_the_tenants_external_id_is_left_alone(
+    bob_client, world, on_request, dave, sandbox
+):
+    iam = boto3.client("iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                "Action": ["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"],
+            }
+        ],
+    }
+    iam.update_assume_role_policy(RoleName="AcmeAdmin", PolicyDocument=json.dumps(trust))
+    access = approved(world, on_request, dave)
+    open_console(bob_client, on_request)
+    response = bob_client.post(f"/requests/{access.pk}/end/", follow=True)
+    assert "does not require this tenant's ExternalId" in html.unescape(response.content.decode())
+    assert state_of(access) == "ended"
+    assert ended_access_policy(on_request.role_arn) is None
+    assert AuditEvent.objects.get(action="sessions.denied").error_code == "ExternalIdNotRequired"
+
+
+def test_without_source_identity_the_person_cannot_be_singled_out(
+    bob_client, world, on_request, dave, sandbox
+):
+    access = approved(world, on_request, dave)
+    open_console(bob_client, on_request)
+    type(world.tenant_a).objects.unscoped("test").filter(pk=world.tenant_a.pk).update(
+        send_source_identity=False
+    )
+    response = bob_client.post(f"/requests/{access.pk}/end/", follow=True)
+    assert "does not send SourceIdentity" in html.unescape(response.content.decode())
+    assert AuditEvent.objects.get(action="sessions.failed").error_code == "NoSourceIdentity"
+
+
+def test_the_clock_prunes_statements_nothing_alive_can_need(
+    bob_client, world, on_request, dave, sandbox
+):
+    access = approved(world, on_request, dave)
+    open_console(bob_client, on_request)
+    bob_client.post(f"/requests/{access.pk}/end/")
+    assert ended_access_policy(on_request.role_arn) is not None
+    cutoff = SessionCutoff.objects.unscoped("test").get()
+    with time_machine.travel(cutoff.keep_until - timedelta(minutes=1)):
+        assert clock.tick().pruned == 0
+    assert ended_access_policy(on_request.role_arn) is not None
+    with time_machine.travel(cutoff.keep_until + timedelta(minutes=1)):
+        assert clock.tick().pruned == 1
+    assert ended_access_policy(on_request.role_arn) is None
+    cutoff.refresh_from_db()
+    assert cutoff.removed_at is not None
