@@ -27,7 +27,8 @@ test: install
 browser: install
 	@test -x /usr/bin/chromium || apt-get install -y -q chromium
 	$(BIN)/python -m pytest -p no:xdist -m browser tests/browser $(PYTEST_ARGS)
-	$(BIN)/python -m pytest -p no:xdist -k credential_process tests/federation/test_cli_and_api.py $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -p no:xdist -k credential_process \
+	  tests/federation/test_cli_and_api.py tests/access/test_cli_request.py $(PYTEST_ARGS)
 
 ## bench: measure on this machine (PostgreSQL on 127.0.0.1) and rewrite docs/PERFORMANCE.md
 bench: install

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from access import selectors, services
 from access.errors import RequestNotFound
-from access.models import AccessRequest, Decision
+from access.models import AccessRequest
 from audit.records import RequestMeta
 from core.errors import PortalError
 from core.views import error_response
@@ -45,7 +45,7 @@ def _as_json(access: AccessRequest) -> dict:
         "approvals_needed": access.grant.approvals_needed,
         "decisions": [
             {"by": d.approver_username, "decision": d.outcome, "comment": d.comment}
-            for d in Decision.objects.unscoped("the request's own").filter(request=access)
+            for d in access.decisions.all()
         ],
     }
 
@@ -99,7 +99,11 @@ def requests(request):
     mine = selectors.my_requests(request.user)
     role = request.GET.get("role", "")
     if role:
-        mine = mine.filter(grant_id=int(role) if role.isdigit() and len(role) < 19 else 0)
+        if not (role.isdigit() and len(role) < 19):
+            return error_response(
+                request, InvalidChoice('"role" is the id of one of your grants.'), as_json=True
+            )
+        mine = mine.filter(grant_id=int(role))
     if request.GET.get("state") == "open":
         mine = mine.open()
     return _answer({"requests": [_as_json(access) for access in mine[:100]]})

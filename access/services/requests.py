@@ -17,7 +17,7 @@ from access import notifications
 from access.errors import AlreadySettled, NotAllowed, RequestNotFound
 from access.models import JUSTIFICATION_MAX, JUSTIFICATION_MIN, AccessRequest, Decision
 from access.services.sessions import end_sessions
-from accounts.models import Membership, User
+from accounts.models import MIN_SESSION_SECONDS, Membership, User
 from audit.models import AuditEvent
 from audit.records import RequestMeta, record, record_for_person
 from federation.models import MIN_ACTIVATION_SECONDS, RoleMapping
@@ -182,6 +182,7 @@ def file_request(
     detail = f"{describe_window(seconds)}{f', ticket {ticket}' if ticket else ''}: {justification}"
     try:
         with transaction.atomic():
+            _close_spent_window(user=user, grant=grant, now=now, meta=meta)
             request.save()
             record(
                 Action.REQUEST_CREATED,
@@ -214,6 +215,33 @@ def file_request(
             request_id=request.pk,
         )
     return request
+
+
+def _close_spent_window(
+    *, user: User, grant: RoleMapping, now: datetime, meta: RequestMeta
+) -> None:
+    """A window with too little left for a new AWS session (or already over, before the
+    clock noticed) gives way to a new request: asking again is how access goes on."""
+    spent = (
+        AccessRequest.objects.for_user(user)
+        .filter(requester=user, grant=grant, state=State.ACTIVE)
+        .filter(ends_at__lt=now + timedelta(seconds=MIN_SESSION_SECONDS))
+        .first()
+    )
+    if spent is not None and _move(
+        spent,
+        expected=State.ACTIVE,
+        state=State.ENDED,
+        ended_at=min(now, spent.ends_at),
+        end_reason="a new request took over",
+    ):
+        record(
+            Action.REQUEST_ENDED,
+            actor=user,
+            meta=meta,
+            detail=f"#{spent.pk} a new request took over",
+            **_about(spent),
+        )
 
 
 def _activate(

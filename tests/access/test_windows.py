@@ -10,7 +10,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from access.models import SessionCutoff
+from access.models import AccessRequest, SessionCutoff
 from access.services import clock
 from audit.models import AuditEvent
 from federation import aws, services
@@ -252,3 +252,22 @@ def test_the_clock_prunes_statements_nothing_alive_can_need(
     assert ended_access_policy(on_request.role_arn) is None
     cutoff.refresh_from_db()
     assert cutoff.removed_at is not None
+
+
+def test_with_little_left_asking_again_takes_over_from_the_spent_window(
+    world, on_request, dave, sandbox
+):
+    access = approved(world, on_request, dave, seconds=1800)
+    with time_machine.travel(access.ends_at - timedelta(minutes=10)):
+        bob = client_for(world.bob)
+        assert (
+            bob.post(
+                f"/requests/new/{on_request.pk}/",
+                {"duration": "3600", "justification": "Still rotating the keys"},
+            ).status_code
+            == 302
+        )
+    assert state_of(access) == "ended"
+    assert AccessRequest.objects.unscoped("test").filter(state="pending").count() == 1
+    ended = AuditEvent.objects.get(action="request.ended")
+    assert ended.detail == f"#{access.pk} a new request took over"

@@ -174,14 +174,17 @@ def test_it_refuses_a_role_without_permissions(world, sandbox):
 
 def test_it_seeds_the_demo_and_bob_opens_the_console(client, sandbox):
     _, err = run("demo")
-    assert "user bob / bobpassword" in err
+    assert "users bob / bobpassword and alice / alicepassword" in err
     token, _ = ApiToken.issue(user=User.objects.get(username="bob"), name="laptop", days=30)
     run("demo")  # again, as every `make run` does: bob's password and tokens stay as they are
     assert ApiToken.objects.live().filter(pk=token.pk).exists()
     assert not AuditEvent.objects.filter(action="user.password_reset").exists()
     bob = User.objects.get(username="bob")
-    grant = RoleMapping.objects.get(user=bob)
+    grant = RoleMapping.objects.get(user=bob, activation="standing")
     assert grant.max_session_seconds == 43200
+    on_request = RoleMapping.objects.get(user=bob, activation="on_request")
+    assert [a.username for a in on_request.approvers.all()] == ["alice"]
+    assert RoleMapping.objects.count() == 2  # the second run added nothing
     assert client.post("/login/", {"username": "bob", "password": "bobpassword"}).status_code == 302
     response = client.post(f"/console/{grant.pk}/", {"duration": "43200"})
     assert b"Session is valid for 43200 seconds" in response.content
@@ -194,3 +197,40 @@ def test_it_refuses_to_seed_the_demo_against_real_aws(sandbox, monkeypatch, sett
     with pytest.raises(CommandError, match="refusing to seed the demo against real AWS"):
         run("demo")
     assert not User.objects.filter(username="bob").exists()
+
+
+def test_it_grants_a_role_on_request_with_its_approval_policy(world, demo_role):
+    team = TeamFactory(tenant=world.tenant_a, name="dba")
+    team.members.add(world.alice)
+    out, _ = run(
+        "grant", "bob", demo_role, "--tenant", "acme", "--on-request",
+        "--approver", "alice", "--approver-team", "dba", "--approvals", "1",
+        "--max-activation", "7200", "--escalate-after", "900", "--ticket-required",
+        "--break-glass",
+    )  # fmt: skip
+    grant = RoleMapping.objects.get(pk=int(out))
+    assert grant.on_request and grant.ticket_required and grant.break_glass
+    assert (grant.approvals_needed, grant.max_activation_seconds) == (1, 7200)
+    assert grant.escalate_after_seconds == 900
+    assert list(grant.approvers.all()) == [world.alice]
+    assert list(grant.approver_teams.all()) == [team]
+    granted = AuditEvent.objects.get(action="mapping.granted")
+    assert "on request: 1 approval(s) from alice, team dba" in granted.detail
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--approver", "alice"], "approval options need --on-request"),
+        (["--on-request"], "needs approvers"),
+        (["--on-request", "--approver", "nobody"], "no user 'nobody'"),
+        (["--on-request", "--approver", "carol"], "Not members of the grant's tenant: carol"),
+        (["--on-request", "--approver", "alice", "--approvals", "2"], "only 1 person can approve"),
+        (["--on-request", "--approver", "alice", "--max-activation", "600"], "1800"),
+        (["--on-request", "--approver-team", "nope"], "no team 'nope' in acme"),
+    ],
+)
+def test_it_refuses_a_bad_approval_policy_and_writes_nothing(world, demo_role, args, message):
+    with pytest.raises(CommandError, match=message):
+        run("grant", "bob", demo_role, "--tenant", "acme", *args)
+    assert not RoleMapping.objects.exists()

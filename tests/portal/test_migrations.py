@@ -149,3 +149,87 @@ def test_an_upgrade_keeps_everything_and_the_trail_still_verifies():
         with connection.schema_editor() as editor:
             audit_chain.drop_triggers(editor)
             audit_chain.install_triggers(editor, columns)
+
+
+# The release before access on request: the audit app and the keyed chain, no activation.
+LAST_RELEASE = [
+    ("accounts", "0005_scoped_managers"),
+    ("audit", "0002_scoped_managers"),
+    ("federation", "0010_api_token_verbose_name"),
+    ("otp_totp", "0003_add_timestamps"),
+]
+
+
+def fill_as_the_last_release(apps):
+    Tenant = apps.get_model("accounts", "Tenant")
+    User = apps.get_model("accounts", "User")
+    Membership = apps.get_model("accounts", "Membership")
+    Team = apps.get_model("accounts", "Team")
+    RoleMapping = apps.get_model("federation", "RoleMapping")
+    AuditEvent = apps.get_model("audit", "AuditEvent")
+
+    tenant = Tenant._default_manager.create(slug="acme", name="Acme", external_id="portcullis-last")
+    people = [
+        User._default_manager.create(username=f"person{n}", session_name=f"person{n}", password="!")
+        for n in range(20)
+    ]
+    team = Team._default_manager.create(tenant=tenant, name="ops")
+    for person in people:
+        Membership._default_manager.create(user=person, tenant=tenant, role="member")
+    team.members.add(*people[:5])
+    for n, person in enumerate(people):
+        RoleMapping._default_manager.create(
+            tenant=tenant,
+            user=person,
+            role_arn=f"arn:aws:iam::123456789012:role/Role{n % 3}",
+            label=f"Role {n % 3}",
+            max_session_seconds=3600,
+            destination_path="/console/home",
+            valid_from=timezone.now() - timedelta(days=30),
+        )
+    RoleMapping._default_manager.create(
+        tenant=tenant,
+        team=team,
+        role_arn="arn:aws:iam::123456789012:role/Ops",
+        label="Ops",
+        max_session_seconds=3600,
+        destination_path="/console/home",
+        valid_from=timezone.now() - timedelta(days=30),
+    )
+    previous, start = audit_chain.GENESIS_HASH, datetime(2026, 6, 1, tzinfo=UTC)
+    for sequence in range(1, TRAIL + 1):
+        event = AuditEvent(
+            sequence=sequence,
+            prev_hash=previous,
+            created_at=start + timedelta(minutes=sequence),
+            tenant=tenant,
+            actor_username=f"person{sequence % 20}",
+            action="console.issued" if sequence % 3 else "mapping.granted",
+            role_arn=f"arn:aws:iam::123456789012:role/Role{sequence % 3}",
+            duration_seconds=3600,
+            detail=f"record {sequence}",
+            key_id=audit_chain.current_key_id(),
+        )
+        event.hash = previous = audit_chain.digest(event)
+        event.save()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upgrade_from_the_last_release_keeps_every_grant_standing():
+    try:
+        fill_as_the_last_release(migrate(LAST_RELEASE))
+        migrate(latest())
+    finally:
+        migrate(latest())
+
+    from access.models import AccessRequest
+    from federation.models import RoleMapping
+
+    grants = RoleMapping.objects.unscoped("test")
+    assert grants.count() == 21
+    assert set(grants.values_list("activation", flat=True)) == {"standing"}
+    assert not AccessRequest.objects.unscoped("test").exists()
+    record("request.created", detail="after the upgrade")
+    out = StringIO()
+    call_command("verify_audit", stdout=out)
+    assert out.getvalue().startswith(f"audit trail intact: {TRAIL + 1} record(s)")

@@ -9,6 +9,8 @@ from federation.models import RoleMapping
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 DEMO_ROLE = "PortcullisDemoAdmin"
+# Used on request: bob asks, alice approves (access on request in the README).
+DEMO_PRODUCTION_ROLE = "PortcullisDemoProduction"
 DEMO_POLICY = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
@@ -17,8 +19,9 @@ DEMO_POLICY = {
 
 class Command(BaseCommand):
     help = (
-        "Seed the sandbox demo: tenant 'Example Corp', a role in the sandbox AWS, and "
-        "bob / bobpassword with a 12-hour grant. Refuses to run against real AWS."
+        "Seed the sandbox demo: tenant 'Example Corp', two roles in the sandbox AWS, "
+        "bob / bobpassword with a 12-hour grant of one and the other on request, and "
+        "alice / alicepassword who approves. Refuses to run against real AWS."
     )
 
     def handle(self, *args, **options):
@@ -32,12 +35,16 @@ class Command(BaseCommand):
             slug="example-corp", defaults={"name": "Example Corp"}
         )
         try:
-            role_arn = aws.get_role_arn(DEMO_ROLE) or services.create_broker_role(
-                name=DEMO_ROLE,
-                tenant=tenant,
-                max_session_seconds=43200,
-                # The sandbox has nothing to protect; a real role gets a narrow policy.
-                policy_document=json.dumps(DEMO_POLICY),
+            role_arn, production_arn = (
+                aws.get_role_arn(name)
+                or services.create_broker_role(
+                    name=name,
+                    tenant=tenant,
+                    max_session_seconds=43200,
+                    # The sandbox has nothing to protect; a real role gets a narrow policy.
+                    policy_document=json.dumps(DEMO_POLICY),
+                )
+                for name in (DEMO_ROLE, DEMO_PRODUCTION_ROLE)
             )
         except aws.AwsError as error:
             raise CommandError(f"the sandbox AWS did not answer: {error.message}") from None
@@ -50,6 +57,12 @@ class Command(BaseCommand):
                 bob.set_password("bobpassword")
             bob.save()
             Membership.objects.get_or_create(user=bob, tenant=tenant)
+            alice = User.objects.filter(username__iexact="alice").first() or User(username="alice")
+            alice.first_name, alice.email = "Alice", "alice@example.com"
+            if not alice.check_password("alicepassword"):
+                alice.set_password("alicepassword")
+            alice.save()
+            Membership.objects.get_or_create(user=alice, tenant=tenant)
             grant = RoleMapping.objects.filter(
                 tenant=tenant, user=bob, role_arn=role_arn, active=True
             ).first()
@@ -64,7 +77,25 @@ class Command(BaseCommand):
                     max_session_seconds=43200,
                     region="us-east-1",
                 )
+            if not RoleMapping.objects.filter(
+                tenant=tenant, user=bob, role_arn=production_arn, active=True
+            ).exists():
+                services.grant_role(
+                    actor=None,
+                    actor_username="(demo)",
+                    tenant=tenant,
+                    user=bob,
+                    role_arn=production_arn,
+                    label="Production (on request)",
+                    max_session_seconds=43200,
+                    region="us-east-1",
+                    activation=RoleMapping.Activation.ON_REQUEST,
+                    approvers=[alice],
+                    max_activation_seconds=4 * 3600,
+                    break_glass=True,
+                )
         self.stderr.write(
             f"Demo ready: tenant {tenant.name} (external id {tenant.external_id}), "
-            f"role {role_arn}, user bob / bobpassword."
+            f"roles {role_arn} and {production_arn} (on request), users bob / bobpassword "
+            "and alice / alicepassword (approves bob's requests)."
         )
