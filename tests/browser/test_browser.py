@@ -155,3 +155,76 @@ def test_a_member_of_another_tenant_sees_nothing_of_acme(context, world, bob_gra
     assert "Acme" not in page.content()
     response = page.request.post(f"/console/{bob_grant.pk}/")
     assert response.status in {403, 404}  # no CSRF token: refused before it is even looked up
+
+
+def test_bob_asks_dave_approves_bob_opens_the_console_and_ends_it(
+    context, browser, live_server, world, demo_role, sandbox
+):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from federation import services
+    from federation.models import RoleMapping
+
+    dave = UserFactory(username="dave")
+    MembershipFactory(user=dave, tenant=world.tenant_a)
+    device = TOTPDevice.objects.create(user=dave, name="phone", confirmed=True)
+    grant = services.grant_role(
+        actor=world.alice,
+        tenant=world.tenant_a,
+        user=world.bob,
+        role_arn=demo_role,
+        label="Acme production",
+        max_session_seconds=43200,
+        activation=RoleMapping.Activation.ON_REQUEST,
+        approvers=[dave],
+        max_activation_seconds=7200,
+    )
+
+    bob = context.new_page()
+    sign_in(bob, "bob")
+    card = bob.locator(f"#role-{grant.pk}")
+    card.wait_for()
+    assert card.locator("button:has-text('Open console')").count() == 0
+    card.locator("select[name=duration]").select_option("3600")
+    card.locator("textarea[name=justification]").fill("Rotate the production database keys")
+    card.locator("input[name=ticket]").fill("CHG-1234")
+    shot(bob, "access-request")
+    card.locator("button:has-text('Request access')").click()
+    bob.wait_for_selector("text=Waiting for approval from dave")
+
+    approver_context = browser.new_context(
+        base_url=live_server.url, viewport={"width": 420, "height": 900}  # a phone
+    )
+    approver = approver_context.new_page()
+    sign_in(approver, "dave")
+    approver.wait_for_selector("#id_code")
+    approver.fill("#id_code", f"{TOTP(device.bin_key).token():06d}")
+    approver.click("button:has-text('Continue')")
+    approver.wait_for_selector("#nav-approvals .badge:has-text('1')")
+    approver.goto("/approvals/")
+    approver.wait_for_selector("text=Rotate the production database keys")
+    shot(approver, "approval")
+    approver.click("button:has-text('Approve')")
+    approver.wait_for_selector("text=Approved: bob has Acme production until")
+    approver_context.close()
+
+    bob.goto("/")
+    card.locator("text=Active until").wait_for()
+    shot(bob, "access-active")
+    with context.expect_page() as opened:
+        card.locator("button:has-text('Open console')").click()
+        bob.wait_for_selector("#console-url")
+        link = bob.input_value("#console-url")
+        bob.click("a:has-text('Open console')")
+    console = opened.value
+    console.wait_for_load_state()
+    assert console.inner_text("#source-identity") == "bob"
+    console.close()
+
+    bob.goto("/")
+    card.locator("button:has-text('End now')").click()
+    bob.wait_for_selector("text=sessions of this role issued before")
+    refused = context.new_page()
+    response = refused.goto(link)
+    assert response.status == 403
+    assert "access for bob ended at" in refused.content()
