@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from access import notifications
@@ -86,11 +87,11 @@ def _move(request: AccessRequest, *, expected: str | tuple[str, ...], **changes:
     return bool(moved)
 
 
-def _approvers_other_than(grant: RoleMapping, requester: User):
+def _approvers_other_than(grant: RoleMapping, requester: User) -> QuerySet[User]:
     return grant.approver_people().exclude(pk=requester.pk)
 
 
-def _tenant_admins(request: AccessRequest):
+def _tenant_admins(request: AccessRequest) -> QuerySet[User]:
     return User.objects.filter(
         is_active=True,
         memberships__tenant=request.tenant,
@@ -232,7 +233,7 @@ def _close_spent_window(
         spent,
         expected=State.ACTIVE,
         state=State.ENDED,
-        ended_at=min(now, spent.ends_at),
+        ended_at=min(now, spent.ends_at or now),
         end_reason="a new request took over",
     ):
         record(

@@ -193,7 +193,8 @@ def test_bob_asks_dave_approves_bob_opens_the_console_and_ends_it(
     bob.wait_for_selector("text=Waiting for approval from dave")
 
     approver_context = browser.new_context(
-        base_url=live_server.url, viewport={"width": 420, "height": 900}  # a phone
+        base_url=live_server.url,
+        viewport={"width": 420, "height": 900},  # a phone
     )
     approver = approver_context.new_page()
     sign_in(approver, "dave")

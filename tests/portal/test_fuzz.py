@@ -231,6 +231,99 @@ def test_tokens(bob_client, name, token_id):
     check("token-revoke", bob_client.post(f"/tokens/{token_id}/revoke/"))
 
 
+@pytest.fixture
+def on_request_grant(world, demo_role):
+    from federation import services
+    from federation.models import RoleMapping
+
+    return services.grant_role(
+        actor=world.alice,
+        tenant=world.tenant_a,
+        user=world.bob,
+        role_arn=demo_role,
+        activation=RoleMapping.Activation.ON_REQUEST,
+        approvers=[world.alice],
+        break_glass=True,
+        ticket_required=True,
+    )
+
+
+@fuzz
+@given(
+    duration=hostile,
+    justification=hostile,
+    ticket=hostile,
+    break_glass=hostile,
+    request_id=hostile,
+    decision=hostile,
+)
+def test_access_requests(
+    bob_client,
+    alice_client,
+    on_request_grant,
+    duration,
+    justification,
+    ticket,
+    break_glass,
+    request_id,
+    decision,
+):
+    from access.models import AccessRequest
+
+    data = {
+        "duration": duration,
+        "justification": justification,
+        "ticket": ticket,
+        "break_glass": break_glass,
+    }
+    check("request-form", bob_client.get(f"/requests/new/{on_request_grant.pk}/"))
+    check("request", bob_client.post(f"/requests/new/{on_request_grant.pk}/", data))
+    check("request-id", bob_client.post(f"/requests/new/{request_id}/", data))
+    latest = AccessRequest.objects.unscoped("fuzz").order_by("-pk").first()
+    target = latest.pk if latest else request_id
+    check("approvals", alice_client.get("/approvals/"))
+    check(
+        "decide",
+        alice_client.post(f"/approvals/{target}/", {"decision": decision, "comment": ticket}),
+    )
+    check("review", alice_client.post(f"/approvals/{target}/review/", {"comment": ticket}))
+    check("cancel", bob_client.post(f"/requests/{request_id}/cancel/"))
+    check("end", bob_client.post(f"/requests/{target}/end/", {"next": decision}))
+    check("my-requests", bob_client.get("/requests/"))
+
+
+@fuzz
+@given(body=hostile, role=hostile, seconds=hostile, justification=hostile, query=hostile)
+def test_access_request_api(
+    bob_client, world, on_request_grant, body, role, seconds, justification, query
+):
+    from federation.services import create_token
+
+    _, plain = create_token(user=world.bob, name="fuzz", days=1)
+    header = {"HTTP_AUTHORIZATION": f"Bearer {plain}"}
+    check(
+        "api-request-raw",
+        bob_client.post("/api/v1/requests", body, content_type="application/json", **header),
+    )
+    for value in (role, seconds, justification):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            parsed = value
+        shaped = {"role": parsed, "seconds": parsed, "justification": justification}
+        check(
+            "api-request",
+            bob_client.post(
+                "/api/v1/requests", json.dumps(shaped), content_type="application/json", **header
+            ),
+        )
+    check(
+        "api-requests",
+        bob_client.get("/api/v1/requests", {"role": query, "state": query}, **header),
+    )
+    check("api-request-id", bob_client.get(f"/api/v1/requests/{query}", **header))
+
+
 # Inputs that once answered 500: each must be a clear answer below 500.
 HUGE = "9" * 25
 

@@ -99,7 +99,15 @@ def test_every_response_kind_carries_the_headers(https, world, monkeypatch, kind
 
 def test_signed_in_pages_are_never_cached(client, world):
     client.force_login(world.alice)
-    for path in ["/", "/tokens/", "/audit/", "/admin/", "/account/two-factor/"]:
+    for path in [
+        "/",
+        "/tokens/",
+        "/audit/",
+        "/admin/",
+        "/account/two-factor/",
+        "/requests/",
+        "/approvals/",
+    ]:
         assert "no-store" in client.get(path)["Cache-Control"], path
 
 
