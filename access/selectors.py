@@ -31,11 +31,18 @@ def my_requests(user: User) -> QuerySet[AccessRequest]:
     )
 
 
+def _administered(user: User) -> QuerySet[AccessRequest]:
+    return AccessRequest.objects.for_user(user, action="manage")
+
+
 def decidable_by(user: User) -> QuerySet[AccessRequest]:
-    """Requests on grants `user` approves, never their own."""
+    """Requests `user` may decide: on grants they approve, and, once a request has been
+    escalated, every request of the tenants they administer (the second tier). Never their
+    own."""
+    escalated = _administered(user).filter(escalated_at__isnull=False).values("pk")
     return (
         AccessRequest.objects.for_user(user)
-        .filter(grant__in=RoleMapping.objects.approvable_by(user))
+        .filter(Q(grant__in=RoleMapping.objects.approvable_by(user)) | Q(pk__in=escalated))
         .exclude(requester=user)
         .select_related("grant", "tenant", "requester")
     )
@@ -50,23 +57,36 @@ def waiting_for(user: User) -> QuerySet[AccessRequest]:
     )
 
 
+def reviewable_by(user: User) -> QuerySet[AccessRequest]:
+    """Break-glass uses `user` may review: on grants they approve, or in the tenants they
+    administer. Never their own."""
+    return (
+        AccessRequest.objects.for_user(user)
+        .filter(break_glass=True, activated_at__isnull=False)
+        .filter(
+            Q(grant__in=RoleMapping.objects.approvable_by(user))
+            | Q(pk__in=_administered(user).values("pk"))
+        )
+        .exclude(requester=user)
+        .select_related("grant", "tenant", "requester")
+    )
+
+
 def review_queue(user: User) -> QuerySet[AccessRequest]:
-    """Break-glass use not yet reviewed, on grants `user` approves."""
-    return decidable_by(user).filter(
-        break_glass=True, activated_at__isnull=False, reviewed_at__isnull=True
+    """Break-glass use not yet reviewed that `user` may review."""
+    return reviewable_by(user).filter(reviewed_at__isnull=True)
+
+
+def in_charge_of(user: User) -> QuerySet[AccessRequest]:
+    """Requests whose window `user` may end: their own, those on grants they approve, and
+    every request in the tenants they administer."""
+    return AccessRequest.objects.for_user(user).filter(
+        Q(requester=user)
+        | Q(grant__in=RoleMapping.objects.approvable_by(user))
+        | Q(pk__in=_administered(user).values("pk"))
     )
 
 
 def endable_by(user: User) -> QuerySet[AccessRequest]:
-    """Active windows `user` may end: their own, those on grants they approve, and every
-    window in the tenants they administer."""
-    administered = AccessRequest.objects.for_user(user, action="manage").values("pk")
-    return (
-        AccessRequest.objects.for_user(user)
-        .filter(state=AccessRequest.State.ACTIVE)
-        .filter(
-            Q(requester=user)
-            | Q(grant__in=RoleMapping.objects.approvable_by(user))
-            | Q(pk__in=administered)
-        )
-    )
+    """Active windows `user` may end."""
+    return in_charge_of(user).filter(state=AccessRequest.State.ACTIVE)

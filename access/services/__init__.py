@@ -8,7 +8,6 @@ from access.services.requests import (
     describe_window,
     end_window,
     file_request,
-    may_end,
     review,
 )
 
@@ -18,6 +17,5 @@ __all__ = [
     "describe_window",
     "end_window",
     "file_request",
-    "may_end",
     "review",
 ]

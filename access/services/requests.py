@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from access import notifications
+from access import notifications, selectors
 from access.errors import AlreadySettled, NotAllowed, RequestNotFound
 from access.models import JUSTIFICATION_MAX, JUSTIFICATION_MIN, AccessRequest, Decision
 from access.services.sessions import end_sessions
@@ -113,6 +113,20 @@ def _summary(request: AccessRequest) -> str:
     if request.ticket:
         lines.append(f"Ticket: {request.ticket}")
     return "\n".join(lines)
+
+
+def _tell_requester(
+    request: AccessRequest, *, event: str, subject: str, text: str, link: str
+) -> None:
+    notifications.notify(
+        tenant=request.tenant,
+        event=event,
+        people=[request.requester],
+        subject=subject,
+        text=text,
+        link=link,
+        request_id=request.pk,
+    )
 
 
 # --- filing -------------------------------------------------------------------------------
@@ -305,17 +319,15 @@ def _activate(
             request_id=request.pk,
         )
     else:
-        notifications.notify(
-            tenant=request.tenant,
+        _tell_requester(
+            request,
             event="request.activated",
-            people=[request.requester],
             subject=f"Access approved: {request.grant.label}",
             text=(
                 f"Your access to {request.grant.label} is open until "
                 f"{ends_at:%H:%M} UTC ({describe_window(request.seconds)})."
             ),
             link="/",
-            request_id=request.pk,
         )
 
 
@@ -368,7 +380,7 @@ def decide(
             what=what,
             error=NotAllowed("You cannot decide your own request: someone else approves it."),
         )
-    if not RoleMapping.objects.approvable_by(user).filter(pk=request.grant_id).exists():
+    if not selectors.decidable_by(user).filter(pk=request.pk).exists():
         _refuse(
             user=user,
             meta=meta,
@@ -439,30 +451,26 @@ def decide(
     except AlreadySettled as error:
         _refuse(user=user, meta=meta, request=request, what=what, error=error)
     if not approve:
-        notifications.notify(
-            tenant=request.tenant,
+        _tell_requester(
+            request,
             event="request.denied",
-            people=[request.requester],
             subject=f"Access denied: {request.grant.label}",
             text=(
                 f"{user.get_username()} denied your request for {request.grant.label}."
                 + (f"\nComment: {comment}" if comment else "")
             ),
             link="/requests/",
-            request_id=request.pk,
         )
     elif request.state == State.PENDING:
-        notifications.notify(
-            tenant=request.tenant,
+        _tell_requester(
+            request,
             event="request.approved",
-            people=[request.requester],
             subject=f"One approval for {request.grant.label}",
             text=(
                 f"{user.get_username()} approved your request for {request.grant.label}; "
                 f"it needs {request.grant.approvals_needed} approvals in all."
             ),
             link="/requests/",
-            request_id=request.pk,
         )
     return request
 
@@ -506,15 +514,6 @@ def cancel(*, user: User, request_id: int, meta: RequestMeta) -> AccessRequest:
     return request
 
 
-def may_end(user: User, request: AccessRequest) -> bool:
-    """The requester, an approver of the grant or an admin of the tenant may end a window."""
-    return (
-        request.requester_id == user.pk
-        or RoleMapping.objects.approvable_by(user).filter(pk=request.grant_id).exists()
-        or AccessRequest.objects.for_user(user, action="manage").filter(pk=request.pk).exists()
-    )
-
-
 def end_window(
     *, user: User, request_id: int, reason: str = "", meta: RequestMeta
 ) -> tuple[AccessRequest, str]:
@@ -523,7 +522,7 @@ def end_window(
     the sessions, in a sentence for the person who ended it."""
     what = "end refused"
     request = _visible(user, request_id, meta, what)
-    if not may_end(user, request):
+    if not selectors.in_charge_of(user).filter(pk=request.pk).exists():
         _refuse(
             user=user,
             meta=meta,
@@ -563,14 +562,12 @@ def end_window(
         )
     outcome = end_sessions(request=request, actor=user, meta=meta, ended_at=now)
     if request.requester_id != user.pk:
-        notifications.notify(
-            tenant=request.tenant,
+        _tell_requester(
+            request,
             event="request.ended",
-            people=[request.requester],
             subject=f"Access ended: {request.grant.label}",
             text=f"{user.get_username()} ended your access to {request.grant.label}: {reason}.",
             link="/requests/",
-            request_id=request.pk,
         )
     return request, outcome
 
@@ -585,8 +582,8 @@ def review(*, user: User, request_id: int, comment: str, meta: RequestMeta) -> A
     comment = (comment or "").strip()
     if request.requester_id == user.pk:
         error: Exception = NotAllowed("Someone else reviews your break-glass use.")
-    elif not RoleMapping.objects.approvable_by(user).filter(pk=request.grant_id).exists():
-        error = NotAllowed("You are not an approver of this role.")
+    elif not selectors.reviewable_by(user).filter(pk=request.pk).exists():
+        error = NotAllowed("Only an approver of this role or a tenant admin reviews it.")
     elif not request.awaiting_review:
         error = AlreadySettled("This request is not waiting for a review.")
     elif not comment:
@@ -631,17 +628,15 @@ def expire(request: AccessRequest, *, now: datetime) -> bool:
             ),
             **_about(request),
         )
-    notifications.notify(
-        tenant=request.tenant,
+    _tell_requester(
+        request,
         event="request.expired",
-        people=[request.requester],
         subject=f"Request expired: {request.grant.label}",
         text=(
             f"Nobody decided your request for {request.grant.label} in time. "
             "Ask again if you still need it."
         ),
         link="/requests/",
-        request_id=request.pk,
     )
     return True
 
@@ -689,7 +684,8 @@ def escalate(request: AccessRequest, *, now: datetime) -> bool:
         people=_tenant_admins(request).exclude(pk=request.requester_id),
         subject=f"Still waiting: {_headline(request)}",
         text=(
-            f"Nobody has decided this request since {request.created_at:%H:%M} UTC.\n"
+            f"Nobody has decided this request since {request.created_at:%H:%M} UTC. "
+            "As the tenant's admin you can decide it now.\n"
             f"{_summary(request)}"
         ),
         link="/approvals/",
@@ -706,16 +702,14 @@ def remind(request: AccessRequest, *, now: datetime) -> bool:
         .update(reminded_at=now)
     )
     if moved and request.ends_at:
-        notifications.notify(
-            tenant=request.tenant,
+        _tell_requester(
+            request,
             event="request.ending",
-            people=[request.requester],
             subject=f"Access ends at {request.ends_at:%H:%M} UTC: {request.grant.label}",
             text=(
                 f"Your access to {request.grant.label} ends at {request.ends_at:%H:%M} UTC. "
                 "Ask again if you need more time."
             ),
             link="/",
-            request_id=request.pk,
         )
     return bool(moved)

@@ -347,3 +347,25 @@ def test_unreviewed_break_glass_is_listed_for_the_tenant_admin(world, on_request
     assert b"Rotate the prod database keys" in page.content
     # Read-only: no save button, no delete.
     assert b'name="_save"' not in page.content
+
+
+def test_once_escalated_a_tenant_admin_may_decide_and_not_before(world, on_request, dave):
+    from access.services.requests import escalate
+
+    access = file(world, on_request)
+    alice = client_for(world.alice)
+    assert f'id="approval-{access.pk}"' not in alice.get("/approvals/").content.decode()
+    assert decide(alice, access).status_code == 403
+    escalate(access, now=timezone.now())
+    assert f'id="approval-{access.pk}"' in alice.get("/approvals/").content.decode()
+    assert decide(alice, access).status_code == 302
+    assert state_of(access) == "active"
+
+
+def test_a_tenant_admin_reviews_break_glass_use_too(world, on_request):
+    access = file(world, on_request, break_glass=True)
+    alice = client_for(world.alice)
+    assert f'id="review-{access.pk}"' in alice.get("/approvals/").content.decode()
+    reviewed = alice.post(f"/approvals/{access.pk}/review/", {"comment": "seen, it was INC-7"})
+    assert reviewed.status_code == 302
+    assert records("breakglass.reviewed")[-1].actor == world.alice

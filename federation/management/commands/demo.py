@@ -17,6 +17,37 @@ DEMO_POLICY = {
 }
 
 
+def demo_person(tenant, username):
+    """A member of the demo tenant whose password is their name + "password"."""
+    person = User.objects.filter(username__iexact=username).first() or User(username=username)
+    person.first_name, person.email = username.title(), f"{username}@example.com"
+    # Only when it differs: a new password would end their API tokens at every run.
+    if not person.check_password(f"{username}password"):
+        person.set_password(f"{username}password")
+    person.save()
+    Membership.objects.get_or_create(user=person, tenant=tenant)
+    return person
+
+
+def grant_once(*, tenant, user, role_arn, label, **policy):
+    """A 12-hour grant of the role, unless the person already holds one."""
+    if RoleMapping.objects.filter(
+        tenant=tenant, user=user, role_arn=role_arn, active=True
+    ).exists():
+        return
+    services.grant_role(
+        actor=None,
+        actor_username="(demo)",
+        tenant=tenant,
+        user=user,
+        role_arn=role_arn,
+        label=label,
+        max_session_seconds=43200,
+        region="us-east-1",
+        **policy,
+    )
+
+
 class Command(BaseCommand):
     help = (
         "Seed the sandbox demo: tenant 'Example Corp', two roles in the sandbox AWS, "
@@ -50,50 +81,24 @@ class Command(BaseCommand):
             raise CommandError(f"the sandbox AWS did not answer: {error.message}") from None
 
         with transaction.atomic():
-            bob = User.objects.filter(username__iexact="bob").first() or User(username="bob")
-            bob.first_name, bob.email = "Bob", "bob@example.com"
-            # Only when it differs: a new password would end bob's API tokens at every run.
-            if not bob.check_password("bobpassword"):
-                bob.set_password("bobpassword")
-            bob.save()
-            Membership.objects.get_or_create(user=bob, tenant=tenant)
-            alice = User.objects.filter(username__iexact="alice").first() or User(username="alice")
-            alice.first_name, alice.email = "Alice", "alice@example.com"
-            if not alice.check_password("alicepassword"):
-                alice.set_password("alicepassword")
-            alice.save()
-            Membership.objects.get_or_create(user=alice, tenant=tenant)
-            grant = RoleMapping.objects.filter(
-                tenant=tenant, user=bob, role_arn=role_arn, active=True
-            ).first()
-            if grant is None:
-                services.grant_role(
-                    actor=None,
-                    actor_username="(demo)",
-                    tenant=tenant,
-                    user=bob,
-                    role_arn=role_arn,
-                    label="Sandbox administrator",
-                    max_session_seconds=43200,
-                    region="us-east-1",
-                )
-            if not RoleMapping.objects.filter(
-                tenant=tenant, user=bob, role_arn=production_arn, active=True
-            ).exists():
-                services.grant_role(
-                    actor=None,
-                    actor_username="(demo)",
-                    tenant=tenant,
-                    user=bob,
-                    role_arn=production_arn,
-                    label="Production (on request)",
-                    max_session_seconds=43200,
-                    region="us-east-1",
-                    activation=RoleMapping.Activation.ON_REQUEST,
-                    approvers=[alice],
-                    max_activation_seconds=4 * 3600,
-                    break_glass=True,
-                )
+            bob = demo_person(tenant, "bob")
+            alice = demo_person(tenant, "alice")
+            grant_once(
+                tenant=tenant,
+                user=bob,
+                role_arn=role_arn,
+                label="Sandbox administrator",
+            )
+            grant_once(
+                tenant=tenant,
+                user=bob,
+                role_arn=production_arn,
+                label="Production (on request)",
+                activation=RoleMapping.Activation.ON_REQUEST,
+                approvers=[alice],
+                max_activation_seconds=4 * 3600,
+                break_glass=True,
+            )
         self.stderr.write(
             f"Demo ready: tenant {tenant.name} (external id {tenant.external_id}), "
             f"roles {role_arn} and {production_arn} (on request), users bob / bobpassword "
