@@ -3,6 +3,7 @@ a tenant admin sees and changes their own tenants' rows only."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from django_tasks_db.models import DBTaskResult
 
 from access import notifications, services
@@ -14,7 +15,7 @@ from access.models import (
     new_signing_salt,
 )
 from accounts.models import Team, User
-from audit.records import RequestMeta
+from audit.records import RequestMeta, record
 from core.admin_scoping import OperatorsOnlyMixin, TenantScopedAdmin, TenantScopedInline
 from core.errors import PortalError
 
@@ -46,6 +47,34 @@ class NotificationChannelAdmin(TenantScopedAdmin):
     readonly_fields = ["signing_key"]
     actions = ["send_test_message", "new_signing_key"]
 
+    def _record(self, request, action, channel, detail):
+        # Never the URL: for Slack and Teams it is itself the key to post.
+        record(
+            action,
+            actor=request.user,
+            tenant=channel.tenant,
+            meta=RequestMeta.from_request(request),
+            detail=f"{channel.get_kind_display()} {channel.name!r}: {detail}"[:500],
+        )
+
+    def save_model(self, request, obj, form, change):
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            if change:
+                changed = ", ".join(form.changed_data) or "nothing"
+                self._record(request, "channel.changed", obj, f"changed {changed}")
+            else:
+                self._record(request, "channel.added", obj, "added")
+
+    def delete_model(self, request, obj):
+        with transaction.atomic():
+            self._record(request, "channel.removed", obj, "removed")
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for channel in queryset:
+            self.delete_model(request, channel)
+
     @admin.display(description="signing key")
     def signing_key(self, obj: NotificationChannel) -> str:
         if obj.pk is None or obj.kind != NotificationChannel.Kind.WEBHOOK:
@@ -67,8 +96,10 @@ class NotificationChannelAdmin(TenantScopedAdmin):
     def new_signing_key(self, request, queryset):
         channels = list(queryset.filter(kind=NotificationChannel.Kind.WEBHOOK))
         for channel in channels:
-            channel.signing_salt = new_signing_salt()
-            channel.save(update_fields=["signing_salt"])
+            with transaction.atomic():
+                channel.signing_salt = new_signing_salt()
+                channel.save(update_fields=["signing_salt"])
+                self._record(request, "channel.changed", channel, "new signing key")
         self.message_user(
             request,
             f"New signing key for {len(channels)} signed webhook(s): give it to the receiver.",

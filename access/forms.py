@@ -1,18 +1,11 @@
 from django import forms
 
 from access.models import JUSTIFICATION_MAX, JUSTIFICATION_MIN
-from federation.forms import duration_label
+from federation.forms import duration_choices
 from federation.models import MIN_ACTIVATION_SECONDS
 
 # Window lengths offered, cut at each grant's longest window.
 WINDOW_PRESETS = [1800, 3600, 7200, 14400, 28800, 86400]
-
-
-def window_choices(limit):
-    choices = [s for s in WINDOW_PRESETS if s <= limit]
-    if limit not in choices:
-        choices.append(limit)
-    return [(s, duration_label(s)) for s in choices]
 
 
 class RequestForm(forms.Form):
@@ -41,7 +34,7 @@ class RequestForm(forms.Form):
         super().__init__(*args, **kwargs)
         if grant is not None:
             self.fields["duration"].widget = forms.Select(
-                choices=window_choices(grant.max_activation_seconds)
+                choices=duration_choices(grant.max_activation_seconds, WINDOW_PRESETS)
             )
             self.fields["duration"].initial = min(3600, grant.max_activation_seconds)
             self.fields["ticket"].required = grant.ticket_required
@@ -51,8 +44,4 @@ class RequestForm(forms.Form):
 
 class DecisionForm(forms.Form):
     decision = forms.ChoiceField(choices=[("approve", "Approve"), ("deny", "Deny")])
-    comment = forms.CharField(max_length=JUSTIFICATION_MAX, required=False)
-
-
-class CommentForm(forms.Form):
     comment = forms.CharField(max_length=JUSTIFICATION_MAX, required=False)

@@ -40,7 +40,7 @@ def deliver_email(user_id: int, tenant_id: int, message: dict[str, Any], attempt
     )
     try:
         email.send()
-    except OSError as error:  # smtplib's errors are OSErrors too
+    except Exception as error:  # smtplib's errors are OSErrors; anything else fails too
         _failed(
             deliver_email,
             (user_id, tenant_id, message),
@@ -63,14 +63,14 @@ def deliver_webhook(channel_id: int, message: dict[str, Any], attempt: int = 1) 
         return
     try:
         send(channel, message)
-    except DeliveryFailed as error:
+    except Exception as error:  # whatever goes wrong is retried, then recorded
         _failed(
             deliver_webhook,
             (channel_id, message),
             attempt,
             tenant_id=channel.tenant_id,
             channel=f"{channel.get_kind_display()} {channel.name!r}",
-            reason=str(error),
+            reason=str(error) if isinstance(error, DeliveryFailed) else type(error).__name__,
         )
 
 
@@ -83,7 +83,7 @@ def _smtp_reason(error: Exception) -> str:
         return "recipient refused"
     if isinstance(error, smtplib.SMTPResponseException):
         return f"SMTP {error.smtp_code}"
-    return "could not send"
+    return f"could not send ({type(error).__name__})"
 
 
 def _failed(

@@ -10,14 +10,15 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from access import selectors, services
-from access.forms import CommentForm, DecisionForm, RequestForm
+from access.forms import DecisionForm, RequestForm
 from access.models import AccessRequest, Decision
 from accounts import mfa
+from accounts.models import MIN_SESSION_SECONDS
 from audit.records import RequestMeta
 from core.errors import PortalError
 from core.views import error_response
 from federation import services as federation_services
-from federation.models import MIN_ACTIVATION_SECONDS, RoleMapping
+from federation.models import RoleMapping
 from federation.services import GrantNotFound, InvalidChoice
 from federation.views import offer_choices, roles_page
 
@@ -56,9 +57,11 @@ def my_roles(request):
                 access.left_minutes = access.left // 60
                 limit = min(limit, access.left)
             else:
-                grant.approver_names = [p.get_username() for p in grant.approver_people()]
+                grant.approver_names = [
+                    person.get_username() for person in grant.approver_people().exclude(pk=user.pk)
+                ]
                 limit = 0
-        if limit >= MIN_ACTIVATION_SECONDS:
+        if limit >= MIN_SESSION_SECONDS:  # the shortest session AWS issues
             offer_choices(grant, limit)
         else:
             grant.limit = 0
@@ -253,12 +256,11 @@ def review(request, request_id):
     detour = _fit_to_decide(request)
     if detour:
         return detour
-    form = CommentForm(request.POST)
     try:
         access = services.review(
             user=request.user,
             request_id=request_id,
-            comment=form.cleaned_data["comment"] if form.is_valid() else "",
+            comment=request.POST.get("comment", ""),
             meta=RequestMeta.from_request(request),
         )
     except PortalError as error:

@@ -14,7 +14,8 @@ import time
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-import requests
+import certifi
+import urllib3
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -32,6 +33,10 @@ FORBIDDEN = (
 )
 
 
+# The certificate authorities a receiver's certificate is checked against.
+CA_BUNDLE = certifi.where()
+
+
 class Channel(Protocol):
     kind: str
     url: str
@@ -46,6 +51,12 @@ def validate_webhook_url(url: str) -> None:
     """Refuse a URL that is not https, carries credentials, does not resolve, or resolves
     to an address that is not a public host. NOTIFICATION_ALLOW_PRIVATE_URLS allows http
     and private addresses, for a receiver inside the company network."""
+    allowed_addresses(url)
+
+
+def allowed_addresses(url: str) -> list[str]:
+    """The addresses the URL's host resolves to, each checked as validate_webhook_url says
+    (raises ValidationError)."""
     allow_private = settings.NOTIFICATION_ALLOW_PRIVATE_URLS
     try:
         parts = urlsplit(url)
@@ -63,10 +74,11 @@ def validate_webhook_url(url: str) -> None:
         resolved = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError):
         raise ValidationError(f"{parts.hostname} does not resolve.") from None
+    addresses = list(dict.fromkeys(str(sockaddr[0]) for *_, sockaddr in resolved))
     if allow_private:
-        return
-    for *_, sockaddr in resolved:
-        address = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
+        return addresses
+    for text in addresses:
+        address = ipaddress.ip_address(text.split("%")[0])
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
             address = address.ipv4_mapped
         if any(getattr(address, flag) for flag in FORBIDDEN) or not address.is_global:
@@ -74,6 +86,7 @@ def validate_webhook_url(url: str) -> None:
                 f"{parts.hostname} is a loopback, private or link-local address: "
                 "the portal sends only to public receivers."
             )
+    return addresses
 
 
 def signing_key(channel: Channel) -> bytes:
@@ -140,7 +153,7 @@ def send(channel: Channel, message: dict[str, Any]) -> None:
     """POST `message` to the channel in its kind's shape. Raises DeliveryFailed."""
     try:
         # Again at delivery: the name may resolve elsewhere since the channel was saved.
-        validate_webhook_url(channel.url)
+        addresses = allowed_addresses(channel.url)
     except ValidationError:
         raise DeliveryFailed("address not allowed") from None
     body = json.dumps(PAYLOADS[channel.kind](message))
@@ -149,24 +162,49 @@ def send(channel: Channel, message: dict[str, Any]) -> None:
         timestamp = str(int(time.time()))
         headers["X-Portcullis-Timestamp"] = timestamp
         headers["X-Portcullis-Signature"] = sign(signing_key(channel), timestamp, body)
-    with requests.Session() as session:
-        # No proxy from the environment (the address checked above is the one connected
-        # to) and no ~/.netrc credentials handed to a receiver.
-        session.trust_env = False
-        try:
-            response = session.post(
-                channel.url,
-                data=body.encode(),
-                headers=headers,
-                timeout=settings.NOTIFICATION_TIMEOUT_SECONDS,
-                allow_redirects=False,
-            )
-        except requests.Timeout:
-            raise DeliveryFailed("timed out") from None
-        except requests.ConnectionError as error:
-            refused = "refused" in str(error).lower()
-            raise DeliveryFailed("connection refused" if refused else "could not connect") from None
-        except requests.RequestException:
-            raise DeliveryFailed("request failed") from None
-    if not 200 <= response.status_code < 300:
-        raise DeliveryFailed(f"HTTP {response.status_code}")
+    status = _post_to(addresses[0], channel.url, body.encode(), headers)
+    if not 200 <= status < 300:
+        raise DeliveryFailed(f"HTTP {status}")
+
+
+def _post_to(address: str, url: str, body: bytes, headers: dict[str, str]) -> int:
+    """POST to the address that was checked, not to whatever the name resolves to a moment
+    later (DNS rebinding): TLS still verifies the certificate against the URL's host name.
+    No proxy, no ~/.netrc, no redirects, bounded by NOTIFICATION_TIMEOUT_SECONDS."""
+    parts = urlsplit(url)
+    https = parts.scheme == "https"
+    port = parts.port or (443 if https else 80)
+    timeout = urllib3.Timeout(
+        connect=settings.NOTIFICATION_TIMEOUT_SECONDS, read=settings.NOTIFICATION_TIMEOUT_SECONDS
+    )
+    pool: urllib3.HTTPConnectionPool
+    if https:
+        pool = urllib3.HTTPSConnectionPool(
+            address,
+            port,
+            timeout=timeout,
+            retries=False,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=CA_BUNDLE,
+            server_hostname=parts.hostname,
+            assert_hostname=parts.hostname,
+        )
+    else:
+        pool = urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        response = pool.urlopen(
+            "POST", target, body=body, headers={**headers, "Host": parts.netloc}, redirect=False
+        )
+    except (urllib3.exceptions.ConnectTimeoutError, urllib3.exceptions.ReadTimeoutError):
+        raise DeliveryFailed("timed out") from None
+    except urllib3.exceptions.SSLError:
+        raise DeliveryFailed("TLS failed") from None
+    except urllib3.exceptions.NewConnectionError as error:
+        refused = "refused" in str(error).lower()
+        raise DeliveryFailed("connection refused" if refused else "could not connect") from None
+    except urllib3.exceptions.HTTPError:
+        raise DeliveryFailed("request failed") from None
+    finally:
+        pool.close()
+    return response.status

@@ -74,6 +74,9 @@ class AuditEvent(models.Model):
         BREAKGLASS_REVIEWED = "breakglass.reviewed"
         SESSIONS_ENDED = "sessions.ended"
         NOTIFICATION_FAILED = "notification.failed"
+        CHANNEL_ADDED = "channel.added"
+        CHANNEL_CHANGED = "channel.changed"
+        CHANNEL_REMOVED = "channel.removed"
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     tenant = models.ForeignKey(

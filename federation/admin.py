@@ -149,6 +149,7 @@ class GrantForm(forms.Form):
                 approvers=cleaned.get("approvers"),
                 approver_teams=cleaned.get("approver_teams"),
                 approvals_needed=cleaned.get("approvals_needed") or 1,
+                grantees=list(users or []),
             ).items():
                 self.add_error(field, message)
         return cleaned
@@ -166,6 +167,7 @@ class RoleMappingForm(forms.ModelForm):
             approvers=cleaned.get("approvers"),
             approver_teams=cleaned.get("approver_teams"),
             approvals_needed=cleaned.get("approvals_needed"),
+            grantees=[self.instance.user] if self.instance.user_id else [],
         ).items():
             self.add_error(field if field in self.fields else None, message)
         return cleaned

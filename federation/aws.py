@@ -635,17 +635,12 @@ def _iam_stamp(moment: datetime) -> str:
 def ended_access_statement(
     *, sid: str, source_identity: str, issued_before: datetime
 ) -> dict[str, Any]:
-    """A statement denying everything to one person's sessions issued before a moment."""
-    return {
-        "Sid": sid,
-        "Effect": "Deny",
-        "Action": "*",
-        "Resource": "*",
-        "Condition": {
-            "StringEquals": {"aws:SourceIdentity": source_identity},
-            "DateLessThan": {"aws:TokenIssueTime": _iam_stamp(issued_before)},
-        },
-    }
+    """A statement denying everything to one person's sessions issued before a moment
+    (everyone's, when `source_identity` is empty)."""
+    condition: dict[str, Any] = {"DateLessThan": {"aws:TokenIssueTime": _iam_stamp(issued_before)}}
+    if source_identity:
+        condition = {"StringEquals": {"aws:SourceIdentity": source_identity}, **condition}
+    return {"Sid": sid, "Effect": "Deny", "Action": "*", "Resource": "*", "Condition": condition}
 
 
 def ended_access_sid(session_name: str, request_id: int, issued_before: datetime) -> str:
@@ -700,8 +695,11 @@ def _other_inline_policies_size(iam: Any, role_name: str) -> int:
     return total
 
 
-def add_ended_access_statement(*, role_arn: str, statement: dict[str, Any]) -> None:
-    """Put `statement` in the role's PortcullisEndedAccess policy, replacing one with its Sid.
+def add_ended_access_statement(
+    *, role_arn: str, statement: dict[str, Any], replace_all: bool = False
+) -> None:
+    """Put `statement` in the role's PortcullisEndedAccess policy, replacing one with its Sid
+    (or, with `replace_all`, every statement there: a statement for everyone covers them).
 
     Raises PolicyQuotaExceeded, leaving the role as it was, when the role's inline policies
     would pass IAM's aggregate quota; RoleRefused (naming the missing permission) or
@@ -713,7 +711,7 @@ def add_ended_access_statement(*, role_arn: str, statement: dict[str, Any]) -> N
         "Version": "2012-10-17",
         "Statement": [],
     }
-    statements = _statements(document)
+    statements = [] if replace_all else _statements(document)
     sids = [existing.get("Sid") for existing in statements]
     if statement["Sid"] in sids:
         statements[sids.index(statement["Sid"])] = statement

@@ -16,8 +16,9 @@ def duration_label(seconds):
     return "1 hour" if hours == 1 else f"{hours} hours"
 
 
-def duration_choices(limit):
-    choices = [s for s in DURATION_PRESETS if s <= limit]
+def duration_choices(limit, presets=DURATION_PRESETS):
+    """(seconds, label) for the presets up to `limit`, and `limit` itself."""
+    choices = [s for s in presets if s <= limit]
     if limit not in choices:
         choices.append(limit)
     return [(s, duration_label(s)) for s in choices]

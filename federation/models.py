@@ -68,10 +68,11 @@ def validate_session_policy(value):
 
 
 def approval_policy_errors(
-    *, tenant_id, activation, approvers, approver_teams, approvals_needed
+    *, tenant_id, activation, approvers, approver_teams, approvals_needed, grantees=()
 ) -> dict[str, str]:
     """What is wrong with an on-request grant's approval policy (field → message): it needs
-    approvers, all of the grant's tenant, and at least as many people as approvals needed."""
+    approvers, all of the grant's tenant, and at least as many people as approvals needed
+    besides the person it is granted to (who never approves their own request)."""
     if activation != RoleMapping.Activation.ON_REQUEST:
         return {}
     approvers, approver_teams = list(approvers or []), list(approver_teams or [])
@@ -84,17 +85,22 @@ def approval_policy_errors(
         errors["approvers"] = f"Not members of the grant's tenant: {', '.join(outsiders)}."
     if any(team.tenant_id != tenant_id for team in approver_teams):
         errors["approver_teams"] = "Only teams of the grant's tenant can approve."
-    people = (
+    people = set(
         members.filter(is_active=True)
         .filter(Q(pk__in=[u.pk for u in approvers]) | Q(teams__in=approver_teams))
-        .distinct()
-        .count()
+        .values_list("pk", flat=True)
     )
-    if approvals_needed and people < approvals_needed:
-        errors["approvals_needed"] = (
-            f"{approvals_needed} approvals are needed, but only {people} "
-            f"{'person' if people == 1 else 'people'} can approve."
-        )
+    needed = approvals_needed or 1
+    for grantee in list(grantees) or [None]:
+        others = people - {getattr(grantee, "pk", None)}
+        if len(others) < needed:
+            besides = f" besides {grantee.get_username()}" if grantee is not None else ""
+            errors["approvals_needed"] = (
+                f"{needed} approval{'s are' if needed > 1 else ' is'} needed, but only "
+                f"{len(others)} {'person' if len(others) == 1 else 'people'}{besides} can "
+                "approve."
+            )
+            break
     return errors
 
 

@@ -7,6 +7,8 @@ notifications and keeps the roles' inline policies small. It is safe to run on s
 hosts at once: each transition is a conditional update that only one of them wins.
 """
 
+import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,6 +18,7 @@ from access.models import AccessRequest
 from access.services import requests
 from access.services.sessions import prune_cutoffs
 
+log = logging.getLogger(__name__)
 REMIND_BEFORE = timedelta(minutes=10)
 State = AccessRequest.State
 
@@ -29,22 +32,47 @@ class Tick:
     pruned: int = 0
 
 
+def _each(step: Callable[..., bool], rows: Iterable[AccessRequest], now: datetime) -> int:
+    """Run one step on each row; a row that fails is logged and left for the next pass,
+    and the others go on."""
+    done = 0
+    for request in rows:
+        try:
+            done += step(request, now=now)
+        except Exception:
+            log.exception(
+                "access clock step failed",
+                extra={"event": "access.clock", "step": step.__name__, "request": request.pk},
+            )
+    return done
+
+
 def tick(now: datetime | None = None) -> Tick:
     now = now or timezone.now()
     done = Tick()
     every = AccessRequest.objects.unscoped("the clock looks after every tenant's requests")
     every = every.select_related("grant", "tenant", "requester")
-    for request in every.filter(state=State.ACTIVE, ends_at__lte=now):
-        done.ended += requests.finish(request, now=now)
-    for request in every.filter(
-        state=State.ACTIVE, ends_at__gt=now, ends_at__lte=now + REMIND_BEFORE, reminded_at=None
-    ):
-        done.reminded += requests.remind(request, now=now)
-    for request in every.filter(state=State.PENDING, expires_at__lte=now):
-        done.expired += requests.expire(request, now=now)
-    for request in every.filter(state=State.PENDING, escalated_at=None, expires_at__gt=now):
-        delay = request.grant.escalate_after_seconds
-        if delay and request.created_at + timedelta(seconds=delay) <= now:
-            done.escalated += requests.escalate(request, now=now)
-    done.pruned = prune_cutoffs(now)
+    done.ended = _each(requests.finish, every.filter(state=State.ACTIVE, ends_at__lte=now), now)
+    done.reminded = _each(
+        requests.remind,
+        every.filter(
+            state=State.ACTIVE, ends_at__gt=now, ends_at__lte=now + REMIND_BEFORE, reminded_at=None
+        ),
+        now,
+    )
+    done.expired = _each(
+        requests.expire, every.filter(state=State.PENDING, expires_at__lte=now), now
+    )
+    waiting = every.filter(state=State.PENDING, escalated_at=None, expires_at__gt=now)
+    overdue = [
+        request
+        for request in waiting
+        if request.grant.escalate_after_seconds
+        and request.created_at + timedelta(seconds=request.grant.escalate_after_seconds) <= now
+    ]
+    done.escalated = _each(requests.escalate, overdue, now)
+    try:
+        done.pruned = prune_cutoffs(now)
+    except Exception:
+        log.exception("ended-access statements not pruned", extra={"event": "access.clock"})
     return done

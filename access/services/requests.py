@@ -21,8 +21,9 @@ from access.services.sessions import end_sessions
 from accounts.models import MIN_SESSION_SECONDS, Membership, User
 from audit.models import AuditEvent
 from audit.records import RequestMeta, record, record_for_person
+from federation import ratelimit
 from federation.models import MIN_ACTIVATION_SECONDS, RoleMapping
-from federation.services import GrantNotFound, InvalidChoice, usable_grants
+from federation.services import GrantNotFound, InvalidChoice, RateLimited, usable_grants
 
 Action = AuditEvent.Action
 State = AccessRequest.State
@@ -129,6 +130,36 @@ def _tell_requester(
     )
 
 
+# Requests a person may file in an hour: each one e-mails the approvers and the channels.
+FILING_LIMIT, FILING_WINDOW = 10, 3600
+
+
+def _within_limits(*, user: User, meta: RequestMeta, filing: bool = False) -> None:
+    """Every action on requests counts against the person's issuance limit; filing also
+    against FILING_LIMIT an hour. The first refusal in a window is recorded, the rest of a
+    burst is not, so probing cannot flood the trail."""
+    limits = [
+        ("access", settings.ISSUE_LIMIT_PER_USER, settings.ISSUE_LIMIT_WINDOW_SECONDS),
+    ] + ([("filing", FILING_LIMIT, FILING_WINDOW)] if filing else [])
+    for name, limit, window in limits:
+        allowed, count, retry_after = ratelimit.hit(
+            f"{name}:user:{user.pk}", limit=limit, window=window
+        )
+        if allowed:
+            continue
+        if count == limit + 1:
+            record_for_person(
+                Action.REQUEST_REFUSED,
+                actor=user,
+                meta=meta,
+                error_code="RateLimited",
+                detail=f"more than {limit} {name} actions in {window} s",
+            )
+        raise RateLimited(
+            f"Too many requests just now. Try again in {retry_after} seconds.", retry_after
+        )
+
+
 # --- filing -------------------------------------------------------------------------------
 
 
@@ -148,6 +179,7 @@ def file_request(
     Raises GrantNotFound (not the person's, or not on request), InvalidChoice, AlreadySettled
     (an open request exists), each after a `request.refused` record.
     """
+    _within_limits(user=user, meta=meta, filing=True)
     grant = (
         usable_grants(user)
         .filter(pk=grant_id, activation=RoleMapping.Activation.ON_REQUEST)
@@ -335,7 +367,9 @@ def _activate(
 
 
 def _visible(user: User, request_id: int, meta: RequestMeta, what: str) -> AccessRequest:
-    """The request, if it is in one of the person's tenants; else a refusal and a 404."""
+    """The request, if it is in one of the person's tenants; else a refusal and a 404.
+    Counts against the person's limits first, as every action on a request does."""
+    _within_limits(user=user, meta=meta)
     request = (
         AccessRequest.objects.for_user(user)
         .select_related("grant", "tenant", "requester")
@@ -533,6 +567,10 @@ def end_window(
             ),
         )
     now = timezone.now()
+    if request.state == State.ACTIVE and request.ends_at and request.ends_at <= now:
+        # Over already (the clock has not recorded it yet): nothing is left to end early.
+        finish(request, now=now)
+        return request, f"It had already ended at {request.ends_at:%H:%M} UTC."
     reason = (reason or "").strip()[:200] or (
         "ended by the requester" if request.requester_id == user.pk else "ended early"
     )
@@ -560,7 +598,7 @@ def end_window(
             detail=f"#{request.pk} {reason}"[:500],
             **_about(request),
         )
-    outcome = end_sessions(request=request, actor=user, meta=meta, ended_at=now)
+    outcome = end_sessions(request=request, actor=user, meta=meta)
     if request.requester_id != user.pk:
         _tell_requester(
             request,
@@ -588,6 +626,8 @@ def review(*, user: User, request_id: int, comment: str, meta: RequestMeta) -> A
         error = AlreadySettled("This request is not waiting for a review.")
     elif not comment:
         error = InvalidChoice("Say what you found: a review needs a comment.")
+    elif len(comment) > JUSTIFICATION_MAX:
+        error = InvalidChoice(f"A review comment is at most {JUSTIFICATION_MAX} characters.")
     else:
         now = timezone.now()
         with transaction.atomic():

@@ -6,16 +6,22 @@ sessions whose SourceIdentity is the person's and which were issued before the e
 keeps SourceIdentity through role chaining and into console sessions, so this reaches every
 session issued under the window and nobody else's. It needs SourceIdentity on for the
 tenant and, as for revoking a role's sessions, a trust policy that demands the tenant's
-ExternalId. When the role's inline policies are full, every session of the role is
-revoked instead (AWSRevokeOlderSessions) and the records say so.
+ExternalId. When the role's inline policies are full, one statement ending every session
+of the role issued before the end takes the place of the per-person ones, and the records
+say so.
 """
 
+import contextlib
+import hashlib
 import logging
+import time
 from collections import defaultdict
-from datetime import datetime, timedelta
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.core.cache import cache
+from django.db import connection, transaction
 from django.utils import timezone
 
 from access.models import STATEMENT_KEEP, AccessRequest, SessionCutoff
@@ -23,46 +29,67 @@ from accounts.models import User
 from audit.models import AuditEvent
 from audit.records import RequestMeta, record
 from federation import aws
-from federation.models import RoleMapping
 from federation.services import requires_external_id
 
 log = logging.getLogger(__name__)
 Action = AuditEvent.Action
+# Seconds to wait for another change to the same role's statements.
+ROLE_TURN_WAIT = 30
 
 
-def _lock_role(role_arn: str) -> None:
-    """Take the role's grants' row locks (inside the caller's transaction): the deny
-    statements are read, changed and written back, and IAM has no conditional write, so
-    two windows ending at once on one role take turns instead of losing a statement."""
-    list(
-        RoleMapping.objects.unscoped("every grant of the role, to take turns on it")
-        .select_for_update()
-        .filter(role_arn=role_arn)
-        .values_list("pk", flat=True)
-    )
+@contextlib.contextmanager
+def _role_turn(role_arn: str) -> Iterator[None]:
+    """Take turns on a role's deny statements: they are read, changed and written back, and
+    IAM has no conditional write, so two windows ending at once on one role must not both
+    write. No database transaction stays open across the AWS calls: PostgreSQL gives a
+    session advisory lock; with SQLite (one host) the cache holds a short lease, shared by
+    every process when CACHE_URL points at Redis."""
+    digest = hashlib.sha256(f"portcullis-ended-access:{role_arn}".encode()).digest()
+    if connection.vendor == "postgresql":
+        key = int.from_bytes(digest[:8], "big", signed=True)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [key])
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+        return
+    lease, deadline = f"ended-access:{digest.hex()[:32]}", time.monotonic() + ROLE_TURN_WAIT
+    while not cache.add(lease, 1, timeout=ROLE_TURN_WAIT * 2):
+        if time.monotonic() > deadline:
+            raise aws.UpstreamUnavailable(
+                "Another change to this role's statements is under way; try again."
+            )
+        time.sleep(0.1)
+    try:
+        yield
+    finally:
+        cache.delete(lease)
 
 
-def _sessions_issued(request: AccessRequest) -> bool:
-    """Whether any console or CLI session was issued to the person under this window."""
+def _sessions_asked_for(request: AccessRequest) -> bool:
+    """Whether any console or CLI session was asked for by the person under this window.
+    `requested` records count: they are written before AWS is called, so a session still
+    being made when the window ends is covered too."""
     return (
         AuditEvent.objects.unscoped("the person's sessions under this window")
         .filter(
             tenant=request.tenant_id,
             mapping_id=request.grant_id,
             actor=request.requester_id,
-            action__in=[Action.CONSOLE_ISSUED, Action.CLI_ISSUED],
+            action__in=[Action.CONSOLE_REQUESTED, Action.CLI_REQUESTED],
             created_at__gte=request.activated_at,
         )
         .exists()
     )
 
 
-def end_sessions(
-    *, request: AccessRequest, actor: User, meta: RequestMeta, ended_at: datetime
-) -> str:
-    """Deny everything to the requester's sessions of the role issued before `ended_at`.
-    Returns a sentence saying what happened; every outcome is an audit record."""
-    if not _sessions_issued(request):
+def end_sessions(*, request: AccessRequest, actor: User, meta: RequestMeta) -> str:
+    """Deny everything to the requester's sessions of the role issued until now (call it
+    once the window's end is committed). Returns a sentence saying what happened; every
+    outcome is an audit record."""
+    if not _sessions_asked_for(request):
         return "No session was opened under this access, so there was none to end."
     grant, tenant, person = request.grant, request.tenant, request.requester
     planned_end = f"{request.ends_at:%H:%M} UTC"
@@ -81,30 +108,45 @@ def end_sessions(
         )
         record(Action.SESSIONS_FAILED, error_code="NoSourceIdentity", detail=message, **audit)
         return message
-    # The policy's clock has whole seconds: round up so no session from this second survives.
-    cutoff = (ended_at + timedelta(seconds=1)).replace(microsecond=0)
-    whole_role = False
-    sid = aws.ended_access_sid(person.session_name, request.pk, cutoff)
+    rows = SessionCutoff.objects.unscoped("the role's live statements, in every tenant")
     try:
-        if not requires_external_id(aws.role_trust_policy(grant.role_arn), tenant.external_id):
-            message = (
-                "The role's trust policy does not require this tenant's ExternalId, so the "
-                f"portal leaves its sessions alone: they run until {planned_end} at the latest."
+        with _role_turn(grant.role_arn):
+            # After the window's end committed: a session handed out before then was made
+            # before this moment (issuance checks the window again after AWS answers).
+            # The policy's clock has whole seconds: round up.
+            cutoff = (timezone.now() + timedelta(seconds=1)).replace(microsecond=0)
+            sid = aws.ended_access_sid(person.session_name, request.pk, cutoff)
+            # Known to the portal before it is on the role, so the clock can always prune it.
+            row = SessionCutoff.objects.create(
+                tenant=tenant,
+                request=request,
+                role_arn=grant.role_arn,
+                sid=sid,
+                source_identity=person.session_name,
+                issued_before=cutoff,
+                keep_until=(request.ends_at or cutoff) + STATEMENT_KEEP,
             )
-            record(
-                Action.SESSIONS_DENIED, error_code="ExternalIdNotRequired", detail=message, **audit
-            )
-            return message
-        statement = aws.ended_access_statement(
-            sid=sid, source_identity=person.session_name, issued_before=cutoff
-        )
-        with transaction.atomic():
-            _lock_role(grant.role_arn)
             try:
-                aws.add_ended_access_statement(role_arn=grant.role_arn, statement=statement)
-            except aws.PolicyQuotaExceeded:
-                aws.revoke_older_sessions(role_arn=grant.role_arn, issued_before=cutoff)
-                whole_role = True
+                if not requires_external_id(
+                    aws.role_trust_policy(grant.role_arn), tenant.external_id
+                ):
+                    rows.filter(pk=row.pk).delete()
+                    message = (
+                        "The role's trust policy does not require this tenant's ExternalId, so "
+                        f"the portal leaves its sessions alone: they run until {planned_end} at "
+                        "the latest."
+                    )
+                    record(
+                        Action.SESSIONS_DENIED,
+                        error_code="ExternalIdNotRequired",
+                        detail=message,
+                        **audit,
+                    )
+                    return message
+                _put_statement(row, rows)
+            except aws.AwsError:
+                rows.filter(pk=row.pk).delete()
+                raise
     except aws.AwsError as error:
         message = (
             f"AWS refused to end the live sessions ({error.message}); they run until "
@@ -120,20 +162,10 @@ def end_sessions(
         return message
     stamp = f"{cutoff:%Y-%m-%dT%H:%M:%SZ}"
     with transaction.atomic():
-        SessionCutoff.objects.create(
-            tenant=tenant,
-            request=request,
-            role_arn=grant.role_arn,
-            sid="" if whole_role else sid,
-            source_identity=person.session_name,
-            issued_before=cutoff,
-            keep_until=(request.ends_at or cutoff) + STATEMENT_KEEP,
-            whole_role=whole_role,
-        )
-        if whole_role:
+        if row.whole_role:
             message = (
                 "The role's inline policies are full, so every session of this role issued "
-                f"before {stamp} was revoked, not only {person.get_username()}'s."
+                f"before {stamp} was ended, not only {person.get_username()}'s."
             )
             record(Action.SESSIONS_REVOKED, created_at=cutoff, detail=message, **audit)
         else:
@@ -147,6 +179,36 @@ def end_sessions(
             **audit,
         )
     return message
+
+
+def _put_statement(row: SessionCutoff, rows: Any) -> None:
+    """Write the person's statement; when the role's inline policies are full, one
+    statement denying every session of the role issued before the cut-off takes the place
+    of all of them (it covers each earlier one), and lives as long as the longest."""
+    try:
+        aws.add_ended_access_statement(
+            role_arn=row.role_arn,
+            statement=aws.ended_access_statement(
+                sid=row.sid, source_identity=row.source_identity, issued_before=row.issued_before
+            ),
+        )
+        return
+    except aws.PolicyQuotaExceeded:
+        pass
+    live = rows.filter(role_arn=row.role_arn, removed_at__isnull=True).exclude(pk=row.pk)
+    keep_until = max([row.keep_until, *live.values_list("keep_until", flat=True)])
+    sid = f"EndedEveryoneT{row.issued_before.astimezone(UTC):%Y%m%dT%H%M%S}"
+    aws.add_ended_access_statement(
+        role_arn=row.role_arn,
+        statement=aws.ended_access_statement(
+            sid=sid, source_identity="", issued_before=row.issued_before
+        ),
+        replace_all=True,
+    )
+    with transaction.atomic():
+        live.update(removed_at=timezone.now())
+        rows.filter(pk=row.pk).update(sid=sid, whole_role=True, keep_until=keep_until)
+    row.sid, row.whole_role, row.keep_until = sid, True, keep_until
 
 
 def prune_cutoffs(now: datetime | None = None) -> int:
@@ -165,8 +227,7 @@ def prune_cutoffs(now: datetime | None = None) -> int:
         sids = [cutoff.sid for cutoff in cutoffs if cutoff.sid]
         try:
             if sids:
-                with transaction.atomic():
-                    _lock_role(role_arn)
+                with _role_turn(role_arn):
                     aws.remove_ended_access_statements(role_arn=role_arn, sids=sids)
         except aws.AwsError as error:
             log.warning(

@@ -82,6 +82,7 @@ def grant_role(
         approvers=approvers,
         approver_teams=approver_teams,
         approvals_needed=mapping.approvals_needed,
+        grantees=[user] if user is not None else [],
     )
     if errors:
         raise ValidationError(errors)

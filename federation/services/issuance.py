@@ -81,9 +81,12 @@ def _usable_grant(*, user: User, mapping_id: int, kind: str, meta: RequestMeta) 
     raise GrantNotFound
 
 
-def _window(*, kind: str, user: User, mapping: RoleMapping, meta: RequestMeta) -> Window:
-    """The open access window an on-request grant needs, with at least the shortest
-    session AWS issues left in it; otherwise a `<kind>.denied` record and a refusal."""
+def _window(
+    *, kind: str, user: User, mapping: RoleMapping, meta: RequestMeta
+) -> tuple[Window, int]:
+    """The open access window an on-request grant needs and the whole seconds left in it,
+    at least the shortest session AWS issues; otherwise a `<kind>.denied` record and a
+    refusal."""
     now = timezone.now()
     window = open_window(user, mapping, now)
     if window is None:
@@ -100,7 +103,15 @@ def _window(*, kind: str, user: User, mapping: RoleMapping, meta: RequestMeta) -
             "AWS issues no session shorter than 15 minutes. Request access again to go on.",
         )
     else:
-        return window
+        return window, int((window.ends_at - now).total_seconds())
+    _deny_outside_window(
+        kind=kind, user=user, mapping=mapping, meta=meta, code=code, problem=problem
+    )
+
+
+def _deny_outside_window(
+    *, kind: str, user: User, mapping: RoleMapping, meta: RequestMeta, code: str, problem: str
+) -> NoReturn:
     record(
         f"{kind}.denied",
         actor=user,
@@ -212,11 +223,11 @@ def _issue(
                 counted=True,  # against the rate limits above
             )
     seconds = _session_seconds(mapping, seconds)
-    under = ""
+    under, window = "", None
     if mapping.on_request:
         # Every session ends with the window it was issued under, never later.
-        window = _window(kind=kind, user=user, mapping=mapping, meta=meta)
-        seconds = min(seconds, int((window.ends_at - timezone.now()).total_seconds()))
+        window, left = _window(kind=kind, user=user, mapping=mapping, meta=meta)
+        seconds = min(seconds, left)
         under = f"under access request #{window.request_id}"
     tenant = mapping.tenant
     session_name = user.session_name
@@ -273,6 +284,18 @@ def _issue(
         )
         raise
 
+    if window is not None and open_window(user, mapping, timezone.now()) != window:
+        # The window was ended while AWS answered: hand nothing out. (Ending a window
+        # covers every session asked for before it, by its `requested` record.)
+        _deny_outside_window(
+            kind=kind,
+            user=user,
+            mapping=mapping,
+            meta=meta,
+            code="AccessWindowClosed",
+            problem="Your access ended while the session was being made, so it is not "
+            "handed out. Request access again to go on.",
+        )
     record(
         f"{kind}.issued",
         duration_seconds=seconds,

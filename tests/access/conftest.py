@@ -59,6 +59,13 @@ def on_request(world, demo_role, dave):
     )
 
 
+def globex_approver(world):
+    """gina, who approves in Globex."""
+    gina = UserFactory(username="gina")
+    MembershipFactory(user=gina, tenant=world.tenant_b)
+    return gina
+
+
 def client_for(user):
     client = Client()
     client.force_login(user)

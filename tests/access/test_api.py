@@ -9,7 +9,7 @@ from access.models import AccessRequest
 from audit.models import AuditEvent
 from federation import services
 from federation.models import RoleMapping
-from tests.access.conftest import client_for, decide, file, state_of
+from tests.access.conftest import client_for, decide, file, globex_approver, state_of
 from tests.federation.test_cli_and_api import create_token
 
 pytestmark = pytest.mark.django_db
@@ -141,7 +141,7 @@ def test_a_standing_grant_or_another_tenants_grant_is_not_found(
         user=world.carol,
         role_arn="arn:aws:iam::222222222222:role/GlobexAdmin",
         activation=RoleMapping.Activation.ON_REQUEST,
-        approvers=[world.carol],
+        approvers=[globex_approver(world)],
         approvals_needed=1,
     )
     for grant in (bob_grant, globex):

@@ -396,3 +396,103 @@ def test_the_admin_sends_a_test_message_to_the_selected_channels(
     [task] = DBTaskResult.objects.all()
     assert task.task_path == "access.tasks.deliver_webhook"
     assert task.args_kwargs["args"][0] == slack.pk
+
+
+@pytest.mark.django_db
+def test_adding_changing_and_removing_a_channel_is_recorded_without_its_url(
+    as_alice, world, settings
+):
+    settings.NOTIFICATION_ALLOW_PRIVATE_URLS = False
+    assert (
+        as_alice.post("/admin/access/notificationchannel/add/", channel_form(world)).status_code
+        == 302
+    )
+    hook = NotificationChannel.rows.get()
+    as_alice.post(
+        "/admin/access/notificationchannel/",
+        {"action": "new_signing_key", "_selected_action": [hook.pk]},
+    )
+    as_alice.post(
+        f"/admin/access/notificationchannel/{hook.pk}/change/",
+        channel_form(world, name="Ops alerts"),
+    )
+    as_alice.post(f"/admin/access/notificationchannel/{hook.pk}/delete/", {"post": "yes"})
+    assert not NotificationChannel.rows.exists()
+    trail = list(
+        AuditEvent.objects.unscoped("test")
+        .filter(action__startswith="channel.")
+        .order_by("id")
+        .values_list("action", "actor_username", "tenant", "detail")
+    )
+    assert [row[:3] for row in trail] == [
+        ("channel.added", "alice", world.tenant_a.pk),
+        ("channel.changed", "alice", world.tenant_a.pk),
+        ("channel.changed", "alice", world.tenant_a.pk),
+        ("channel.removed", "alice", world.tenant_a.pk),
+    ]
+    assert "new signing key" in trail[1][3] and "changed name" in trail[2][3]
+    assert not any("8.8.8.8" in row[3] for row in trail)
+
+
+# --- TLS: the checked address is the one connected to, the certificate still checked -------
+
+
+@pytest.fixture
+def tls_receiver(tmp_path, monkeypatch):
+    """An HTTPS receiver on 127.0.0.1 with a certificate for "localhost", trusted as the
+    portal's certificate authorities for the test."""
+    import datetime
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    server = Receiver()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr("access.webhooks.CA_BUNDLE", str(cert_file))
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_https_goes_to_the_checked_address_with_the_hosts_certificate(tls_receiver):
+    from access.webhooks import DeliveryFailed, send
+
+    port = tls_receiver.server_port
+    hook = NotificationChannel(kind="slack", url=f"https://localhost:{port}/hook")
+    send(hook, {"subject": "s", "text": "t", "link": ""})
+    (body,) = tls_receiver.bodies("/hook")
+    assert body == {"text": "*s*\nt"}
+    # The certificate names localhost, not the address: a mismatch is refused.
+    wrong = NotificationChannel(kind="slack", url=f"https://127.0.0.1:{port}/hook")
+    with pytest.raises(DeliveryFailed, match="TLS failed"):
+        send(wrong, {"subject": "s", "text": "t", "link": ""})

@@ -15,6 +15,7 @@ from tests.access.conftest import (
     client_for,
     decide,
     file,
+    globex_approver,
     state_of,
     with_authenticator,
 )
@@ -107,7 +108,7 @@ def test_a_standing_grant_or_another_tenants_grant_cannot_be_requested(
         user=world.carol,
         role_arn="arn:aws:iam::222222222222:role/GlobexAdmin",
         activation=RoleMapping.Activation.ON_REQUEST,
-        approvers=[world.carol],
+        approvers=[globex_approver(world)],
         approvals_needed=1,
     )
     assert ask(bob_client, globex).status_code == 404
@@ -119,10 +120,13 @@ def test_a_standing_grant_or_another_tenants_grant_cannot_be_requested(
 def test_nobody_but_the_requester_can_approve_so_the_request_is_refused(
     bob_client, world, demo_role
 ):
+    # A team grant whose only approver is bob: valid for the team, useless to bob.
+    team = TeamFactory(tenant=world.tenant_a, name="oncall")
+    team.members.add(world.bob)
     solo = services.grant_role(
         actor=world.alice,
         tenant=world.tenant_a,
-        user=world.bob,
+        team=team,
         role_arn=demo_role,
         activation=RoleMapping.Activation.ON_REQUEST,
         approvers=[world.bob],
@@ -130,6 +134,20 @@ def test_nobody_but_the_requester_can_approve_so_the_request_is_refused(
     response = ask(bob_client, solo)
     assert response.status_code == 400
     assert "Nobody else can approve" in response.content.decode()
+
+
+def test_a_grant_nobody_but_its_holder_could_approve_is_refused(world, demo_role):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError, match="only 0 people besides bob can approve"):
+        services.grant_role(
+            actor=world.alice,
+            tenant=world.tenant_a,
+            user=world.bob,
+            role_arn=demo_role,
+            activation=RoleMapping.Activation.ON_REQUEST,
+            approvers=[world.bob],
+        )
 
 
 # --- deciding -----------------------------------------------------------------------------
@@ -369,3 +387,21 @@ def test_a_tenant_admin_reviews_break_glass_use_too(world, on_request):
     reviewed = alice.post(f"/approvals/{access.pk}/review/", {"comment": "seen, it was INC-7"})
     assert reviewed.status_code == 302
     assert records("breakglass.reviewed")[-1].actor == world.alice
+
+
+def test_a_review_comment_over_the_limit_says_so(world, on_request, dave):
+    access = file(world, on_request, break_glass=True)
+    response = client_for(dave).post(f"/approvals/{access.pk}/review/", {"comment": "x" * 1001})
+    assert response.status_code == 400
+    assert "at most 1000 characters" in response.content.decode()
+
+
+def test_filing_is_limited_so_approvers_are_not_flooded(bob_client, world, on_request):
+    for _ in range(10):
+        assert ask(bob_client, on_request).status_code == 302
+        access = AccessRequest.objects.unscoped("test").get(state="pending")
+        bob_client.post(f"/requests/{access.pk}/cancel/")
+    refused = ask(bob_client, on_request)
+    assert refused.status_code == 429
+    assert "Try again in" in refused.content.decode()
+    assert records("request.refused")[-1].error_code == "RateLimited"

@@ -172,31 +172,70 @@ def test_an_ended_window_cannot_be_ended_again(bob_client, world, on_request, da
     assert again.status_code == 409
 
 
-def test_a_full_role_falls_back_to_revoking_every_session_and_says_so(
-    bob_client, world, on_request, dave, sandbox
-):
+def fill_the_role_but_for(statements, role_arn):
+    """An inline policy that leaves room on the role for this many ended-access statements."""
     iam = boto3.client("iam")
+    name = aws.RoleArn.parse(role_arn).name
+    size = aws._policy_size
+    others = sum(
+        size(
+            json.loads(
+                json.dumps(iam.get_role_policy(RoleName=name, PolicyName=p)["PolicyDocument"])
+            )
+        )
+        for p in iam.list_role_policies(RoleName=name)["PolicyNames"]
+    )
+    one = size(
+        aws.ended_access_statement(
+            sid="EndedSomebody99T20261125T101500",
+            source_identity="somebody",
+            issued_before=timezone.now(),
+        )
+    )
+    room = int(statements * one) + size({"Version": "2012-10-17", "Statement": []})
     filler = {
         "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": "s3:Get*",
-                "Resource": [f"arn:aws:s3:::bucket-{i:04d}/*" for i in range(340)],
-            }
-        ],
+        "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::x/"}],
     }
-    iam.put_role_policy(RoleName="AcmeAdmin", PolicyName="Big", PolicyDocument=json.dumps(filler))
+    pad = aws.INLINE_POLICY_QUOTA - others - room - size(filler)
+    filler["Statement"][0]["Resource"] += "p" * pad
+    iam.put_role_policy(RoleName=name, PolicyName="Big", PolicyDocument=json.dumps(filler))
+
+
+def test_a_full_role_ends_every_session_of_the_role_instead_and_says_so(
+    bob_client, world, on_request, dave, sandbox
+):
+    fill_the_role_but_for(1.5, on_request.role_arn)
+    alice_grant = services.grant_role(
+        actor=world.alice, tenant=world.tenant_a, user=world.alice, role_arn=on_request.role_arn
+    )
+    alice_link = console_url(open_console(client_for(world.alice), alice_grant))
+    # Someone else's window ended a moment ago: their statement takes the room left.
+    aws.add_ended_access_statement(
+        role_arn=on_request.role_arn,
+        statement=aws.ended_access_statement(
+            sid="EndedCarl7T20261125T101500",
+            source_identity="carl",
+            issued_before=timezone.now(),
+        ),
+    )
     access = approved(world, on_request, dave)
     link = console_url(open_console(bob_client, on_request))
     response = bob_client.post(f"/requests/{access.pk}/end/", follow=True)
-    assert "inline policies are full" in html.unescape(response.content.decode())
+    assert "inline policies are full, so every session" in html.unescape(response.content.decode())
     assert follow(link).status_code == 403
-    assert ended_access_policy(on_request.role_arn) is None
-    assert iam.get_role_policy(RoleName="AcmeAdmin", PolicyName="AWSRevokeOlderSessions")
-    assert SessionCutoff.objects.unscoped("test").get().whole_role
+    assert follow(alice_link).status_code == 403  # everyone's, as the page said
+    (statement,) = ended_access_policy(on_request.role_arn)["Statement"]
+    assert statement["Sid"].startswith("EndedEveryone")
+    assert "StringEquals" not in statement["Condition"]
+    cutoff = SessionCutoff.objects.unscoped("test").get()
+    assert cutoff.whole_role and cutoff.sid == statement["Sid"]
     assert AuditEvent.objects.filter(action="sessions.revoked").count() == 1
     assert AuditEvent.objects.filter(action="sessions.ended").count() == 1
+    # A new approval works again: only sessions from before the end are denied.
+    with time_machine.travel(timezone.now() + timedelta(seconds=2)):
+        approved(world, on_request, dave)
+        assert follow(console_url(open_console(bob_client, on_request))).status_code == 200
 
 
 def test_a_role_that_does_not_demand_the_tenants_external_id_is_left_alone(
@@ -271,3 +310,42 @@ def test_with_little_left_asking_again_takes_over_from_the_spent_window(
     assert AccessRequest.objects.unscoped("test").filter(state="pending").count() == 1
     ended = AuditEvent.objects.get(action="request.ended")
     assert ended.detail == f"#{access.pk} a new request took over"
+
+
+def test_ending_a_window_that_is_already_over_writes_no_statement(world, on_request, dave, sandbox):
+    access = approved(world, on_request, dave, seconds=1800)
+    open_console(client_for(world.bob), on_request)
+    with time_machine.travel(access.ends_at + timedelta(seconds=5)):
+        response = client_for(world.bob).post(f"/requests/{access.pk}/end/", follow=True)
+    assert "had already ended" in response.content.decode()
+    assert state_of(access) == "ended"
+    assert ended_access_policy(on_request.role_arn) is None
+    assert AuditEvent.objects.get(action="request.ended").detail.endswith("window over")
+
+
+def test_a_window_ended_while_aws_answers_hands_nothing_out(
+    bob_client, world, on_request, dave, sandbox, monkeypatch
+):
+    """The end commits between issuance's window check and its outcome: the session AWS
+    made is withheld, and the end covers it (its `requested` record came first)."""
+    from access.services import end_window
+    from audit.records import RequestMeta
+
+    access = approved(world, on_request, dave)
+    real_assume_role = aws.assume_role
+
+    def assume_role_while_the_window_ends(**kwargs):
+        assumed = real_assume_role(**kwargs)
+        end_window(user=dave, request_id=access.pk, meta=RequestMeta())
+        return assumed
+
+    monkeypatch.setattr(aws, "assume_role", assume_role_while_the_window_ends)
+    response = bob_client.post(f"/cli/{on_request.pk}/", {"duration": "3600"})
+    assert response.status_code == 403
+    assert "ended while the session was being made" in response.content.decode()
+    (session,) = sandbox.sessions.values()
+    assert session.access_key_id.encode() not in response.content
+    assert AuditEvent.objects.filter(error_code="AccessWindowClosed").count() == 1
+    assert not AuditEvent.objects.filter(action="cli.issued").exists()
+    # The end saw the session coming and put the statement up.
+    assert AuditEvent.objects.filter(action="sessions.ended").count() == 1

@@ -225,7 +225,11 @@ def test_it_grants_a_role_on_request_with_its_approval_policy(world, demo_role):
         (["--on-request"], "needs approvers"),
         (["--on-request", "--approver", "nobody"], "no user 'nobody'"),
         (["--on-request", "--approver", "carol"], "Not members of the grant's tenant: carol"),
-        (["--on-request", "--approver", "alice", "--approvals", "2"], "only 1 person can approve"),
+        (
+            ["--on-request", "--approver", "alice", "--approvals", "2"],
+            "only 1 person besides bob can approve",
+        ),
+        (["--on-request", "--approver", "bob"], "only 0 people besides bob can approve"),
         (["--on-request", "--approver", "alice", "--max-activation", "600"], "1800"),
         (["--on-request", "--approver-team", "nope"], "no team 'nope' in acme"),
     ],
