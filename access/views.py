@@ -178,13 +178,15 @@ def approvals(request):
     """What waits for my decision, with the approver's context; break-glass use to review;
     the windows I may end."""
     user = request.user
-    waiting = _with_history(user, selectors.waiting_for(user).order_by("created_at")[:100])
+    waiting = _with_history(
+        user,
+        selectors.waiting_for(user).prefetch_related("decisions").order_by("created_at")[:100],
+    )
     for access in waiting:
         access.approvals = [
             d.approver_username
-            for d in Decision.objects.unscoped("the request's own").filter(
-                request=access, outcome=Decision.Outcome.APPROVE
-            )
+            for d in access.decisions.all()
+            if d.outcome == Decision.Outcome.APPROVE
         ]
     context = {
         "waiting": waiting,

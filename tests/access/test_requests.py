@@ -218,7 +218,9 @@ def test_two_approvals_count_distinct_people(world, on_request, dave, erin):
     assert again.status_code == 409
     assert "already decided" in again.content.decode()
     assert state_of(access) == "pending"
-    assert decide(client_for(erin), access).status_code == 302
+    erin_client = client_for(erin)
+    assert "1 of 2 (dave)" in erin_client.get("/approvals/").content.decode()
+    assert decide(erin_client, access).status_code == 302
     assert state_of(access) == "active"
     assert len(records("request.approved")) == 2
     assert len(records("request.activated")) == 1
