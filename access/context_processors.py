@@ -6,7 +6,7 @@ from federation.models import RoleMapping
 
 def approvals_waiting(request):
     """The navigation's Approvals link (for approvers and tenant admins) and its badge: how
-    many requests wait for this person's decision. Lazy: pages that show no navigation (an
+    many requests wait for this person's decision or review. Lazy: pages that show no navigation (an
     error page, a sign-in page) ask nothing."""
 
     def signed_in():
@@ -15,7 +15,10 @@ def approvals_waiting(request):
 
     def waiting():
         user = signed_in()
-        return selectors.waiting_for(user).count() if user else 0
+        if not user:
+            return 0
+        # Decisions and break-glass reviews alike wait for this person.
+        return selectors.waiting_for(user).count() + selectors.review_queue(user).count()
 
     def approver():
         user = signed_in()

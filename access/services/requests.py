@@ -101,7 +101,8 @@ def _tenant_admins(request: AccessRequest) -> QuerySet[User]:
 
 
 def _headline(request: AccessRequest) -> str:
-    return f"{request.requester.get_username()} → {request.grant.label}"
+    """ "bob for Production": plain words, so a mail subject stays readable everywhere."""
+    return f"{request.requester.get_username()} for {request.grant.label}"
 
 
 def _summary(request: AccessRequest) -> str:
@@ -256,7 +257,7 @@ def file_request(
             tenant=request.tenant,
             event="request.created",
             people=_approvers_other_than(grant, user),
-            subject=f"Access request: {_headline(request)}",
+            subject=f"Access request from {_headline(request)}",
             text=f"{user.get_username()} asks for access.\n{_summary(request)}",
             link="/approvals/",
             request_id=request.pk,
@@ -342,7 +343,7 @@ def _activate(
             tenant=request.tenant,
             event="breakglass.activated",
             people=people.values(),
-            subject=f"Break-glass access opened: {_headline(request)}",
+            subject=f"Break-glass access opened by {_headline(request)}",
             text=(
                 f"{request.requester.get_username()} opened break-glass access, no approval "
                 f"asked. Review it.\n{_summary(request)}"
@@ -722,7 +723,7 @@ def escalate(request: AccessRequest, *, now: datetime) -> bool:
         tenant=request.tenant,
         event="request.escalated",
         people=_tenant_admins(request).exclude(pk=request.requester_id),
-        subject=f"Still waiting: {_headline(request)}",
+        subject=f"Still waiting: request from {_headline(request)}",
         text=(
             f"Nobody has decided this request since {request.created_at:%H:%M} UTC. "
             "As the tenant's admin you can decide it now.\n"

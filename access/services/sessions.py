@@ -160,7 +160,7 @@ def end_sessions(*, request: AccessRequest, actor: User, meta: RequestMeta) -> s
             **audit,
         )
         return message
-    stamp = f"{cutoff:%Y-%m-%dT%H:%M:%SZ}"
+    stamp = f"{cutoff:%Y-%m-%d %H:%M:%S} UTC"
     with transaction.atomic():
         if row.whole_role:
             message = (
@@ -170,7 +170,8 @@ def end_sessions(*, request: AccessRequest, actor: User, meta: RequestMeta) -> s
             record(Action.SESSIONS_REVOKED, created_at=cutoff, detail=message, **audit)
         else:
             message = (
-                f"{person.get_username()}'s sessions of this role issued before {stamp} are ended."
+                f"Every session of this role {person.get_username()} opened before {stamp} "
+                "is ended."
             )
         record(
             Action.SESSIONS_ENDED,

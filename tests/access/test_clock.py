@@ -37,7 +37,7 @@ def test_approvers_hear_of_a_request_and_bob_of_the_decision(world, on_request, 
     access = file(world, on_request, ticket="CHG-77")
     ((to, subject, body),) = delivered(inbox)
     assert to == "dave@example.com"
-    assert subject == "Access request: bob → Acme admin (on request)"
+    assert subject == "Access request from bob for Acme admin (on request)"
     assert "Reason: Rotate the prod database keys" in body and "Ticket: CHG-77" in body
     assert "https://portal.example.com/approvals/" in body
     decide(client_for(dave), access, comment="ok for today")
@@ -75,7 +75,10 @@ def test_a_request_nobody_answers_goes_to_the_tenant_admins(world, on_request, d
         assert clock.tick().escalated == 1
         assert clock.tick().escalated == 0  # once
     ((to, subject, _),) = delivered(inbox)
-    assert to == "alice@example.com" and subject.startswith("Still waiting: bob")
+    assert (
+        to == "alice@example.com"
+        and subject == "Still waiting: request from bob for Acme admin (on request)"
+    )
     assert AuditEvent.objects.filter(action="request.escalated").count() == 1
     assert state_of(access) == "pending"
 

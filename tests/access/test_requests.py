@@ -338,6 +338,7 @@ def test_break_glass_opens_at_once_and_waits_for_a_review(world, on_request, bob
     dave_client = client_for(dave)
     queue = dave_client.get("/approvals/").content.decode()
     assert f'id="review-{access.pk}"' in queue
+    assert 'aria-label="1 waiting"' in queue  # a review waits as a decision does
     assert dave_client.post(f"/approvals/{access.pk}/review/", {"comment": ""}).status_code == 400
     reviewed = dave_client.post(
         f"/approvals/{access.pk}/review/", {"comment": "checked the incident, fine"}

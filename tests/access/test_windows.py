@@ -124,7 +124,7 @@ def test_im_done_ends_bobs_sessions_and_only_his(bob_client, world, on_request, 
 
     response = bob_client.post(f"/requests/{access.pk}/end/", {"next": "home"}, follow=True)
     assert response.status_code == 200
-    assert "sessions of this role issued before" in response.content.decode()
+    assert "Every session of this role bob opened before" in response.content.decode()
     assert state_of(access) == "ended"
 
     refused = follow(old_link)

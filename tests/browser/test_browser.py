@@ -224,7 +224,7 @@ def test_bob_asks_dave_approves_bob_opens_the_console_and_ends_it(
 
     bob.goto("/")
     card.locator("button:has-text('End now')").click()
-    bob.wait_for_selector("text=sessions of this role issued before")
+    bob.wait_for_selector("text=Every session of this role bob opened before")
     refused = context.new_page()
     response = refused.goto(link)
     assert response.status == 403

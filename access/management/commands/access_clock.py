@@ -24,6 +24,11 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="one pass, then stop")
 
     def handle(self, *args, once, **options):
+        if not once:
+            log.info(
+                "access clock started",
+                extra={"event": "access.clock", "every": settings.ACCESS_CLOCK_SECONDS},
+            )
         while True:
             try:
                 done = clock.tick()
