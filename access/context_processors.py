@@ -1,7 +1,6 @@
 from django.utils.functional import SimpleLazyObject
 
 from access import selectors
-from federation.models import RoleMapping
 
 
 def approvals_waiting(request):
@@ -22,9 +21,7 @@ def approvals_waiting(request):
 
     def approver():
         user = signed_in()
-        return bool(
-            user and (user.is_tenant_admin or RoleMapping.objects.approvable_by(user).exists())
-        )
+        return bool(user and selectors.approves_anything(user))
 
     return {
         "approvals_waiting": SimpleLazyObject(waiting),

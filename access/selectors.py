@@ -5,7 +5,7 @@ from datetime import datetime
 from django.db.models import Q, QuerySet
 
 from access.models import AccessRequest
-from accounts.models import User
+from accounts.models import Membership, User
 from federation.models import RoleMapping
 from federation.services.activation import Window
 
@@ -90,3 +90,17 @@ def in_charge_of(user: User) -> QuerySet[AccessRequest]:
 def endable_by(user: User) -> QuerySet[AccessRequest]:
     """Active windows `user` may end."""
     return in_charge_of(user).filter(state=AccessRequest.State.ACTIVE)
+
+
+def approves_anything(user: User) -> bool:
+    """Whether the person runs a tenant or approves an on-request grant in one of theirs:
+    one query through their own memberships (the navigation asks on every page)."""
+    on_request = RoleMapping.Activation.ON_REQUEST
+    return user.memberships.filter(
+        Q(role=Membership.Role.ADMIN)
+        | Q(tenant__role_mappings__activation=on_request, tenant__role_mappings__approvers=user)
+        | Q(
+            tenant__role_mappings__activation=on_request,
+            tenant__role_mappings__approver_teams__members=user,
+        )
+    ).exists()

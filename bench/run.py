@@ -115,7 +115,7 @@ def bare_flow(sandbox_url, role_arn, external_id):
 PARTS = [
     ("STS AssumeRole (boto3 → sandbox)", "aws.py", "assume_role"),
     ("getSigninToken (requests → sandbox)", "aws.py", "get_signin_token"),
-    ("audit records (2, each its own commit)", "services.py", "record"),
+    ("audit records (2, each its own commit)", "audit/records.py", "record"),
     ("result page rendering", "shortcuts.py", "render"),
 ]
 

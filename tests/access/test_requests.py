@@ -408,3 +408,17 @@ def test_filing_is_limited_so_approvers_are_not_flooded(bob_client, world, on_re
     assert refused.status_code == 429
     assert "Try again in" in refused.content.decode()
     assert records("request.refused")[-1].error_code == "RateLimited"
+
+
+def test_the_approvals_link_is_for_approvers_and_tenant_admins(world, on_request, dave, erin):
+    def has_link(person):
+        return 'id="nav-approvals"' in client_for(person).get("/").content.decode()
+
+    assert has_link(dave) and has_link(world.alice)
+    assert not has_link(world.bob) and not has_link(erin)
+    team = TeamFactory(tenant=world.tenant_a, name="dba")
+    team.members.add(erin)
+    on_request.approver_teams.add(team)
+    assert has_link(erin)
+    # Approving in Globex's grants would not make carol an approver in Acme, nor bob in Globex.
+    assert not has_link(world.carol)
