@@ -58,7 +58,7 @@ def my_roles(request):
                 limit = min(limit, access.left)
             else:
                 grant.approver_names = [
-                    person.get_username() for person in grant.approver_people().exclude(pk=user.pk)
+                    person.get_username() for person in grant.approver_people(besides=user)
                 ]
                 limit = 0
         if limit >= MIN_SESSION_SECONDS:  # the shortest session AWS issues
@@ -114,7 +114,7 @@ def request_access(request, grant_id):
             "Your approvers have been told and will review it.",
         )
     else:
-        approvers = grant.approver_people().exclude(pk=request.user.pk)
+        approvers = grant.approver_people(besides=request.user)
         names = ", ".join(person.get_username() for person in approvers)
         messages.success(
             request, f"Asked for access to {grant.label}. Waiting for approval from {names}."

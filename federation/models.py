@@ -279,15 +279,17 @@ class RoleMapping(models.Model):
     def on_request(self) -> bool:
         return self.activation == self.Activation.ON_REQUEST
 
-    def approver_people(self):
+    def approver_people(self, *, besides=None):
         """Everyone who may approve requests for this grant (people and team members),
-        among the tenant's active members."""
-        return (
+        among the tenant's active members; `besides` leaves someone out (the requester,
+        who never approves their own request)."""
+        people = (
             User.objects.filter(is_active=True, memberships__tenant_id=self.tenant_id)
             .filter(Q(approves_grants=self) | Q(teams__approves_grants=self))
             .distinct()
             .order_by("username")
         )
+        return people.exclude(pk=besides.pk) if besides is not None else people
 
     @property
     def grantee(self):

@@ -88,10 +88,6 @@ def _move(request: AccessRequest, *, expected: str | tuple[str, ...], **changes:
     return bool(moved)
 
 
-def _approvers_other_than(grant: RoleMapping, requester: User) -> QuerySet[User]:
-    return grant.approver_people().exclude(pk=requester.pk)
-
-
 def _tenant_admins(request: AccessRequest) -> QuerySet[User]:
     return User.objects.filter(
         is_active=True,
@@ -208,7 +204,7 @@ def file_request(
         problem = f"A ticket reference is at most {TICKET_MAX} printable characters."
     elif break_glass and not grant.break_glass:
         problem = "This role has no break-glass access: ask for approval instead."
-    elif not break_glass and (_approvers_other_than(grant, user).count() < grant.approvals_needed):
+    elif not break_glass and (grant.approver_people(besides=user).count() < grant.approvals_needed):
         problem = (
             "Nobody else can approve this role yet: ask your tenant's admins to name approvers."
         )
@@ -256,7 +252,7 @@ def file_request(
         notifications.notify(
             tenant=request.tenant,
             event="request.created",
-            people=_approvers_other_than(grant, user),
+            people=grant.approver_people(besides=user),
             subject=f"Access request from {_headline(request)}",
             text=f"{user.get_username()} asks for access.\n{_summary(request)}",
             link="/approvals/",
@@ -335,7 +331,7 @@ def _activate(
         people = {
             person.pk: person
             for person in [
-                *_approvers_other_than(request.grant, request.requester),
+                *request.grant.approver_people(besides=request.requester),
                 *_tenant_admins(request).exclude(pk=request.requester_id),
             ]
         }
