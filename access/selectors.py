@@ -7,6 +7,7 @@ from django.db.models import Q, QuerySet
 from access.models import AccessRequest
 from accounts.models import Membership, User
 from federation.models import RoleMapping
+from federation.services import usable_grants
 from federation.services.activation import Window
 
 
@@ -20,6 +21,15 @@ def open_window(user: User, grant: RoleMapping, now: datetime) -> Window | None:
         .first()
     )
     return Window(request_id=found[0], ends_at=found[1]) if found else None
+
+
+def requestable_grant(user: User, grant_id: int) -> RoleMapping | None:
+    """The person's usable on-request grant with this id, or None."""
+    return (
+        usable_grants(user)
+        .filter(pk=grant_id, activation=RoleMapping.Activation.ON_REQUEST)
+        .first()
+    )
 
 
 def my_requests(user: User) -> QuerySet[AccessRequest]:

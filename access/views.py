@@ -18,7 +18,6 @@ from audit.records import RequestMeta
 from core.errors import PortalError
 from core.views import error_response
 from federation import services as federation_services
-from federation.models import RoleMapping
 from federation.services import GrantNotFound, InvalidChoice
 from federation.views import offer_choices, roles_page
 
@@ -39,8 +38,13 @@ def my_roles(request):
     "Request access", "Waiting for approval" or "Active until …" with its buttons."""
     user = request.user
     now = timezone.now()
-    grants = list(federation_services.usable_grants(user).prefetch_related("approvers"))
-    open_requests = {r.grant_id: r for r in selectors.my_requests(user).open()}
+    grants = list(federation_services.usable_grants(user))
+    # Only people with an on-request grant have requests to look up.
+    open_requests = (
+        {r.grant_id: r for r in selectors.my_requests(user).open()}
+        if any(grant.on_request for grant in grants)
+        else {}
+    )
     for grant in grants:
         limit = federation_services.session_limit(grant)
         grant.access = None
@@ -68,19 +72,11 @@ def my_roles(request):
     return roles_page(request, grants)
 
 
-def _requestable(user, grant_id):
-    return (
-        federation_services.usable_grants(user)
-        .filter(pk=grant_id, activation=RoleMapping.Activation.ON_REQUEST)
-        .first()
-    )
-
-
 @login_required
 @never_cache
 def request_access(request, grant_id):
     """Ask for a window on an on-request grant (GET shows the form, POST files it)."""
-    grant = _requestable(request.user, grant_id)
+    grant = selectors.requestable_grant(request.user, grant_id)
     form = RequestForm(request.POST or None, grant=grant)
     if request.method != "POST":
         if grant is None:

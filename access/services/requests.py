@@ -23,7 +23,7 @@ from audit.models import AuditEvent
 from audit.records import RequestMeta, record, record_for_person
 from federation import ratelimit
 from federation.models import MIN_ACTIVATION_SECONDS, RoleMapping
-from federation.services import GrantNotFound, InvalidChoice, RateLimited, usable_grants
+from federation.services import GrantNotFound, InvalidChoice, RateLimited
 
 Action = AuditEvent.Action
 State = AccessRequest.State
@@ -177,11 +177,7 @@ def file_request(
     (an open request exists), each after a `request.refused` record.
     """
     _within_limits(user=user, meta=meta, filing=True)
-    grant = (
-        usable_grants(user)
-        .filter(pk=grant_id, activation=RoleMapping.Activation.ON_REQUEST)
-        .first()
-    )
+    grant = selectors.requestable_grant(user, grant_id)
     what = "request for access refused"
     if grant is None:
         _refuse(user=user, meta=meta, error=GrantNotFound(), grant_id=grant_id, what=what)
