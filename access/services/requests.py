@@ -21,7 +21,7 @@ from access.services.sessions import end_sessions
 from accounts.models import MIN_SESSION_SECONDS, Membership, User
 from audit.models import AuditEvent
 from audit.records import RequestMeta, record, record_for_person
-from federation import ratelimit
+from core import ratelimit
 from federation.models import MIN_ACTIVATION_SECONDS, RoleMapping
 from federation.services import GrantNotFound, InvalidChoice, RateLimited
 

@@ -13,7 +13,8 @@ from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import MIN_SESSION_SECONDS, Tenant, User
 from audit.records import RequestMeta, record, record_for_person
-from federation import aws, ratelimit
+from core import ratelimit
+from federation import aws
 from federation.models import CONSOLE_SERVICES, RoleMapping
 from federation.services.activation import Window, open_window
 from federation.services.errors import (

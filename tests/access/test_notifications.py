@@ -478,7 +478,7 @@ def tls_receiver(tmp_path, monkeypatch):
     context.load_cert_chain(cert_file, key_file)
     server.socket = context.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setattr("access.webhooks.CA_BUNDLE", str(cert_file))
+    monkeypatch.setattr("core.outbound.CA_BUNDLE", str(cert_file))
     yield server
     server.shutdown()
     server.server_close()

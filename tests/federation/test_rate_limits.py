@@ -6,7 +6,8 @@ import redis
 from django.core.cache import caches
 
 from audit.models import AuditEvent
-from federation import ratelimit, services
+from core import ratelimit
+from federation import services
 from federation.models import ApiToken
 from tests.conftest import READ_ONLY_POLICY
 from tests.factories import MembershipFactory, UserFactory
