@@ -13,8 +13,8 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import mfa
-from accounts.models import Membership, Team, Tenant, User
+from accounts import mfa, providers
+from accounts.models import ExternalIdentity, IdentityProvider, Membership, Team, Tenant, User
 from audit.models import AuditEvent
 from audit.records import RequestMeta, record_for_person
 from core.admin_scoping import (
@@ -29,6 +29,19 @@ class MembershipInline(TenantScopedInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["user", "tenant"]
+
+
+class ExternalIdentityInline(TenantScopedInline):
+    """Who the person is at their tenant's identity provider. Removing the link makes
+    their next sign-in there a first one (a new account, when the tenant creates them)."""
+
+    model = ExternalIdentity
+    extra = 0
+    fields = ["tenant", "subject", "created_at", "last_sign_in_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 class UserCreationForm(AdminUserCreationForm):
@@ -49,7 +62,7 @@ class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
     staff, superuser, group or permission flags."""
 
     tenant_admin_permissions = frozenset({"view", "add", "change"})
-    inlines = [MembershipInline]
+    inlines = [MembershipInline, ExternalIdentityInline]
     list_display = ["username", "email", "first_name", "last_name", "is_staff", "is_active"]
     add_form = UserCreationForm
     actions = ["reset_second_factor"]
@@ -111,8 +124,16 @@ class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
         return fields
 
     def get_inline_instances(self, request, obj=None):
-        # A new person's first membership comes from the add form's tenant and role.
-        return super().get_inline_instances(request, obj) if obj is not None else []
+        # A new person's first membership comes from the add form's tenant and role; the
+        # provider links show only for people who have one.
+        if obj is None:
+            return []
+        linked = obj.identities.exists()
+        return [
+            inline
+            for inline in super().get_inline_instances(request, obj)
+            if linked or not isinstance(inline, ExternalIdentityInline)
+        ]
 
     def get_list_filter(self, request):
         if is_operator(request.user):
@@ -193,7 +214,7 @@ class MembershipAdmin(TenantScopedAdmin):
 class TeamForm(forms.ModelForm):
     class Meta:
         model = Team
-        fields = ["tenant", "name", "members"]
+        fields = ["tenant", "name", "provider_group", "members"]
 
     def clean(self):
         cleaned = super().clean()
@@ -210,11 +231,116 @@ class TeamForm(forms.ModelForm):
 @admin.register(Team)
 class TeamAdmin(TenantScopedAdmin):
     form = TeamForm
-    list_display = ["name", "tenant", "created_at"]
+    list_display = ["name", "tenant", "provider_group", "created_at"]
     list_filter = ["tenant"]
     search_fields = ["name", "tenant__name"]
     filter_horizontal = ["members"]
     list_select_related = ["tenant"]
+
+
+class IdentityProviderForm(forms.ModelForm):
+    issuer = forms.URLField(
+        label="Issuer URL",
+        max_length=500,
+        assume_scheme="https",
+        help_text=IdentityProvider._meta.get_field("issuer").help_text,
+    )
+    client_secret = forms.CharField(
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Stored sealed and never shown again. Leave empty to keep the saved one.",
+    )
+    domains = forms.CharField(
+        label="E-mail domains",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One per line: people whose work e-mail ends in one of these sign in here.",
+    )
+
+    class Meta:
+        model = IdentityProvider
+        fields = [
+            "tenant",
+            "issuer",
+            "client_id",
+            "extra_scopes",
+            "groups_claim",
+            "allow_passwords",
+            "trust_provider_mfa",
+            "create_people",
+            "enabled",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["domains"] = "\n".join(
+                self.instance.domains.values_list("domain", flat=True)
+            )
+            self.fields[
+                "client_secret"
+            ].help_text = (
+                "A secret is saved (sealed; it is never shown). Enter a new one to replace it."
+            )
+
+    def clean_issuer(self):
+        issuer = self.cleaned_data["issuer"].strip()
+        if "issuer" in self.changed_data or not self.instance.pk:
+            providers.check_issuer(issuer)
+        return issuer
+
+    def clean_domains(self):
+        return providers.parse_domains(self.cleaned_data["domains"], provider=self.instance)
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.instance.pk and not cleaned.get("client_secret"):
+            self.add_error("client_secret", "The client secret the provider gave for this client.")
+        return cleaned
+
+
+@admin.register(IdentityProvider)
+class IdentityProviderAdmin(TenantScopedAdmin):
+    """Each tenant's OpenID provider: its admins set up their own, operators any."""
+
+    tenant_admin_permissions = frozenset({"view", "add", "change", "delete"})
+    form = IdentityProviderForm
+    list_display = ["tenant", "issuer", "client_id", "enabled", "changed_at"]
+    list_filter = ["enabled"]
+    search_fields = ["tenant__name", "issuer", "client_id"]
+    list_select_related = ["tenant"]
+    fieldsets = (
+        (None, {"fields": ("tenant", "issuer", "client_id", "client_secret", "domains")}),
+        ("Claims", {"fields": ("extra_scopes", "groups_claim")}),
+        (
+            "Policy",
+            {"fields": ("allow_passwords", "trust_provider_mfa", "create_people", "enabled")},
+        ),
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        # A provider stays with its tenant: remove it and add another instead.
+        return [*fields, "tenant"] if obj is not None else fields
+
+    def save_model(self, request, obj, form, change):
+        providers.save_provider(
+            provider=obj,
+            client_secret=form.cleaned_data.get("client_secret", ""),
+            domains=form.cleaned_data["domains"],
+            actor=request.user,
+            meta=RequestMeta.from_request(request),
+            changed=form.changed_data if change else None,
+        )
+
+    def delete_model(self, request, obj):
+        providers.remove_provider(
+            provider=obj, actor=request.user, meta=RequestMeta.from_request(request)
+        )
+
+    def delete_queryset(self, request, queryset):
+        for provider in queryset:
+            self.delete_model(request, provider)
 
 
 # Platform-wide records from Django and django-axes: operators only.

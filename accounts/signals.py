@@ -6,9 +6,10 @@ from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.dispatch import receiver
 
+from accounts.backends import PASSWORD_REFUSAL
 from accounts.models import User
 from audit.records import RequestMeta, record
-from core.sessions import AUTHENTICATED_AT, SEEN_AT, SIGNED_IN_AT
+from core.sessions import AUTHENTICATED_AT, PROVIDER_FACTOR, SEEN_AT, SIGNED_IN_AT
 
 
 @receiver(user_logged_in)
@@ -17,6 +18,8 @@ def start_session_clocks(sender, request, user, **kwargs):
         now = time.time()
         request.session[SIGNED_IN_AT] = request.session[SEEN_AT] = now
         request.session[AUTHENTICATED_AT] = now
+        # Only a sign-in through the provider says its second factor counts (accounts.sso).
+        request.session.pop(PROVIDER_FACTOR, None)
 
 
 def _tenant_of(username):
@@ -37,12 +40,12 @@ def _record(action, request, credentials, detail):
 @receiver(user_login_failed)
 def record_failed_sign_in(sender, credentials, request=None, **kwargs):
     # Django masks the password in `credentials`; only the username is kept.
-    _record(
-        "login.failed",
-        request,
-        credentials,
-        (credentials or {}).get("reason", "")[:500] or "wrong username or password",
+    reason = (
+        (credentials or {}).get("reason")
+        or getattr(request, PASSWORD_REFUSAL, "")
+        or "wrong username or password"
     )
+    _record("login.failed", request, credentials, reason[:500])
 
 
 @receiver(user_locked_out)

@@ -1,24 +1,30 @@
-"""Signing in and proving who you are: password, second factor, re-authentication."""
+"""Signing in and proving who you are: password or the company's identity provider,
+second factor, re-authentication."""
+
+import time
 
 from axes.handlers.proxy import AxesProxyHandler
 from django import forms
 from django.contrib import messages
-from django.contrib.auth import authenticate, logout
+from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm, UsernameField
 from django.contrib.auth.signals import user_login_failed
+from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 
-from accounts import mfa
+from accounts import mfa, sso
+from accounts.backends import passwords_off_for
 from accounts.lockout import lockout_response
 from audit.models import AuditEvent
 from audit.records import RequestMeta, record_for_person
+from core.sessions import PROVIDER_FACTOR
 
 
 class LoginForm(AuthenticationForm):
@@ -35,9 +41,89 @@ class LoginForm(AuthenticationForm):
 
 
 class LoginView(auth_views.LoginView):
+    """Username and password, and beside them "Sign in with your company account": a
+    work e-mail address (or the tenant's slug) posted here goes to that tenant's provider."""
+
     template_name = "registration/login.html"
     redirect_authenticated_user = True
     authentication_form = LoginForm
+
+    def post(self, request, *args, **kwargs):
+        if "email" in request.POST and "username" not in request.POST:
+            return _start_at_provider(request, address=request.POST.get("email", ""))
+        return super().post(request, *args, **kwargs)
+
+
+class LogoutView(auth_views.LogoutView):
+    """Signing out ends the portal session; someone who came through their company's
+    provider is offered to sign out there too, when it supports that."""
+
+    def post(self, request, *args, **kwargs):
+        provider_id = request.session.get(sso.SIGNED_IN_WITH)
+        response = super().post(request, *args, **kwargs)
+        if provider_id:
+            there = sso.sign_out_url(
+                provider_id, come_back_to=request.build_absolute_uri(reverse("login"))
+            )
+            if there:
+                return render(request, "registration/signed_out.html", {"provider_url": there})
+        return response
+
+
+def _callback_uri(request):
+    return request.build_absolute_uri(reverse("sso-callback"))
+
+
+def _sso_refused(request, failure):
+    """The one neutral page for every failed sign-in through a provider."""
+    sso.record_failure(request, failure)
+    if failure.who and sso.is_locked(request, failure.who):
+        return lockout_response(request, credentials={"username": failure.who})
+    response = render(request, "accounts/sso_failed.html", status=403)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _start_at_provider(request, *, address, again=None):
+    who = again.get_username() if again else address.strip()[:150]
+    if who and sso.is_locked(request, who):
+        return lockout_response(request, credentials={"username": who})
+    try:
+        there = sso.begin(
+            request,
+            address=address,
+            next_url=_next(request),
+            redirect_uri=_callback_uri(request),
+            again=again,
+        )
+    except sso.SignInFailed as failure:
+        return _sso_refused(request, failure)
+    return HttpResponseRedirect(there)
+
+
+@never_cache
+def sso_callback(request):
+    """The provider sends the browser back here with a code (or an error)."""
+    try:
+        signed = sso.complete(request, params=request.GET, redirect_uri=_callback_uri(request))
+    except sso.SignInFailed as failure:
+        return _sso_refused(request, failure)
+    if sso.is_locked(request, signed.user.get_username()):
+        return lockout_response(request, credentials={"username": signed.user.get_username()})
+    if signed.fresh_sign_in:
+        # Signed in again at the provider to prove it is still them (re-authentication).
+        if signed.provider_factor or not mfa.has_second_factor(signed.user):
+            mfa.mark_authenticated(request)
+        else:
+            request.session[sso.SIGNED_IN_AGAIN_AT] = time.time()
+            return redirect(f"{reverse('reauthenticate')}?{urlencode({'next': signed.next_url})}")
+    else:
+        login(request, signed.user, backend=sso.BACKEND)
+        request.session[sso.SIGNED_IN_WITH] = signed.provider.pk
+    if signed.provider_factor:
+        request.session[PROVIDER_FACTOR] = True
+    sso.record_success(request, signed)
+    return redirect(signed.next_url)
 
 
 class PasswordChangeForm(auth_forms.PasswordChangeForm):
@@ -162,34 +248,73 @@ def two_factor(request):
 @never_cache
 @login_required
 def reauthenticate(request):
-    """Prove it is still you before credentials are issued on an older sign-in."""
-    needs_code = mfa.has_second_factor(request.user)
+    """Prove it is still you before credentials are issued on an older sign-in: the
+    password (and code), or signing in again at the company's provider (and the code, when
+    the provider's second factor does not count)."""
+    user = request.user
+    needs_code = mfa.has_second_factor(user)
+    provider = sso.provider_of(user)
+    passwords = user.has_usable_password() and not passwords_off_for(user)
+    code_only = time.time() - request.session.get(sso.SIGNED_IN_AGAIN_AT, 0) < sso.ATTEMPT_SECONDS
     if request.method == "POST":
-        user = authenticate(
-            request,
-            username=request.user.get_username(),
-            password=request.POST.get("password", ""),
-        )
-        ok, throttled = user is not None and user.pk == request.user.pk, None
-        if ok and needs_code:
-            device, throttled = _check_code(request)
-            ok = device is not None
-        elif ok:
-            mfa.mark_authenticated(request)
-        if ok:
-            return redirect(_next(request))
-        if user is None:
-            # authenticate() already counted the failed password.
-            credentials = {"username": request.user.get_username()}
-            if AxesProxyHandler.is_locked(request, credentials):
-                logout(request)
-                return lockout_response(request, credentials=credentials)
+        if request.POST.get("action") == "provider" and provider is not None:
+            return _start_at_provider(request, address="", again=user)
+        if code_only:
+            response = _confirm_with_code(request)
+        elif passwords:
+            response = _confirm_with_password(request, needs_code=needs_code)
         else:
-            locked = _code_refused(request, throttled, reason="wrong second-factor code")
-            if locked:
-                return locked
-        if not throttled:
-            messages.error(request, "That did not match. Try again.")
-    return render(
-        request, "accounts/reauthenticate.html", {"needs_code": needs_code, "next": _next(request)}
+            response = None
+        if response is not None:
+            return response
+    context = {
+        "needs_code": needs_code,
+        "next": _next(request),
+        "provider": provider,
+        "passwords": passwords,
+        "code_only": code_only,
+    }
+    return render(request, "accounts/reauthenticate.html", context)
+
+
+def _confirm_with_code(request):
+    """After signing in again at the provider: the portal's own code finishes the proof."""
+    device, throttled = _check_code(request)
+    if device:
+        request.session.pop(sso.SIGNED_IN_AGAIN_AT, None)
+        return redirect(_next(request))
+    locked = _code_refused(request, throttled, reason="wrong second-factor code")
+    if locked:
+        return locked
+    if not throttled:
+        messages.error(request, "That code is not right. Try the current one.")
+    return None
+
+
+def _confirm_with_password(request, *, needs_code):
+    user = authenticate(
+        request,
+        username=request.user.get_username(),
+        password=request.POST.get("password", ""),
     )
+    ok, throttled = user is not None and user.pk == request.user.pk, None
+    if ok and needs_code:
+        device, throttled = _check_code(request)
+        ok = device is not None
+    elif ok:
+        mfa.mark_authenticated(request)
+    if ok:
+        return redirect(_next(request))
+    if user is None:
+        # authenticate() already counted the failed password.
+        credentials = {"username": request.user.get_username()}
+        if AxesProxyHandler.is_locked(request, credentials):
+            logout(request)
+            return lockout_response(request, credentials=credentials)
+    else:
+        locked = _code_refused(request, throttled, reason="wrong second-factor code")
+        if locked:
+            return locked
+    if not throttled:
+        messages.error(request, "That did not match. Try again.")
+    return None

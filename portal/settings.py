@@ -272,7 +272,10 @@ AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     # Axes first: it refuses locked-out credentials before a password is checked.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's, except for people whose identity provider does not allow passwords.
+    "accounts.backends.PasswordBackend",
+    # Sessions that signed in through the tenant's identity provider (no password checked).
+    "accounts.backends.ProviderBackend",
 ]
 
 # Argon2id first; the others only read hashes stored before it, each re-hashed with Argon2id
@@ -317,6 +320,22 @@ AXES_USERNAME_CALLABLE = "accounts.lockout.username_for_lockout"
 AXES_CLIENT_IP_CALLABLE = "core.net.client_ip"
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 AXES_VERBOSE = False
+
+# Signing in through a tenant's identity provider (OpenID Connect; accounts/oidc.py).
+# Providers must be https on public addresses; SSO_ALLOW_PRIVATE_ISSUERS also allows
+# addresses inside the company network (a Keycloak on 10.x). Plain http to this machine is
+# allowed with DEBUG on only (the development sandbox and the tests).
+SSO_ALLOW_PRIVATE_ISSUERS = env.bool("SSO_ALLOW_PRIVATE_ISSUERS", default=False)
+SSO_TIMEOUT_SECONDS = env.float("SSO_TIMEOUT_SECONDS", default=10.0)
+# How long discovery documents and key sets are kept (an unknown key id refreshes at once).
+SSO_METADATA_SECONDS = env.int("SSO_METADATA_SECONDS", default=3600)
+# Clock difference tolerated between the portal and a provider (iat, exp).
+SSO_CLOCK_SKEW_SECONDS = env.int("SSO_CLOCK_SKEW_SECONDS", default=60)
+# Sign-in attempts through providers, per client address per minute.
+SSO_ATTEMPTS_PER_MINUTE = env.int("SSO_ATTEMPTS_PER_MINUTE", default=20)
+# Keys that seal stored secrets such as client secrets (core/sealing.py): the first seals,
+# all open. Empty: a key derived from SECRET_KEY.
+SEALING_KEYS = env.list("SEALING_KEYS", default=[])
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

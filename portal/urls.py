@@ -1,5 +1,4 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import path, re_path, register_converter
 from django.views.generic import RedirectView
 
@@ -29,7 +28,8 @@ register_converter(IdConverter, "id")
 
 urlpatterns = [
     path("login/", accounts_views.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", accounts_views.LogoutView.as_view(), name="logout"),
+    path("login/oidc/callback/", accounts_views.sso_callback, name="sso-callback"),
     path("login/verify/", accounts_views.verify, name="verify"),
     path("login/confirm/", accounts_views.reauthenticate, name="reauthenticate"),
     path("account/two-factor/", accounts_views.two_factor, name="two-factor"),

@@ -1,6 +1,8 @@
 """Start real server processes on loopback for tests, and stop them afterwards."""
 
+import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -52,6 +54,45 @@ def gunicorn(tmp_path, **env_overrides):
     try:
         wait_until_up(f"{base_url}/healthz", process, log)
         yield base_url, log
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+IDP_DIR = ROOT / "tests" / "idp"
+
+
+def identity_provider_missing():
+    """Why the real OpenID provider cannot run here ('' when it can)."""
+    if shutil.which("node") is None:
+        return "Node.js is not installed (the tests' OpenID provider runs on it)"
+    if not (IDP_DIR / "node_modules" / "oidc-provider").is_dir():
+        return "the tests' OpenID provider is not installed: run `npm ci` in tests/idp"
+    return ""
+
+
+@contextmanager
+def identity_provider(tmp_path, *, clients, accounts):
+    """panva's oidc-provider on a free loopback port (tests/idp/server.js); yields its
+    issuer URL."""
+    port = free_port()
+    log = tmp_path / "idp.log"
+    config = {"port": port, "clients": clients, "accounts": accounts}
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [shutil.which("node"), str(IDP_DIR / "server.js")],
+            cwd=IDP_DIR,
+            env={**os.environ, "IDP_CONFIG": json.dumps(config)},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    issuer = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(f"{issuer}/.well-known/openid-configuration", process, log)
+        yield issuer
     finally:
         process.terminate()
         try:

@@ -26,6 +26,7 @@ def test_the_guarded_models_are_the_tenant_owned_ones():
         "accounts.Tenant",
         "accounts.Membership",
         "accounts.Team",
+        "accounts.IdentityProvider",
         "audit.AuditEvent",
         "federation.RoleMapping",
         "access.AccessRequest",

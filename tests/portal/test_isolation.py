@@ -16,7 +16,15 @@ from django.contrib.auth.models import Group
 
 from access.models import AccessRequest, Decision, NotificationChannel, SessionCutoff
 from access.services import file_request
-from accounts.models import Membership, Team, Tenant, User
+from accounts.models import (
+    ExternalIdentity,
+    IdentityProvider,
+    Membership,
+    SignInDomain,
+    Team,
+    Tenant,
+    User,
+)
 from audit.models import AuditEvent
 from audit.records import RequestMeta, record
 from core.admin_scoping import OperatorsOnlyMixin, TenantScopedAdmin, TenantScopedInline
@@ -102,9 +110,17 @@ def globex(world):
     channel = NotificationChannel.objects.create(
         tenant=b, name="globex-alerts", kind="slack", url="https://hooks.example.com/globex"
     )
+    provider = IdentityProvider(
+        tenant=b, issuer="https://globex.idp.example", client_id="globex-client"
+    )
+    provider.set_client_secret("globex-client-secret")
+    provider.save()
+    SignInDomain.objects.create(provider=provider, domain="globex.example")
+    ExternalIdentity.objects.create(tenant=b, user=world.carol, subject="carol-at-globex")
     return {
         User: world.carol,
         Tenant: b,
+        IdentityProvider: provider,
         Membership: gertrude_membership,
         Team: team,
         RoleMapping: grant,
@@ -261,6 +277,16 @@ def test_writes_naming_another_tenant_are_refused(as_alice, world, globex):
         (Tenant, {"slug": "evil", "name": "Evil", "max_session_seconds": 3600}),
         (AuditEvent, {"action": "console.issued", "tenant": b.pk}),
         (ApiToken, {"name": "x", "user": carol.pk}),
+        (
+            IdentityProvider,
+            {
+                "tenant": b.pk,
+                "issuer": "https://127.0.0.1:9/",
+                "client_id": "hijack",
+                "client_secret": "x",
+                "domains": "evil.example",
+            },
+        ),
     ]
     for model, data in attempts:
         response = as_alice.post(url(model, "add"), data)

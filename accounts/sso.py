@@ -1,0 +1,390 @@
+"""Signing in through a tenant's identity provider: which provider an address signs in at,
+the attempt kept in the browser's session, the callback's checks, linking and creating
+people, and teams that follow the provider's groups.
+
+Every failure is a `login.sso_failed` record naming the reason and counts like a failed
+password for the lockout; the person sees one neutral page whatever the reason, so the
+page tells nobody which domains or people a tenant has.
+"""
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from axes.handlers.proxy import AxesProxyHandler
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from accounts import oidc
+from accounts.models import (
+    ExternalIdentity,
+    IdentityProvider,
+    Membership,
+    SignInDomain,
+    Team,
+    User,
+)
+from audit.models import AuditEvent
+from audit.records import RequestMeta, record
+from core import ratelimit
+from core.net import client_ip
+
+# The attempts this browser has under way (state → attempt), and the states already used.
+PENDING = "portcullis_sso_pending"
+SPENT = "portcullis_sso_spent"
+MAX_PENDING = 5
+# An attempt left at the provider for longer than this is refused when it comes back.
+ATTEMPT_SECONDS = 600
+# The provider this session signed in through (for signing out there too).
+SIGNED_IN_WITH = "portcullis_sso_provider"
+# When the person last signed in again at the provider to re-authenticate, with the
+# portal's own code still to give.
+SIGNED_IN_AGAIN_AT = "portcullis_sso_again_at"
+# How a session that came through a provider is authenticated (accounts.backends).
+BACKEND = "accounts.backends.ProviderBackend"
+
+
+class SignInFailed(Exception):
+    """A sign-in through a provider did not happen; `reason` goes to the audit record."""
+
+    def __init__(self, reason: str, *, tenant: Any = None, who: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.tenant = tenant
+        self.who = who
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    user: Any
+    provider: Any
+    next_url: str
+    provider_factor: bool
+    fresh_sign_in: bool
+
+
+def provider_for(address: str) -> Any:
+    """The enabled provider a work e-mail address (by its domain) or a tenant's slug signs
+    in at, or None."""
+    address = address.strip().lower()[:254]
+    if not address:
+        return None
+    if "@" in address:
+        found = (
+            SignInDomain.objects.unscoped("a sign-in is routed by its e-mail domain")
+            .filter(domain=address.rsplit("@", 1)[1])
+            .values_list("provider_id", flat=True)
+            .first()
+        )
+        providers = IdentityProvider.objects.unscoped("the domain named it").filter(pk=found)
+    else:
+        providers = IdentityProvider.objects.unscoped("a sign-in names its tenant").filter(
+            tenant__slug=address
+        )
+    return providers.filter(enabled=True, tenant__active=True).select_related("tenant").first()
+
+
+def provider_of(user: Any) -> Any:
+    """The enabled provider the person is linked through, or None."""
+    identity = user.identities.filter(
+        tenant__identity_provider__enabled=True, tenant__active=True
+    ).first()
+    return provider_for(identity.tenant.slug) if identity else None
+
+
+def _limit(request: HttpRequest, who: str) -> None:
+    allowed, _, _ = ratelimit.hit(
+        f"sso:{client_ip(request)}", limit=settings.SSO_ATTEMPTS_PER_MINUTE, window=60
+    )
+    if not allowed:
+        raise SignInFailed("too many sign-in attempts from this address", who=who)
+
+
+def is_locked(request: HttpRequest, who: str) -> bool:
+    return AxesProxyHandler.is_locked(request, {"username": who})
+
+
+def begin(
+    request: HttpRequest, *, address: str, next_url: str, redirect_uri: str, again: Any = None
+) -> str:
+    """Start a sign-in at the provider of `address` (or, with `again`, that signed-in
+    person's own provider, asked to sign them in afresh); returns where to send the browser.
+    Raises SignInFailed."""
+    who = again.get_username() if again else address.strip()[:150]
+    _limit(request, who)
+    provider = provider_of(again) if again is not None else provider_for(address)
+    if provider is None:
+        raise SignInFailed("unknown domain or tenant", who=who)
+    try:
+        metadata = oidc.discover(provider.issuer)
+    except oidc.Refused as error:
+        raise SignInFailed(str(error), tenant=provider.tenant, who=who) from None
+    attempt = oidc.new_secrets()
+    pending = {
+        state: kept
+        for state, kept in request.session.get(PENDING, {}).items()
+        if time.time() - kept["at"] < ATTEMPT_SECONDS
+    }
+    while len(pending) >= MAX_PENDING:
+        pending.pop(next(iter(pending)))
+    pending[attempt["state"]] = {
+        "provider": provider.pk,
+        "nonce": attempt["nonce"],
+        "code_verifier": attempt["code_verifier"],
+        "next": next_url,
+        "who": who,
+        "at": time.time(),
+        "again": again.pk if again else None,
+    }
+    request.session[PENDING] = pending
+    return oidc.authorization_url(
+        provider,
+        metadata,
+        redirect_uri=redirect_uri,
+        attempt=attempt,
+        login_hint=address.strip() if "@" in address else "",
+        fresh_sign_in=again is not None,
+    )
+
+
+def _take_attempt(request: HttpRequest, state: str) -> dict[str, Any]:
+    pending = request.session.get(PENDING, {})
+    spent = request.session.get(SPENT, [])
+    attempt = pending.pop(state, None) if state else None
+    if attempt is None:
+        raise SignInFailed("replayed callback" if state in spent else "state mismatch")
+    request.session[PENDING] = pending
+    request.session[SPENT] = [*spent, state][-MAX_PENDING:]
+    return attempt
+
+
+def complete(request: HttpRequest, *, params: Any, redirect_uri: str) -> SignedIn:
+    """The provider sent the browser back: check everything, link or create the person and
+    bring their teams up to date. Raises SignInFailed."""
+    attempt = _take_attempt(request, str(params.get("state") or "")[:100])
+    who = attempt["who"]
+    provider = (
+        IdentityProvider.objects.unscoped("the attempt names its provider")
+        .filter(pk=attempt["provider"], enabled=True, tenant__active=True)
+        .select_related("tenant")
+        .first()
+    )
+    if provider is None:
+        raise SignInFailed("provider switched off", who=who)
+    fail = _failing(provider, who)
+    _limit(request, who)
+    if params.get("error"):
+        raise fail(f"provider refused ({str(params['error'])[:60]})")
+    if time.time() - attempt["at"] > ATTEMPT_SECONDS:
+        raise fail("sign-in took too long")
+    code = str(params.get("code") or "")
+    if not code or len(code) > 2048:
+        raise fail("no authorization code")
+    try:
+        metadata = oidc.discover(provider.issuer)
+        tokens = oidc.exchange_code(
+            provider,
+            metadata,
+            code=code,
+            code_verifier=attempt["code_verifier"],
+            redirect_uri=redirect_uri,
+        )
+        claims = oidc.verify_id_token(
+            tokens["id_token"], provider, metadata, nonce=attempt["nonce"]
+        )
+        needs_more = provider.groups_claim and provider.groups_claim not in claims
+        if needs_more or "email" not in claims:
+            extra = oidc.userinfo(
+                metadata, access_token=str(tokens.get("access_token") or ""), subject=claims["sub"]
+            )
+            claims = {**extra, **claims}
+    except oidc.Refused as error:
+        raise fail(str(error)) from None
+    again = attempt["again"]
+    if again is not None:
+        auth_time = claims.get("auth_time")
+        fresh = isinstance(auth_time, int | float) and (
+            auth_time >= attempt["at"] - settings.SSO_CLOCK_SKEW_SECONDS
+        )
+        if not fresh:
+            raise fail("the provider did not sign the person in again")
+    meta = RequestMeta.from_request(request)
+    user = _link(provider, claims, fail=fail, meta=meta)
+    if again is not None and user.pk != again:
+        raise fail("signed in again as someone else")
+    if provider.groups_claim:
+        sync_teams(provider, user, _groups(claims.get(provider.groups_claim)), meta=meta)
+    return SignedIn(
+        user=user,
+        provider=provider,
+        next_url=attempt["next"],
+        provider_factor=provider.trust_provider_mfa and oidc.shows_second_factor(claims),
+        fresh_sign_in=again is not None,
+    )
+
+
+def _failing(provider: Any, who: str) -> Any:
+    def fail(reason: str) -> SignInFailed:
+        return SignInFailed(reason, tenant=provider.tenant, who=who)
+
+    return fail
+
+
+def _groups(value: Any) -> set[str]:
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, list):
+        return {item for item in value if isinstance(item, str)}
+    return set()
+
+
+_USERNAME_FORBIDDEN = re.compile(r"[^\w.@+-]")
+
+
+def _new_username(claims: dict[str, Any], provider: Any) -> str:
+    """The e-mail address (or the provider's subject) as a username, with -2, -3... when
+    someone already has it: a local account with the same address is never taken over."""
+    base = str(claims.get("email") or claims.get("preferred_username") or claims["sub"])
+    base = _USERNAME_FORBIDDEN.sub("-", base)[:140] or provider.tenant.slug
+    candidate, n = base, 1
+    while User.objects.filter(username__iexact=candidate).exists():
+        n += 1
+        local, at, domain = base.partition("@")
+        candidate = f"{local}-{n}{at}{domain}"[:150]
+    return candidate
+
+
+def _profile(claims: dict[str, Any]) -> dict[str, str]:
+    email = claims.get("email") if claims.get("email_verified", True) is not False else None
+    return {
+        field: str(value)[:limit]
+        for field, value, limit in [
+            ("email", email, 254),
+            ("first_name", claims.get("given_name"), 150),
+            ("last_name", claims.get("family_name"), 150),
+        ]
+        if isinstance(value, str) and value
+    }
+
+
+def _link(provider: Any, claims: dict[str, Any], *, fail: Any, meta: RequestMeta) -> Any:
+    """The person the provider's `sub` is linked to in this tenant; a new person (and their
+    membership) when there is none and the tenant allows it."""
+    tenant = provider.tenant
+    identity = (
+        ExternalIdentity.objects.unscoped("a verified token names its tenant's subject")
+        .filter(tenant=tenant, subject=claims["sub"])
+        .select_related("user")
+        .first()
+    )
+    profile = _profile(claims)
+    if identity is not None:
+        user = identity.user
+        if not user.is_active:
+            raise fail("account switched off")
+        if not user.memberships.filter(tenant=tenant).exists():
+            raise fail("no longer a member of the tenant")
+        changed = {k: v for k, v in profile.items() if getattr(user, k) != v}
+        if changed:
+            User.objects.filter(pk=user.pk).update(**changed)
+        ExternalIdentity.rows.filter(pk=identity.pk).update(last_sign_in_at=timezone.now())
+        return user
+    if not provider.create_people:
+        raise fail("no account linked to this person, and creating people is off")
+    try:
+        with transaction.atomic():
+            user = User(username=_new_username(claims, provider), **profile)
+            user.set_unusable_password()
+            user.save()
+            # Recorded as membership.added, like any new member (federation's signals).
+            Membership.objects.create(user=user, tenant=tenant)
+            ExternalIdentity.objects.create(
+                tenant=tenant, user=user, subject=claims["sub"], last_sign_in_at=timezone.now()
+            )
+    except IntegrityError:
+        # The same person's first sign-in in two tabs at once: the other one made them.
+        raise fail("first sign-in already under way") from None
+    return user
+
+
+def sync_teams(provider: Any, user: Any, groups: set[str], *, meta: RequestMeta) -> list[str]:
+    """Bring the person's place in the tenant's provider-managed teams in line with their
+    groups: join those whose group they are in, leave the others. Each change is a
+    `team.synced` record; returns the changes."""
+    changes = []
+    teams = Team.objects.unscoped("the provider's groups name its tenant's teams").filter(
+        tenant=provider.tenant
+    )
+    current = set(user.teams.filter(tenant=provider.tenant).values_list("pk", flat=True))
+    for team in teams.exclude(provider_group=""):
+        belongs = team.provider_group in groups
+        if belongs == (team.pk in current):
+            continue
+        # Through the link table itself: this change has its own record, team.synced, not
+        # the team.changed an admin's edit makes.
+        links = Team.members.through.objects
+        with transaction.atomic():
+            if belongs:
+                links.create(team=team, user=user)
+                change = f"{user.get_username()} joined {team.name} (group {team.provider_group})"
+            else:
+                links.filter(team=team, user=user).delete()
+                change = (
+                    f"{user.get_username()} left {team.name} (not in group {team.provider_group})"
+                )
+            record(
+                AuditEvent.Action.TEAM_SYNCED,
+                actor=user,
+                tenant=provider.tenant,
+                meta=meta,
+                detail=change[:500],
+            )
+        changes.append(change)
+    return changes
+
+
+def record_failure(request: HttpRequest, failure: SignInFailed) -> None:
+    """The audit record of a failed sign-in, counted by the lockout as a failed password."""
+    record(
+        AuditEvent.Action.LOGIN_SSO_FAILED,
+        actor_username=failure.who,
+        tenant=failure.tenant,
+        meta=RequestMeta.from_request(request),
+        detail=failure.reason[:500],
+    )
+    AxesProxyHandler.user_login_failed(
+        sender=__name__, credentials={"username": failure.who}, request=request
+    )
+
+
+def record_success(request: HttpRequest, signed: SignedIn) -> None:
+    factor = "the provider's second factor counted" if signed.provider_factor else ""
+    how = "signed in again" if signed.fresh_sign_in else "signed in"
+    record(
+        AuditEvent.Action.LOGIN_SSO,
+        actor=signed.user,
+        tenant=signed.provider.tenant,
+        meta=RequestMeta.from_request(request),
+        detail="; ".join(filter(None, [f"{how} through {signed.provider.issuer}", factor]))[:500],
+    )
+
+
+def sign_out_url(provider_id: int, *, come_back_to: str) -> str:
+    """Where to sign out at the provider too ('' when it offers no such page)."""
+    provider = (
+        IdentityProvider.objects.unscoped("the signed-out session named it")
+        .filter(pk=provider_id, enabled=True)
+        .first()
+    )
+    if provider is None:
+        return ""
+    try:
+        metadata = oidc.discover(provider.issuer)
+    except oidc.Refused:
+        return ""
+    return oidc.end_session_url(
+        metadata, client_id=provider.client_id, post_logout_redirect_uri=come_back_to
+    )

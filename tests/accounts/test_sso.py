@@ -1,0 +1,310 @@
+"""Signing in with the company account, through a real OpenID provider on loopback."""
+
+import time
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.contrib.auth import SESSION_KEY
+
+from accounts.models import ExternalIdentity, Membership, Team, User
+from audit.models import AuditEvent
+from core.sessions import AUTHENTICATED_AT
+from federation import services
+from federation.models import RoleMapping
+from tests.accounts.conftest import (
+    IDP_PEOPLE,
+    at_provider,
+    change_person,
+    configure,
+    sign_in,
+    start,
+)
+from tests.conftest import PASSWORD
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+ROLE = "arn:aws:iam::111111111111:role/AcmeAdmin"
+
+
+def signed_in_as(client):
+    user_id = client.session.get(SESSION_KEY)
+    return User.objects.get(pk=user_id) if user_id else None
+
+
+def failures(reason=None):
+    events = AuditEvent.objects.filter(action="login.sso_failed")
+    return events.filter(detail=reason) if reason else events
+
+
+def test_a_person_signs_in_with_their_work_email_and_is_created_in_their_tenant(
+    client, world, acme_sso
+):
+    response = sign_in(client, "dave@acme.example", "dave-sub")
+
+    assert response.status_code == 302 and response["Location"] == "/"
+    dave = signed_in_as(client)
+    assert dave.username == "dave@acme.example"
+    assert (dave.email, dave.first_name, dave.last_name) == ("dave@acme.example", "Dave", "Ops")
+    assert not dave.has_usable_password()
+    assert dave.memberships.get().tenant == world.tenant_a
+    assert dave.memberships.get().role == Membership.Role.MEMBER
+    assert ExternalIdentity.rows.get(user=dave).subject == "dave-sub"
+    event = AuditEvent.objects.get(action="login.sso")
+    assert (event.actor, event.tenant) == (dave, world.tenant_a)
+    assert client.get("/").status_code == 200
+
+
+def test_the_request_to_the_provider_uses_pkce_state_and_nonce(client, acme_sso):
+    query = parse_qs(urlsplit(start(client, "Dave@ACME.example")).query)
+
+    assert query["response_type"] == ["code"]
+    assert query["client_id"] == ["acme-portal"]
+    assert query["redirect_uri"] == ["http://testserver/login/oidc/callback/"]
+    assert query["code_challenge_method"] == ["S256"]
+    assert len(query["code_challenge"][0]) == 43
+    assert len(query["state"][0]) >= 32 and len(query["nonce"][0]) >= 32
+    assert set(query["scope"][0].split()) == {"openid", "email", "profile", "groups"}
+    # Neither the verifier nor the client secret travels through the browser.
+    assert "code_verifier" not in query and "acme-client-secret" not in str(query)
+
+
+def test_a_second_sign_in_finds_the_same_person_by_subject(client, acme_sso):
+    sign_in(client, "dave@acme.example", "dave-sub")
+    first = signed_in_as(client)
+    client.post("/logout/")
+    change_person(acme_sso.issuer, "dave-sub", email="dave.ops@acme.example")
+
+    sign_in(client, "dave.ops@acme.example", "dave-sub")
+
+    assert signed_in_as(client) == first
+    first.refresh_from_db()
+    assert first.email == "dave.ops@acme.example"
+    assert User.objects.filter(identities__isnull=False).count() == 1
+
+
+def test_an_existing_local_account_with_the_same_email_is_not_taken_over(client, world, acme_sso):
+    local = UserFactory(username="dave@acme.example", email="dave@acme.example")
+    Membership.objects.create(user=local, tenant=world.tenant_a)
+
+    sign_in(client, "dave@acme.example", "dave-sub")
+
+    dave = signed_in_as(client)
+    assert dave != local
+    assert dave.username == "dave-2@acme.example"
+    assert not local.identities.exists()
+
+
+def test_a_tenant_that_creates_nobody_refuses_people_it_has_not_linked(client, world, idp):
+    configure(world.tenant_a, idp, create_people=False)
+
+    response = sign_in(client, "dave@acme.example", "dave-sub")
+
+    assert response.status_code == 403
+    assert b"Could not sign you in" in response.content
+    assert signed_in_as(client) is None
+    assert failures("no account linked to this person, and creating people is off").exists()
+    # Linked by an admin beforehand (the subject), the same person is let in.
+    ExternalIdentity.objects.create(tenant=world.tenant_a, user=world.bob, subject="dave-sub")
+    assert sign_in(client, "dave@acme.example", "dave-sub").status_code == 302
+    assert signed_in_as(client) == world.bob
+
+
+def test_an_unknown_domain_gets_the_same_neutral_page(client, acme_sso):
+    unknown = client.post("/login/", {"email": "someone@unknown.example"})
+
+    assert unknown.status_code == 403
+    assert b"Could not sign you in" in unknown.content
+    event = failures("unknown domain or tenant").get()
+    assert event.actor_username == "someone@unknown.example" and event.tenant is None
+
+
+def test_the_tenant_slug_also_finds_the_provider(client, acme_sso):
+    assert "acme-portal" in start(client, "acme")
+
+
+def test_a_replayed_callback_is_refused(client, acme_sso):
+    callback = at_provider(start(client, "dave@acme.example"), "dave-sub", "dave-at-idp")
+    assert client.get(callback).status_code == 302
+
+    replay = client.get(callback)
+
+    assert replay.status_code == 403
+    assert failures("replayed callback").exists()
+
+
+def test_a_callback_with_a_state_this_browser_never_started_is_refused(client, acme_sso):
+    callback = at_provider(start(client, "dave@acme.example"), "dave-sub", "dave-at-idp")
+    other_browser = client.__class__()
+
+    assert other_browser.get(callback).status_code == 403
+    assert failures("state mismatch").exists()
+    assert signed_in_as(other_browser) is None
+
+
+def test_an_error_from_the_provider_is_refused_and_recorded(client, world, acme_sso):
+    state = parse_qs(urlsplit(start(client, "dave@acme.example")).query)["state"][0]
+
+    response = client.get("/login/oidc/callback/", {"state": state, "error": "access_denied"})
+
+    assert response.status_code == 403
+    event = failures("provider refused (access_denied)").get()
+    assert event.tenant == world.tenant_a
+
+
+def test_teams_managed_by_the_provider_follow_the_groups_claim(client, world, acme_sso):
+    admins = Team.objects.create(tenant=world.tenant_a, name="Admins", provider_group="aws-admins")
+    readers = Team.objects.create(
+        tenant=world.tenant_a, name="Readers", provider_group="aws-readers"
+    )
+    by_hand = Team.objects.create(tenant=world.tenant_a, name="On call")
+    grant = services.grant_role(
+        actor=world.alice, tenant=world.tenant_a, team=admins, role_arn=ROLE, label="Acme admin"
+    )
+
+    sign_in(client, "dave@acme.example", "dave-sub")
+    dave = signed_in_as(client)
+    by_hand.members.add(dave)
+
+    assert set(dave.teams.all()) == {admins, by_hand}
+    assert list(RoleMapping.objects.granted_to(dave)) == [grant]
+    synced = AuditEvent.objects.filter(action="team.synced")
+    assert [e.detail for e in synced] == ["dave@acme.example joined Admins (group aws-admins)"]
+
+    client.post("/logout/")
+    change_person(acme_sso.issuer, "dave-sub", groups=["aws-readers"])
+    sign_in(client, "dave@acme.example", "dave-sub")
+
+    assert set(dave.teams.all()) == {readers, by_hand}
+    assert not RoleMapping.objects.granted_to(dave).exists()
+    assert {e.detail for e in synced.all()} == {
+        "dave@acme.example joined Admins (group aws-admins)",
+        "dave@acme.example left Admins (not in group aws-admins)",
+        "dave@acme.example joined Readers (group aws-readers)",
+    }
+    assert set(synced.values_list("tenant", flat=True)) == {world.tenant_a.pk}
+
+
+def test_the_providers_second_factor_counts_only_when_the_tenant_trusts_it(
+    client, world, idp, settings
+):
+    world.tenant_a.require_mfa = True
+    world.tenant_a.save()
+    provider = configure(world.tenant_a, idp, trust_provider_mfa=True)
+
+    # Erin's provider asked for a code (amr: otp): no portal code is asked for.
+    sign_in(client, "erin@acme.example", "erin-sub")
+    assert client.get("/").status_code == 200
+    assert "second factor counted" in AuditEvent.objects.get(action="login.sso").detail
+    client.post("/logout/")
+
+    # Frank signed in with a password only: the portal asks him to set up its own factor.
+    sign_in(client, "frank@acme.example", "frank-sub")
+    assert client.get("/")["Location"].startswith("/account/two-factor/")
+    client.post("/logout/")
+
+    # Not trusted: even Erin sets up the portal's own.
+    provider.trust_provider_mfa = False
+    provider.save()
+    sign_in(client, "erin@acme.example", "erin-sub")
+    assert client.get("/")["Location"].startswith("/account/two-factor/")
+
+
+def test_people_of_a_provider_without_passwords_cannot_use_one(client, world, acme_sso):
+    ExternalIdentity.objects.create(tenant=world.tenant_a, user=world.bob, subject="dave-sub")
+
+    refused = client.post("/login/", {"username": "bob", "password": PASSWORD})
+
+    assert refused.status_code == 200
+    assert b"That username and password do not match" in refused.content
+    assert signed_in_as(client) is None
+    event = AuditEvent.objects.filter(action="login.failed").get()
+    assert event.detail == "password sign-in is off for people of this identity provider"
+
+    acme_sso.allow_passwords = True
+    acme_sso.save()
+    assert client.post("/login/", {"username": "bob", "password": PASSWORD}).status_code == 302
+
+
+def test_signing_in_again_at_the_provider_satisfies_reauthentication(client, acme_sso, settings):
+    sign_in(client, "dave@acme.example", "dave-sub")
+    session = client.session
+    session[AUTHENTICATED_AT] = time.time() - settings.REAUTH_SECONDS - 60
+    session.save()
+
+    page = client.get("/login/confirm/", {"next": "/tokens/"})
+    assert b"Sign in again with your company account" in page.content
+    assert b'name="password"' not in page.content
+    going = client.post("/login/confirm/", {"action": "provider", "next": "/tokens/"})
+    query = parse_qs(urlsplit(going["Location"]).query)
+    assert (query["prompt"], query["max_age"]) == (["login"], ["0"])
+
+    back = client.get(at_provider(going["Location"], "dave-sub", "dave-at-idp"))
+
+    assert back["Location"] == "/tokens/"
+    assert time.time() - client.session[AUTHENTICATED_AT] < 30
+    assert "signed in again" in AuditEvent.objects.filter(action="login.sso").first().detail
+
+
+def test_signing_in_again_as_someone_else_is_refused(client, acme_sso, settings):
+    sign_in(client, "dave@acme.example", "dave-sub")
+    dave = signed_in_as(client)
+    going = client.post("/login/confirm/", {"action": "provider", "next": "/"})
+
+    back = client.get(at_provider(going["Location"], "frank-sub", "frank-at-idp"))
+
+    assert back.status_code == 403
+    assert failures("signed in again as someone else").exists()
+    assert signed_in_as(client) == dave
+
+
+def test_someone_whose_membership_was_removed_cannot_sign_in_again(client, world, acme_sso):
+    sign_in(client, "dave@acme.example", "dave-sub")
+    dave = signed_in_as(client)
+    client.post("/logout/")
+    dave.memberships.get().delete()
+
+    assert sign_in(client, "dave@acme.example", "dave-sub").status_code == 403
+    assert failures("no longer a member of the tenant").exists()
+
+
+def test_signing_out_offers_to_sign_out_at_the_provider(client, acme_sso):
+    sign_in(client, "dave@acme.example", "dave-sub")
+
+    page = client.post("/logout/")
+
+    assert page.status_code == 200
+    assert f"{acme_sso.issuer}/session/end?client_id=acme-portal".encode() in page.content
+    assert signed_in_as(client) is None
+
+
+def test_failed_sign_ins_through_the_provider_lock_out_like_passwords(client, acme_sso, settings):
+    settings.LOGIN_ADDRESS_FAILURE_LIMIT = 3
+    for _ in range(3):
+        assert client.get("/login/oidc/callback/", {"state": "forged", "code": "x"}).status_code
+    assert failures("state mismatch").count() == 3
+
+    locked = client.post("/login/", {"email": "dave@acme.example"})
+
+    assert locked.status_code == 429
+    assert b"Too many sign-in attempts" in locked.content
+
+
+def test_sign_ins_through_the_provider_are_rate_limited_per_address(client, acme_sso, settings):
+    settings.SSO_ATTEMPTS_PER_MINUTE = 2
+    start(client, "dave@acme.example")
+    start(client, "dave@acme.example")
+
+    third = client.post("/login/", {"email": "dave@acme.example"})
+
+    assert third.status_code == 403
+    assert failures("too many sign-in attempts from this address").exists()
+
+
+def test_the_provider_settings_and_secrets_never_reach_the_trail_or_pages(client, acme_sso):
+    sign_in(client, "dave@acme.example", "dave-sub")
+    trail = " ".join(AuditEvent.objects.values_list("detail", flat=True))
+    assert "acme-client-secret" not in trail
+    assert "acme-client-secret" not in acme_sso.sealed_client_secret
+    assert acme_sso.client_secret() == "acme-client-secret"
+    assert IDP_PEOPLE["dave-sub"]["password"] not in trail
