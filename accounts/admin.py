@@ -14,7 +14,15 @@ from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import mfa, providers
-from accounts.models import ExternalIdentity, IdentityProvider, Membership, Team, Tenant, User
+from accounts.models import (
+    ExternalIdentity,
+    IdentityProvider,
+    Membership,
+    SignInDomain,
+    Team,
+    Tenant,
+    User,
+)
 from audit.models import AuditEvent
 from audit.records import RequestMeta, record_for_person
 from core.admin_scoping import (
@@ -259,17 +267,7 @@ class IdentityProviderForm(forms.ModelForm):
 
     class Meta:
         model = IdentityProvider
-        fields = [
-            "tenant",
-            "issuer",
-            "client_id",
-            "extra_scopes",
-            "groups_claim",
-            "allow_passwords",
-            "trust_provider_mfa",
-            "create_people",
-            "enabled",
-        ]
+        fields = ["tenant", *providers.SHOWN]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -277,11 +275,15 @@ class IdentityProviderForm(forms.ModelForm):
             self.initial["domains"] = "\n".join(
                 self.instance.domains.values_list("domain", flat=True)
             )
-            self.fields[
-                "client_secret"
-            ].help_text = (
-                "A secret is saved (sealed; it is never shown). Enter a new one to replace it."
-            )
+            saved = "A secret is saved (sealed; it is never shown). Enter a new one to replace it."
+            self.fields["client_secret"].help_text = saved
+            pending = self.instance.domains.filter(approved=False)
+            if pending.exists():
+                names = ", ".join(pending.values_list("domain", flat=True))
+                self.fields["domains"].help_text += (
+                    f" Waiting for an operator's approval: {names} (until then, people of "
+                    "these domains sign in by typing the tenant's slug)."
+                )
 
     def clean_issuer(self):
         issuer = self.cleaned_data["issuer"].strip()
@@ -341,6 +343,34 @@ class IdentityProviderAdmin(TenantScopedAdmin):
     def delete_queryset(self, request, queryset):
         for provider in queryset:
             self.delete_model(request, provider)
+
+
+@admin.register(SignInDomain)
+class SignInDomainAdmin(OperatorsOnlyMixin, admin.ModelAdmin):
+    """E-mail domains tenants route sign-ins by: operators approve the ones tenant admins
+    name, after checking the tenant owns them."""
+
+    list_display = ["domain", "tenant", "approved"]
+    list_filter = ["approved"]
+    search_fields = ["domain", "provider__tenant__name"]
+    list_select_related = ["provider__tenant"]
+    readonly_fields = ["provider", "domain"]
+    actions = ["approve"]
+
+    def has_add_permission(self, request):
+        # Domains are named on their provider's page.
+        return False
+
+    @admin.display(ordering="provider__tenant__name")
+    def tenant(self, domain):
+        return domain.provider.tenant
+
+    @admin.action(description="Approve the selected domains")
+    def approve(self, request, queryset):
+        count = providers.approve_domains(
+            domains=queryset, actor=request.user, meta=RequestMeta.from_request(request)
+        )
+        self.message_user(request, f"Approved {count} domain(s).", messages.SUCCESS)
 
 
 # Platform-wide records from Django and django-axes: operators only.

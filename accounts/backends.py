@@ -1,6 +1,9 @@
-"""Password sign-in, refused for people whose identity provider says they use it alone."""
+"""How people are authenticated: a portal password (refused for people whose identity
+provider says they use it alone), or a session that came through their tenant's provider."""
 
 from django.contrib.auth.backends import ModelBackend
+from django.core.exceptions import PermissionDenied
+from django.db.models import F
 
 from accounts.models import User
 
@@ -18,14 +21,11 @@ def passwords_off_for(user):
 
 class PasswordBackend(ModelBackend):
     """Django's password check, except for people linked to an identity provider that does
-    not allow passwords: they get the same answer as a wrong password."""
-
-    def user_can_authenticate(self, user):
-        return super().user_can_authenticate(user) and not passwords_off_for(user)
+    not allow passwords: they get the same answer as a wrong password (and no other
+    backend is asked)."""
 
     def authenticate(self, request, username=None, password=None, **kwargs):
-        user = super().authenticate(request, username=username, password=password, **kwargs)
-        if user is None and request is not None and username:
+        if username and request is not None:
             known = User.objects.filter(username__iexact=username).first()
             if known is not None and passwords_off_for(known):
                 setattr(
@@ -33,12 +33,26 @@ class PasswordBackend(ModelBackend):
                     PASSWORD_REFUSAL,
                     "password sign-in is off for people of this identity provider",
                 )
-        return user
+                raise PermissionDenied
+        return super().authenticate(request, username=username, password=password, **kwargs)
 
 
 class ProviderBackend(ModelBackend):
     """The sessions of people who signed in through their tenant's identity provider
-    (accounts.sso). It checks no password: `authenticate()` never signs anyone in."""
+    (accounts.sso). `authenticate()` never signs anyone in: only the callback does. A
+    session ends when its provider is switched off, its tenant is, or the person's link to
+    the provider goes."""
 
     def authenticate(self, request, **credentials):
         return None
+
+    def get_user(self, user_id):
+        user = super().get_user(user_id)
+        if user is None:
+            return None
+        linked = user.identities.filter(
+            tenant__active=True,
+            tenant__identity_provider__enabled=True,
+            tenant__identity_provider__issuer=F("issuer"),
+        ).exists()
+        return user if linked else None

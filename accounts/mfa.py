@@ -1,4 +1,5 @@
-"""The second factor: TOTP authenticator apps, with one-time recovery codes (django-otp).
+"""The second factor: TOTP authenticator apps and passkeys (accounts.passkeys), with one-time
+recovery codes (django-otp).
 
 Who must have one: staff (operators and tenant admins) and the members of any tenant whose
 policy requires it. Whoever has one is asked for a code after their password, every time.
@@ -33,8 +34,31 @@ def required_for(user):
     )
 
 
-def has_second_factor(user):
-    return user_has_device(user, confirmed=True)
+def has_second_factor(user, *, besides_recovery_codes=False):
+    if not besides_recovery_codes:
+        return user_has_device(user, confirmed=True)
+    return any(
+        not isinstance(device, StaticDevice) for device in devices_for_user(user, confirmed=True)
+    )
+
+
+def passkeys_left(user):
+    """How many passkeys the person has (accounts.passkeys registers them)."""
+    return sum(
+        1
+        for device in devices_for_user(user, confirmed=True)
+        if not isinstance(device, TOTPDevice | StaticDevice)
+    )
+
+
+def has_authenticator_app(user):
+    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
+# Re-authenticating in two steps: the first factor again (password, or signing in again at
+# the company's provider), then the second (a code or a passkey) within SECOND_STEP_SECONDS.
+FIRST_FACTOR_AGAIN_AT = "portcullis_first_factor_again_at"
+SECOND_STEP_SECONDS = 300
 
 
 def mark_authenticated(request):
@@ -81,9 +105,10 @@ def verify_code(request, code):
     if not code:
         return None
     authenticator_code = code.isdigit() and len(code) == AUTHENTICATOR_DIGITS
+    kind = TOTPDevice if authenticator_code else StaticDevice
     waits = []
     for device in devices_for_user(request.user):
-        if isinstance(device, TOTPDevice) != authenticator_code:
+        if not isinstance(device, kind):
             continue
         allowed, info = device.verify_is_allowed()
         if not allowed:
@@ -158,5 +183,13 @@ def recovery_codes_left(user):
 
 
 def remove_second_factor(user):
+    """Every second factor the person has: authenticator app, passkeys, recovery codes."""
     for device in devices_for_user(user, confirmed=None):
         device.delete()
+
+
+def remove_authenticator_app(user):
+    """The authenticator app only; the recovery codes go too when nothing else is left."""
+    TOTPDevice.objects.filter(user=user).delete()
+    if not has_second_factor(user, besides_recovery_codes=True):
+        remove_second_factor(user)

@@ -10,8 +10,9 @@ from core.sessions import PROVIDER_FACTOR
 FREE_CHECKED_AT = "portcullis_second_factor_free_at"
 RECHECK_SECONDS = 60
 
-# Reachable before the second factor: signing out, health probes and static files.
-OPEN_PATHS = ("/logout/", "/healthz", "/readyz", "/static/")
+# Reachable before the second factor: signing out, health probes, static files and the
+# passkey ceremonies (which make their own checks: django-otp-webauthn).
+OPEN_PATHS = ("/logout/", "/healthz", "/readyz", "/static/", "/webauthn/")
 
 
 class SecondFactorMiddleware:

@@ -336,15 +336,24 @@ class SignInDomainQuerySet(TenantQuerySet):
 
 class SignInDomain(models.Model):
     """An e-mail domain whose people sign in through this provider ("Sign in with your
-    company account" routes by it). A domain belongs to one tenant."""
+    company account" routes by it). A domain belongs to one tenant.
+
+    A domain a tenant admin names routes nobody until an operator approves it: otherwise
+    any tenant could claim another company's domain and send its people to a provider of
+    their choosing. Domains an operator names are approved at once.
+    """
 
     provider = models.ForeignKey(IdentityProvider, on_delete=models.CASCADE, related_name="domains")
     domain = models.CharField(max_length=253, unique=True)
+    approved = models.BooleanField(
+        default=False, help_text="Approved by an operator: sign-ins are routed by it."
+    )
 
     objects, rows = scoped_managers(SignInDomainQuerySet)
 
     class Meta:
         default_manager_name = "rows"
+        verbose_name = "sign-in domain"
         ordering = ["domain"]
 
     def __str__(self):
@@ -356,11 +365,14 @@ class SignInDomain(models.Model):
 
 
 class ExternalIdentity(models.Model):
-    """A person's account at their tenant's identity provider: the provider's `sub`, the
-    only thing a sign-in there is matched by (never the e-mail address)."""
+    """A person's account at their tenant's identity provider: the issuer and its `sub`,
+    the only thing a sign-in there is matched by (never the e-mail address). A tenant that
+    moves to another issuer does not bring the old links along: the new issuer's subjects
+    are other people until linked."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="identities")
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="identities")
+    issuer = models.CharField(max_length=500)
     subject = models.CharField("subject (sub)", max_length=255)
     created_at = models.DateTimeField(auto_now_add=True)
     last_sign_in_at = models.DateTimeField(null=True, blank=True)
@@ -372,10 +384,10 @@ class ExternalIdentity(models.Model):
         verbose_name = "identity provider link"
         constraints = [
             models.UniqueConstraint(
-                fields=["tenant", "subject"], name="accounts_identity_unique_subject"
+                fields=["tenant", "issuer", "subject"], name="accounts_identity_unique_subject"
             ),
             models.UniqueConstraint(
-                fields=["tenant", "user"], name="accounts_identity_unique_user"
+                fields=["tenant", "issuer", "user"], name="accounts_identity_unique_user"
             ),
         ]
 

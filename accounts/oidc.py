@@ -8,6 +8,7 @@ provider URL a tenant admin typed cannot reach the portal's own network.
 
 import base64
 import hashlib
+import hmac
 import json
 import secrets
 from dataclasses import dataclass
@@ -18,11 +19,12 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.views.decorators.debug import sensitive_variables
 from joserfc import errors as jose_errors
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from core import outbound
+from core import outbound, sealing
 
 # Signatures the portal accepts on an ID token: never `none`, never HS256 (a provider's
 # public key used as an HMAC secret).
@@ -54,8 +56,23 @@ def check_url(url: str) -> list[str]:
     return outbound.allowed_addresses(
         url,
         allow_private=settings.SSO_ALLOW_PRIVATE_ISSUERS,
+        allow_http=False,
         allow_loopback_http=settings.DEBUG,
     )
+
+
+def _browser_url(url: Any) -> bool:
+    """An endpoint the browser is sent to: https (plain http to this machine with DEBUG)."""
+    if not isinstance(url, str):
+        return False
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    if parts.username is not None or not parts.hostname:
+        return False
+    loopback = parts.hostname in {"127.0.0.1", "localhost", "::1"}
+    return parts.scheme == "https" or (parts.scheme == "http" and loopback and settings.DEBUG)
 
 
 def _call(
@@ -100,25 +117,50 @@ def discover(issuer: str, *, fresh: bool = False) -> Metadata:
     The document must name the same issuer (OpenID Connect Discovery, section 4.3).
     """
     key = _cache_key("metadata", issuer)
+    failed_key = _cache_key("metadata-failed", issuer)
     document = None if fresh else cache.get(key)
     if document is None:
-        document = _get_json(issuer.rstrip("/") + "/.well-known/openid-configuration", "discovery")
-        if document.get("issuer") != issuer:
-            raise Refused("discovery names another issuer")
-        for endpoint in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
-            if not isinstance(document.get(endpoint), str):
-                raise Refused(f"discovery lacks {endpoint}")
+        failure = None if fresh else cache.get(failed_key)
+        if failure:
+            # A provider that just failed is not asked again on every sign-in attempt.
+            raise Refused(failure)
+        try:
+            document = _discovery_document(issuer)
+        except Refused as error:
+            cache.set(failed_key, str(error), DISCOVERY_RETRY_SECONDS)
+            raise
         cache.set(key, document, settings.SSO_METADATA_SECONDS)
+    methods = document.get("token_endpoint_auth_methods_supported")
+    if not isinstance(methods, list) or not methods:
+        methods = ["client_secret_basic"]
     return Metadata(
         authorization_endpoint=document["authorization_endpoint"],
         token_endpoint=document["token_endpoint"],
         jwks_uri=document["jwks_uri"],
         userinfo_endpoint=str(document.get("userinfo_endpoint") or ""),
         end_session_endpoint=str(document.get("end_session_endpoint") or ""),
-        token_auth_methods=tuple(
-            document.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
-        ),
+        token_auth_methods=tuple(str(method) for method in methods),
     )
+
+
+# How long a provider whose discovery failed is left alone.
+DISCOVERY_RETRY_SECONDS = 30
+
+
+def _discovery_document(issuer: str) -> dict[str, Any]:
+    document = _get_json(issuer.rstrip("/") + "/.well-known/openid-configuration", "discovery")
+    if document.get("issuer") != issuer:
+        raise Refused("discovery names another issuer")
+    for endpoint in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
+        if not isinstance(document.get(endpoint), str):
+            raise Refused(f"discovery lacks {endpoint}")
+    for endpoint in ("authorization_endpoint", "end_session_endpoint"):
+        if document.get(endpoint) is not None and not _browser_url(document[endpoint]):
+            raise Refused(f"discovery's {endpoint} is not https")
+    for endpoint in ("userinfo_endpoint",):
+        if not isinstance(document.get(endpoint), str | None):
+            raise Refused(f"discovery's {endpoint} is not a URL")
+    return document
 
 
 def _key_set(issuer: str, metadata: Metadata, *, fresh: bool) -> KeySet:
@@ -174,6 +216,7 @@ def authorization_url(
     return f"{metadata.authorization_endpoint}{separator}{urlencode(query)}"
 
 
+@sensitive_variables("secret", "pair", "form", "headers", "code", "code_verifier")
 def exchange_code(
     provider: Any, metadata: Metadata, *, code: str, code_verifier: str, redirect_uri: str
 ) -> dict[str, Any]:
@@ -186,7 +229,10 @@ def exchange_code(
         "code_verifier": code_verifier,
     }
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
-    secret = provider.client_secret()
+    try:
+        secret = provider.client_secret()
+    except sealing.CannotOpen:
+        raise Refused("client secret sealed under another key: enter it again") from None
     if "client_secret_basic" in metadata.token_auth_methods:
         pair = f"{quote(provider.client_id, safe='')}:{quote(secret, safe='')}"
         headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
@@ -253,6 +299,9 @@ def verify_id_token(
         raise Refused("expired token") from None
     except jose_errors.ClaimError as error:
         raise Refused(CLAIM_REASONS.get(error.claim, f"bad claim {error.claim}"[:60])) from None
+    # joserfc accepts a list holding the expected value: the nonce must be that one string.
+    if not isinstance(claims["nonce"], str) or not hmac.compare_digest(claims["nonce"], nonce):
+        raise Refused("nonce mismatch")
     audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
     if (len(audiences) > 1 or "azp" in claims) and claims.get("azp") != provider.client_id:
         raise Refused("wrong authorized party (azp)")

@@ -15,9 +15,8 @@ from audit.records import RequestMeta, record
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 # What a provider's record shows of it (never the client secret).
-SHOWN = (
-    "issuer",
-    "client_id",
+# Its settings besides where it is (issuer, client id).
+SETTINGS = (
     "extra_scopes",
     "groups_claim",
     "allow_passwords",
@@ -25,6 +24,7 @@ SHOWN = (
     "create_people",
     "enabled",
 )
+SHOWN = ("issuer", "client_id", *SETTINGS)
 
 
 def check_issuer(issuer: str) -> None:
@@ -53,8 +53,9 @@ def parse_domains(values: Any, *, provider: Any = None) -> list[str]:
     if provider is not None and provider.pk:
         taken = taken.exclude(provider=provider)
     if taken.exists():
+        # Which tenant has it is not for another tenant's admin to learn.
         names = ", ".join(sorted(taken.values_list("domain", flat=True)))
-        raise ValidationError(f"Another tenant signs in with {names}.")
+        raise ValidationError(f"Not available: {names}. Ask an operator if it is yours.")
     return domains
 
 
@@ -68,7 +69,8 @@ def save_provider(
     changed: list[str] | None = None,
 ) -> Any:
     """Save the provider (a new client secret sealed when one is given), replace its
-    domains, and record what changed."""
+    domains, and record what changed. New domains route sign-ins once an operator approves
+    them; an operator's own (and the command line's) are approved at once."""
     adding = provider.pk is None
     if client_secret:
         provider.set_client_secret(client_secret)
@@ -79,8 +81,9 @@ def save_provider(
         provider.save()
         before = set(provider.domains.values_list("domain", flat=True))
         provider.domains.exclude(domain__in=domains).delete()
+        approved = actor is None or actor.is_superuser
         SignInDomain.objects.bulk_create(
-            SignInDomain(provider=provider, domain=domain)
+            SignInDomain(provider=provider, domain=domain, approved=approved)
             for domain in domains
             if domain not in before
         )
@@ -112,3 +115,20 @@ def remove_provider(*, provider: Any, actor: Any, meta: RequestMeta) -> None:
             detail=f"{provider.issuer} (client {provider.client_id})"[:500],
         )
         provider.delete()
+
+
+def approve_domains(*, domains: Any, actor: Any, meta: RequestMeta) -> int:
+    """An operator approves domains tenant admins named: sign-ins are routed by them."""
+    approved = 0
+    for domain in domains.filter(approved=False).select_related("provider__tenant"):
+        with transaction.atomic():
+            SignInDomain.rows.filter(pk=domain.pk).update(approved=True)
+            record(
+                AuditEvent.Action.PROVIDER_CHANGED,
+                actor=actor,
+                tenant=domain.provider.tenant,
+                meta=meta,
+                detail=f"domain {domain.domain} approved by an operator",
+            )
+        approved += 1
+    return approved

@@ -15,6 +15,7 @@ from typing import Any
 from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -40,9 +41,6 @@ MAX_PENDING = 5
 ATTEMPT_SECONDS = 600
 # The provider this session signed in through (for signing out there too).
 SIGNED_IN_WITH = "portcullis_sso_provider"
-# When the person last signed in again at the provider to re-authenticate, with the
-# portal's own code still to give.
-SIGNED_IN_AGAIN_AT = "portcullis_sso_again_at"
 # How a session that came through a provider is authenticated (accounts.backends).
 BACKEND = "accounts.backends.ProviderBackend"
 
@@ -57,6 +55,14 @@ class SignInFailed(Exception):
         self.who = who
 
 
+class SignInLocked(Exception):
+    """The person (or this address) is locked out after failed sign-ins."""
+
+    def __init__(self, who: str) -> None:
+        super().__init__(who)
+        self.who = who
+
+
 @dataclass(frozen=True)
 class SignedIn:
     user: Any
@@ -64,6 +70,7 @@ class SignedIn:
     next_url: str
     provider_factor: bool
     fresh_sign_in: bool
+    authenticated_at: float
 
 
 def provider_for(address: str) -> Any:
@@ -75,7 +82,7 @@ def provider_for(address: str) -> Any:
     if "@" in address:
         found = (
             SignInDomain.objects.unscoped("a sign-in is routed by its e-mail domain")
-            .filter(domain=address.rsplit("@", 1)[1])
+            .filter(domain=address.rsplit("@", 1)[1], approved=True)
             .values_list("provider_id", flat=True)
             .first()
         )
@@ -90,7 +97,9 @@ def provider_for(address: str) -> Any:
 def provider_of(user: Any) -> Any:
     """The enabled provider the person is linked through, or None."""
     identity = user.identities.filter(
-        tenant__identity_provider__enabled=True, tenant__active=True
+        tenant__identity_provider__enabled=True,
+        tenant__identity_provider__issuer=F("issuer"),
+        tenant__active=True,
     ).first()
     return provider_for(identity.tenant.slug) if identity else None
 
@@ -163,9 +172,12 @@ def _take_attempt(request: HttpRequest, state: str) -> dict[str, Any]:
 
 def complete(request: HttpRequest, *, params: Any, redirect_uri: str) -> SignedIn:
     """The provider sent the browser back: check everything, link or create the person and
-    bring their teams up to date. Raises SignInFailed."""
+    bring their teams up to date. Raises SignInFailed, or SignInLocked."""
+    _limit(request, "")
     attempt = _take_attempt(request, str(params.get("state") or "")[:100])
     who = attempt["who"]
+    if who and is_locked(request, who):
+        raise SignInLocked(who)
     provider = (
         IdentityProvider.objects.unscoped("the attempt names its provider")
         .filter(pk=attempt["provider"], enabled=True, tenant__active=True)
@@ -175,7 +187,6 @@ def complete(request: HttpRequest, *, params: Any, redirect_uri: str) -> SignedI
     if provider is None:
         raise SignInFailed("provider switched off", who=who)
     fail = _failing(provider, who)
-    _limit(request, who)
     if params.get("error"):
         raise fail(f"provider refused ({str(params['error'])[:60]})")
     if time.time() - attempt["at"] > ATTEMPT_SECONDS:
@@ -195,34 +206,73 @@ def complete(request: HttpRequest, *, params: Any, redirect_uri: str) -> SignedI
         claims = oidc.verify_id_token(
             tokens["id_token"], provider, metadata, nonce=attempt["nonce"]
         )
-        needs_more = provider.groups_claim and provider.groups_claim not in claims
-        if needs_more or "email" not in claims:
-            extra = oidc.userinfo(
-                metadata, access_token=str(tokens.get("access_token") or ""), subject=claims["sub"]
-            )
-            claims = {**extra, **claims}
+        claims = {**_more_from_userinfo(provider, metadata, tokens, claims), **claims}
     except oidc.Refused as error:
         raise fail(str(error)) from None
     again = attempt["again"]
     if again is not None:
-        auth_time = claims.get("auth_time")
-        fresh = isinstance(auth_time, int | float) and (
-            auth_time >= attempt["at"] - settings.SSO_CLOCK_SKEW_SECONDS
-        )
-        if not fresh:
-            raise fail("the provider did not sign the person in again")
+        _check_signed_in_again(provider, claims, attempt, fail=fail)
     meta = RequestMeta.from_request(request)
     user = _link(provider, claims, fail=fail, meta=meta)
-    if again is not None and user.pk != again:
-        raise fail("signed in again as someone else")
     if provider.groups_claim:
         sync_teams(provider, user, _groups(claims.get(provider.groups_claim)), meta=meta)
     return SignedIn(
         user=user,
         provider=provider,
         next_url=attempt["next"],
-        provider_factor=provider.trust_provider_mfa and oidc.shows_second_factor(claims),
+        provider_factor=_provider_factor_counts(provider, user, claims),
         fresh_sign_in=again is not None,
+        authenticated_at=_auth_time(claims),
+    )
+
+
+# What the userinfo endpoint may add to the ID token: who the person is and their groups,
+# never how or when they signed in (amr, auth_time), which only the signed token says.
+USERINFO_CLAIMS = ("email", "email_verified", "given_name", "family_name", "preferred_username")
+
+
+def _more_from_userinfo(provider: Any, metadata: Any, tokens: Any, claims: Any) -> dict[str, Any]:
+    groups = [provider.groups_claim] if provider.groups_claim else []
+    if all(name in claims for name in ["email", *groups]):
+        return {}
+    wanted = [*USERINFO_CLAIMS, *groups]
+    extra = oidc.userinfo(
+        metadata, access_token=str(tokens.get("access_token") or ""), subject=claims["sub"]
+    )
+    return {name: extra[name] for name in wanted if name in extra}
+
+
+def _auth_time(claims: dict[str, Any]) -> float:
+    """When the provider last really signed the person in (0 when it does not say): a
+    sign-in carried by the provider's own session proves nothing new."""
+    auth_time = claims.get("auth_time")
+    if isinstance(auth_time, int | float) and not isinstance(auth_time, bool):
+        return min(float(auth_time), time.time())
+    return 0.0
+
+
+def _check_signed_in_again(provider: Any, claims: Any, attempt: Any, *, fail: Any) -> None:
+    if _auth_time(claims) < attempt["at"] - settings.SSO_CLOCK_SKEW_SECONDS:
+        raise fail("the provider did not sign the person in again")
+    linked = (
+        ExternalIdentity.objects.unscoped("re-authentication names its tenant's subject")
+        .filter(tenant=provider.tenant, issuer=provider.issuer, subject=claims["sub"])
+        .values_list("user_id", flat=True)
+        .first()
+    )
+    if linked != attempt["again"]:
+        raise fail("signed in again as someone else")
+
+
+def _provider_factor_counts(provider: Any, user: Any, claims: Any) -> bool:
+    """The provider's second factor stands in for the portal's own only where the tenant
+    trusts it, the token shows one, and the person belongs to no other tenant (whose own
+    rules it would otherwise satisfy) and is no operator."""
+    return bool(
+        provider.trust_provider_mfa
+        and oidc.shows_second_factor(claims)
+        and not user.is_superuser
+        and not user.memberships.exclude(tenant=provider.tenant).exists()
     )
 
 
@@ -247,7 +297,7 @@ _USERNAME_FORBIDDEN = re.compile(r"[^\w.@+-]")
 def _new_username(claims: dict[str, Any], provider: Any) -> str:
     """The e-mail address (or the provider's subject) as a username, with -2, -3... when
     someone already has it: a local account with the same address is never taken over."""
-    base = str(claims.get("email") or claims.get("preferred_username") or claims["sub"])
+    base = str(claims.get("email") or claims["sub"])
     base = _USERNAME_FORBIDDEN.sub("-", base)[:140] or provider.tenant.slug
     candidate, n = base, 1
     while User.objects.filter(username__iexact=candidate).exists():
@@ -276,7 +326,7 @@ def _link(provider: Any, claims: dict[str, Any], *, fail: Any, meta: RequestMeta
     tenant = provider.tenant
     identity = (
         ExternalIdentity.objects.unscoped("a verified token names its tenant's subject")
-        .filter(tenant=tenant, subject=claims["sub"])
+        .filter(tenant=tenant, issuer=provider.issuer, subject=claims["sub"])
         .select_related("user")
         .first()
     )
@@ -294,6 +344,13 @@ def _link(provider: Any, claims: dict[str, Any], *, fail: Any, meta: RequestMeta
         return user
     if not provider.create_people:
         raise fail("no account linked to this person, and creating people is off")
+    email = str(profile.get("email") or "")
+    if email.rpartition("@")[2].lower() not in set(
+        provider.domains.values_list("domain", flat=True)
+    ):
+        # A shared provider (Google, a multi-company Okta) signs in more than this
+        # company's people: only its own domains get accounts.
+        raise fail("e-mail missing, unverified or outside the tenant's domains")
     try:
         with transaction.atomic():
             user = User(username=_new_username(claims, provider), **profile)
@@ -302,7 +359,11 @@ def _link(provider: Any, claims: dict[str, Any], *, fail: Any, meta: RequestMeta
             # Recorded as membership.added, like any new member (federation's signals).
             Membership.objects.create(user=user, tenant=tenant)
             ExternalIdentity.objects.create(
-                tenant=tenant, user=user, subject=claims["sub"], last_sign_in_at=timezone.now()
+                tenant=tenant,
+                user=user,
+                issuer=provider.issuer,
+                subject=claims["sub"],
+                last_sign_in_at=timezone.now(),
             )
     except IntegrityError:
         # The same person's first sign-in in two tabs at once: the other one made them.
@@ -328,7 +389,8 @@ def sync_teams(provider: Any, user: Any, groups: set[str], *, meta: RequestMeta)
         links = Team.members.through.objects
         with transaction.atomic():
             if belongs:
-                links.create(team=team, user=user)
+                # Two sign-ins at once both find the person missing: one adds them.
+                links.bulk_create([links.model(team=team, user=user)], ignore_conflicts=True)
                 change = f"{user.get_username()} joined {team.name} (group {team.provider_group})"
             else:
                 links.filter(team=team, user=user).delete()

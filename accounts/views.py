@@ -12,19 +12,18 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm, UsernameField
 from django.contrib.auth.signals import user_login_failed
-from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 
-from accounts import mfa, sso
+from accounts import mfa, passkeys, sso
 from accounts.backends import passwords_off_for
 from accounts.lockout import lockout_response
 from audit.models import AuditEvent
 from audit.records import RequestMeta, record_for_person
-from core.sessions import PROVIDER_FACTOR
+from core.sessions import AUTHENTICATED_AT, PROVIDER_FACTOR
 
 
 class LoginForm(AuthenticationForm):
@@ -98,16 +97,24 @@ def _start_at_provider(request, *, address, again=None):
         )
     except sso.SignInFailed as failure:
         return _sso_refused(request, failure)
-    return HttpResponseRedirect(there)
+    # A page that moves on by itself rather than a redirect: the sign-in form's
+    # Content-Security-Policy (form-action 'self') would stop a redirect to the provider.
+    response = render(request, "accounts/sso_continue.html", {"provider_url": there})
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @never_cache
 def sso_callback(request):
     """The provider sends the browser back here with a code (or an error)."""
+    if sso.is_locked(request, ""):
+        return lockout_response(request, credentials={"username": ""})
     try:
         signed = sso.complete(request, params=request.GET, redirect_uri=_callback_uri(request))
     except sso.SignInFailed as failure:
         return _sso_refused(request, failure)
+    except sso.SignInLocked as locked:
+        return lockout_response(request, credentials={"username": locked.who})
     if sso.is_locked(request, signed.user.get_username()):
         return lockout_response(request, credentials={"username": signed.user.get_username()})
     if signed.fresh_sign_in:
@@ -115,11 +122,14 @@ def sso_callback(request):
         if signed.provider_factor or not mfa.has_second_factor(signed.user):
             mfa.mark_authenticated(request)
         else:
-            request.session[sso.SIGNED_IN_AGAIN_AT] = time.time()
+            request.session[mfa.FIRST_FACTOR_AGAIN_AT] = time.time()
             return redirect(f"{reverse('reauthenticate')}?{urlencode({'next': signed.next_url})}")
     else:
         login(request, signed.user, backend=sso.BACKEND)
         request.session[sso.SIGNED_IN_WITH] = signed.provider.pk
+        # Proof of who they are is as fresh as the provider's own sign-in, which may have
+        # been hours ago (re-authentication asks the provider for a new one).
+        request.session[AUTHENTICATED_AT] = signed.authenticated_at
     if signed.provider_factor:
         request.session[PROVIDER_FACTOR] = True
     sso.record_success(request, signed)
@@ -174,6 +184,21 @@ def _code_refused(request, error, *, reason):
     return _failed(request, reason=reason)
 
 
+WRONG_CODE = "That code is not right. Try the current one."
+
+
+def _checked_code(request, *, wrong):
+    """(device or None, the lockout page or None): the code in the POST, checked. A wrong
+    one counts like a failed sign-in and the page says `wrong`; a throttled one says wait."""
+    device, throttled = _check_code(request)
+    if device:
+        return device, None
+    locked = _code_refused(request, throttled, reason="wrong second-factor code")
+    if not locked and not throttled:
+        messages.error(request, wrong)
+    return None, locked
+
+
 def _check_code(request):
     """(device or None, the refusal to report): the code in the POST, checked."""
     try:
@@ -190,57 +215,112 @@ def verify(request):
     if request.user.is_verified() or not mfa.has_second_factor(request.user):
         return redirect(_next(request))
     if request.method == "POST":
-        device, throttled = _check_code(request)
-        if device:
-            return redirect(_next(request))
-        locked = _code_refused(request, throttled, reason="wrong second-factor code")
-        if locked:
-            return locked
-        if not throttled:
-            messages.error(request, "That code is not right. Try the current one.")
-    return render(request, "accounts/verify.html", {"next": _next(request)})
+        device, locked = _checked_code(
+            request, wrong="That code is not right. Try the current one."
+        )
+        if device or locked:
+            return locked or redirect(_next(request))
+    user = request.user
+    context = {
+        "next": _next(request),
+        "has_app": mfa.has_authenticator_app(user),
+        "has_passkeys": mfa.passkeys_left(user),
+        "has_codes": mfa.has_authenticator_app(user) or mfa.recovery_codes_left(user),
+    }
+    return render(request, "accounts/verify.html", context)
 
 
-@sensitive_post_parameters("code")
+def _fresh(request):
+    """The person proved who they are in the last few minutes (a sign-in with its second
+    factor, or a re-authentication): enough to remove a passkey or renew recovery codes."""
+    return time.time() - request.session.get(AUTHENTICATED_AT, 0) < mfa.SECOND_STEP_SECONDS
+
+
+def _again_first(request):
+    return redirect(f"{reverse('reauthenticate')}?{urlencode({'next': reverse('two-factor')})}")
+
+
+@sensitive_post_parameters("code", "recovery_code")
 @never_cache
 @login_required
 def two_factor(request):
-    """Set up, review or remove the second factor."""
+    """The second factors: the authenticator app, passkeys and recovery codes."""
     user = request.user
-    enrolled = mfa.has_second_factor(user)
     meta = RequestMeta.from_request(request)
-    context = {"enrolled": enrolled, "required": mfa.required_for(user)}
+    context = {"required": mfa.required_for(user)}
     if request.method == "POST":
         action = request.POST.get("action")
-        if not enrolled and action == "confirm":
+        has_app = mfa.has_authenticator_app(user)
+        if action == "confirm" and not has_app:
             codes = mfa.confirm_enrolment(request, request.POST.get("code", ""))
             if codes:
-                context.update(enrolled=True, recovery_codes=codes)
-                record_for_person(AuditEvent.Action.MFA_ENROLLED, actor=user, meta=meta)
+                context["recovery_codes"] = codes
+                record_for_person(
+                    AuditEvent.Action.MFA_ENROLLED,
+                    actor=user,
+                    meta=meta,
+                    detail="authenticator app added",
+                )
             else:
                 locked = _failed(request, reason="wrong code while setting up a second factor")
                 if locked:
                     return locked
                 messages.error(request, "That code is not right. Check the time on your phone.")
-        elif enrolled and action in {"renew", "remove"}:
-            device, throttled = _check_code(request)
-            if not device:
-                locked = _code_refused(request, throttled, reason="wrong second-factor code")
-                if locked:
-                    return locked
-                if not throttled:
-                    messages.error(request, "That code is not right: nothing was changed.")
-            elif action == "renew":
+        elif action in {"renew", "remove"} and mfa.has_second_factor(user):
+            code_given = bool(mfa.code_from(request.POST).strip())
+            if code_given or not _fresh(request):
+                device, throttled = _check_code(request)
+                if not device:
+                    if not code_given and mfa.passkeys_left(user):
+                        return _again_first(request)
+                    locked = _code_refused(request, throttled, reason="wrong second-factor code")
+                    if locked:
+                        return locked
+                    if not throttled:
+                        messages.error(request, "That code is not right: nothing was changed.")
+                    action = None
+            if action == "renew":
                 context["recovery_codes"] = mfa.new_recovery_codes(user)
-            else:
-                mfa.remove_second_factor(user)
-                record_for_person(AuditEvent.Action.MFA_REMOVED, actor=user, meta=meta)
-                messages.success(request, "Two-factor authentication is off.")
+            elif action == "remove" and has_app:
+                mfa.remove_authenticator_app(user)
+                record_for_person(
+                    AuditEvent.Action.MFA_REMOVED,
+                    actor=user,
+                    meta=meta,
+                    detail="authenticator app removed",
+                )
+                messages.success(request, "The authenticator app is off.")
                 return redirect("two-factor")
-    if not context["enrolled"]:
+        elif action == "rename-passkey":
+            if passkeys.rename(user, request.POST.get("passkey"), request.POST.get("name", "")):
+                messages.success(request, "Passkey renamed.")
+            else:
+                messages.error(request, "Give the passkey a name.")
+            return redirect("two-factor")
+        elif action == "remove-passkey":
+            if not _fresh(request):
+                return _again_first(request)
+            name = passkeys.remove(user, request.POST.get("passkey"))
+            if name:
+                record_for_person(
+                    AuditEvent.Action.MFA_REMOVED,
+                    actor=user,
+                    meta=meta,
+                    detail=f"passkey removed: {name}",
+                )
+                messages.success(request, f"{name} removed.")
+            return redirect("two-factor")
+    if "recovery_codes" not in context:
+        context["recovery_codes"] = request.session.pop(passkeys.NEW_RECOVERY_CODES, None)
+    has_app = mfa.has_authenticator_app(user)
+    context.update(
+        has_app=has_app,
+        enrolled=mfa.has_second_factor(user, besides_recovery_codes=True),
+        passkeys=passkeys.passkeys_of(user),
+        codes_left=mfa.recovery_codes_left(user),
+    )
+    if not has_app:
         context.update(mfa.enrolment_details(request))
-    else:
-        context["codes_left"] = mfa.recovery_codes_left(user)
     return render(request, "accounts/two_factor.html", context)
 
 
@@ -248,73 +328,71 @@ def two_factor(request):
 @never_cache
 @login_required
 def reauthenticate(request):
-    """Prove it is still you before credentials are issued on an older sign-in: the
-    password (and code), or signing in again at the company's provider (and the code, when
-    the provider's second factor does not count)."""
+    """Prove it is still you before credentials are issued on an older sign-in: the first
+    factor again (the password, or signing in again at the company's provider), then the
+    second (a code or a passkey) when the person has one and the provider's does not count.
+    A password and a code may come in one form."""
     user = request.user
-    needs_code = mfa.has_second_factor(user)
     provider = sso.provider_of(user)
     passwords = user.has_usable_password() and not passwords_off_for(user)
-    code_only = time.time() - request.session.get(sso.SIGNED_IN_AGAIN_AT, 0) < sso.ATTEMPT_SECONDS
+    second_step = (
+        time.time() - request.session.get(mfa.FIRST_FACTOR_AGAIN_AT, 0) < mfa.SECOND_STEP_SECONDS
+    )
     if request.method == "POST":
         if request.POST.get("action") == "provider" and provider is not None:
             return _start_at_provider(request, address="", again=user)
-        if code_only:
+        if second_step:
             response = _confirm_with_code(request)
         elif passwords:
-            response = _confirm_with_password(request, needs_code=needs_code)
+            response = _confirm_with_password(request)
         else:
             response = None
         if response is not None:
             return response
     context = {
-        "needs_code": needs_code,
+        "needs_code": mfa.has_second_factor(user),
+        "has_passkeys": mfa.passkeys_left(user),
         "next": _next(request),
         "provider": provider,
         "passwords": passwords,
-        "code_only": code_only,
+        "second_step": second_step,
     }
     return render(request, "accounts/reauthenticate.html", context)
 
 
 def _confirm_with_code(request):
-    """After signing in again at the provider: the portal's own code finishes the proof."""
-    device, throttled = _check_code(request)
+    """The second step: a code (a passkey completes it through accounts.passkeys)."""
+    device, locked = _checked_code(request, wrong=WRONG_CODE)
     if device:
-        request.session.pop(sso.SIGNED_IN_AGAIN_AT, None)
+        request.session.pop(mfa.FIRST_FACTOR_AGAIN_AT, None)
         return redirect(_next(request))
-    locked = _code_refused(request, throttled, reason="wrong second-factor code")
-    if locked:
-        return locked
-    if not throttled:
-        messages.error(request, "That code is not right. Try the current one.")
-    return None
+    return locked
 
 
-def _confirm_with_password(request, *, needs_code):
+def _second_step(request):
+    request.session[mfa.FIRST_FACTOR_AGAIN_AT] = time.time()
+    return redirect(f"{reverse('reauthenticate')}?{urlencode({'next': _next(request)})}")
+
+
+def _confirm_with_password(request):
     user = authenticate(
         request,
         username=request.user.get_username(),
         password=request.POST.get("password", ""),
     )
-    ok, throttled = user is not None and user.pk == request.user.pk, None
-    if ok and needs_code:
-        device, throttled = _check_code(request)
-        ok = device is not None
-    elif ok:
-        mfa.mark_authenticated(request)
-    if ok:
-        return redirect(_next(request))
-    if user is None:
+    if user is None or user.pk != request.user.pk:
         # authenticate() already counted the failed password.
         credentials = {"username": request.user.get_username()}
         if AxesProxyHandler.is_locked(request, credentials):
             logout(request)
             return lockout_response(request, credentials=credentials)
-    else:
-        locked = _code_refused(request, throttled, reason="wrong second-factor code")
-        if locked:
-            return locked
-    if not throttled:
         messages.error(request, "That did not match. Try again.")
-    return None
+        return None
+    if not mfa.has_second_factor(user):
+        mfa.mark_authenticated(request)
+        return redirect(_next(request))
+    if not mfa.code_from(request.POST).strip():
+        # The password is right: now the code or the passkey, on the next page.
+        return _second_step(request)
+    device, locked = _checked_code(request, wrong="That did not match. Try again.")
+    return redirect(_next(request)) if device else locked

@@ -11,6 +11,7 @@ redirects, a bounded time and a bounded answer.
 
 import ipaddress
 import socket
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -50,13 +51,20 @@ def _is_loopback(text: str) -> bool:
 
 
 def allowed_addresses(
-    url: str, *, allow_private: bool, allow_loopback_http: bool = False
+    url: str,
+    *,
+    allow_private: bool,
+    allow_http: bool | None = None,
+    allow_loopback_http: bool = False,
 ) -> list[str]:
     """The addresses the URL's host resolves to, each checked (raises ValidationError).
 
-    `allow_private`: http and private addresses are allowed (a host inside the company
-    network). `allow_loopback_http`: http to this machine is allowed (development and tests).
+    `allow_private`: private addresses are allowed (a host inside the company network);
+    `allow_http`: plain http too (default: as `allow_private`). `allow_loopback_http`: http
+    to this machine is allowed (development and tests).
     """
+    if allow_http is None:
+        allow_http = allow_private
     try:
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -75,7 +83,7 @@ def allowed_addresses(
     addresses = list(dict.fromkeys(str(sockaddr[0]) for *_, sockaddr in resolved))
     if allow_loopback_http and all(_is_loopback(text) for text in addresses):
         return addresses
-    if parts.scheme != "https" and not allow_private:
+    if parts.scheme != "https" and not allow_http:
         raise ValidationError("The URL must start with https://.")
     if allow_private:
         return addresses
@@ -100,11 +108,13 @@ def send(
     body: bytes | None = None,
     timeout: float,
 ) -> Answer:
-    """One request to the first checked address (see the module's docstring).
+    """One request to the first checked address (see the module's docstring), answered in
+    full within `timeout` seconds (a host that trickles its answer is cut off).
 
-    Raises RequestFailed when the host cannot be reached or answers more than
-    MAX_ANSWER_BYTES.
+    Raises RequestFailed when the host cannot be reached, is too slow, or answers more
+    than MAX_ANSWER_BYTES.
     """
+    deadline = time.monotonic() + timeout
     parts = urlsplit(url)
     https = parts.scheme == "https"
     port = parts.port or (443 if https else 80)
@@ -133,7 +143,16 @@ def send(
             redirect=False,
             preload_content=False,
         )
-        data = response.read(MAX_ANSWER_BYTES + 1)
+        chunks, size = [], 0
+        while size <= MAX_ANSWER_BYTES:
+            if time.monotonic() > deadline:
+                raise RequestFailed("timed out")
+            chunk = response.read1(16384)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        data = b"".join(chunks)
         response.release_conn()
     except (urllib3.exceptions.ConnectTimeoutError, urllib3.exceptions.ReadTimeoutError):
         raise RequestFailed("timed out") from None

@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "django_otp_webauthn",
     "csp",
     "axes",
     "audit",
@@ -189,6 +190,28 @@ API_TOKEN_DEFAULT_DAYS = min(30, API_TOKEN_MAX_DAYS)
 # --- second factor --------------------------------------------------------------------------
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Portcullis")
 OTP_RECOVERY_CODES = 10
+# Passkeys (accounts/passkeys.py). WEBAUTHN_RP_ID is the domain passkeys are bound to
+# (changing it later orphans every passkey) and WEBAUTHN_ORIGINS the origins they may be
+# used from. Defaults: the first host name in ALLOWED_HOSTS over https; in development
+# localhost (WebAuthn needs a domain name, not 127.0.0.1: use http://localhost:8000).
+_host_names = [h.lstrip(".") for h in ALLOWED_HOSTS if h != "*" and not h[:1].isdigit()]
+_host_names = [h for h in _host_names if not h.startswith("[")]
+WEBAUTHN_RP_ID = env.str(
+    "WEBAUTHN_RP_ID", default="localhost" if DEBUG else (_host_names or ["localhost"])[0]
+)
+WEBAUTHN_ORIGINS = env.list(
+    "WEBAUTHN_ORIGINS",
+    default=[f"http://localhost:{env.int('PORT', default=8000)}"]
+    if DEBUG
+    else [f"https://{WEBAUTHN_RP_ID}"],
+)
+WEBAUTHN_RP_NAME = env.str("WEBAUTHN_RP_NAME", default="Portcullis")
+OTP_WEBAUTHN_RP_ID = WEBAUTHN_RP_ID
+OTP_WEBAUTHN_ALLOWED_ORIGINS = WEBAUTHN_ORIGINS
+OTP_WEBAUTHN_RP_NAME = WEBAUTHN_RP_NAME
+OTP_WEBAUTHN_HELPER_CLASS = "accounts.passkeys.PasskeyHelper"
+# A second factor after the password or the company's provider, never a way in by itself.
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
 
 # --- rate limits on issuance (per window, per person and per tenant) ------------------------
 ISSUE_LIMIT_WINDOW_SECONDS = env.int("ISSUE_LIMIT_WINDOW_SECONDS", default=60)

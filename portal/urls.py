@@ -1,9 +1,10 @@
 from django.contrib import admin
-from django.urls import path, re_path, register_converter
+from django.urls import include, path, re_path, register_converter
 from django.views.generic import RedirectView
 
 from access import api as access_api
 from access import views as access_views
+from accounts import passkeys
 from accounts import views as accounts_views
 from audit import views as audit_views
 from core import views
@@ -33,6 +34,7 @@ urlpatterns = [
     path("login/verify/", accounts_views.verify, name="verify"),
     path("login/confirm/", accounts_views.reauthenticate, name="reauthenticate"),
     path("account/two-factor/", accounts_views.two_factor, name="two-factor"),
+    path("webauthn/", include((passkeys.urlpatterns, "otp_webauthn"))),
     path("account/password/", accounts_views.PasswordChangeView.as_view(), name="password-change"),
     path("", access_views.my_roles, name="home"),
     path("console/<id:mapping_id>/", federation_views.console, name="console"),

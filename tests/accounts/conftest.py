@@ -4,6 +4,7 @@ Acme's people sign in with addresses at acme.example through the client `acme-po
 Globex's at globex.example through `globex-portal`, on the same provider.
 """
 
+import html
 import json
 import os
 import re
@@ -100,11 +101,17 @@ def globex_sso(world, idp):
     return configure(world.tenant_b, idp, client="globex", domains=["globex.example"])
 
 
+def onward(response):
+    """The provider's URL on the page that sends the browser there."""
+    assert response.status_code == 200, response.content.decode()[:500]
+    found = re.search(r'id="continue" href="([^"]+)"', response.content.decode())
+    assert found, response.content.decode()[:500]
+    return html.unescape(found.group(1))
+
+
 def start(client, address, **extra):
     """Post the work e-mail on /login/; returns the provider's authorization URL."""
-    response = client.post("/login/", {"email": address, **extra})
-    assert response.status_code == 302, response.content.decode()[:500]
-    return response["Location"]
+    return onward(client.post("/login/", {"email": address, **extra}))
 
 
 def at_provider(url, login, password):

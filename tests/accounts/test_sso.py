@@ -16,6 +16,7 @@ from tests.accounts.conftest import (
     at_provider,
     change_person,
     configure,
+    onward,
     sign_in,
     start,
 )
@@ -104,8 +105,10 @@ def test_a_tenant_that_creates_nobody_refuses_people_it_has_not_linked(client, w
     assert b"Could not sign you in" in response.content
     assert signed_in_as(client) is None
     assert failures("no account linked to this person, and creating people is off").exists()
-    # Linked by an admin beforehand (the subject), the same person is let in.
-    ExternalIdentity.objects.create(tenant=world.tenant_a, user=world.bob, subject="dave-sub")
+    # Linked beforehand (this issuer's subject), the same person is let in.
+    ExternalIdentity.objects.create(
+        tenant=world.tenant_a, user=world.bob, issuer=idp, subject="dave-sub"
+    )
     assert sign_in(client, "dave@acme.example", "dave-sub").status_code == 302
     assert signed_in_as(client) == world.bob
 
@@ -211,7 +214,9 @@ def test_the_providers_second_factor_counts_only_when_the_tenant_trusts_it(
 
 
 def test_people_of_a_provider_without_passwords_cannot_use_one(client, world, acme_sso):
-    ExternalIdentity.objects.create(tenant=world.tenant_a, user=world.bob, subject="dave-sub")
+    ExternalIdentity.objects.create(
+        tenant=world.tenant_a, user=world.bob, issuer=acme_sso.issuer, subject="dave-sub"
+    )
 
     refused = client.post("/login/", {"username": "bob", "password": PASSWORD})
 
@@ -235,11 +240,11 @@ def test_signing_in_again_at_the_provider_satisfies_reauthentication(client, acm
     page = client.get("/login/confirm/", {"next": "/tokens/"})
     assert b"Sign in again with your company account" in page.content
     assert b'name="password"' not in page.content
-    going = client.post("/login/confirm/", {"action": "provider", "next": "/tokens/"})
-    query = parse_qs(urlsplit(going["Location"]).query)
+    going = onward(client.post("/login/confirm/", {"action": "provider", "next": "/tokens/"}))
+    query = parse_qs(urlsplit(going).query)
     assert (query["prompt"], query["max_age"]) == (["login"], ["0"])
 
-    back = client.get(at_provider(going["Location"], "dave-sub", "dave-at-idp"))
+    back = client.get(at_provider(going, "dave-sub", "dave-at-idp"))
 
     assert back["Location"] == "/tokens/"
     assert time.time() - client.session[AUTHENTICATED_AT] < 30
@@ -249,13 +254,15 @@ def test_signing_in_again_at_the_provider_satisfies_reauthentication(client, acm
 def test_signing_in_again_as_someone_else_is_refused(client, acme_sso, settings):
     sign_in(client, "dave@acme.example", "dave-sub")
     dave = signed_in_as(client)
-    going = client.post("/login/confirm/", {"action": "provider", "next": "/"})
+    going = onward(client.post("/login/confirm/", {"action": "provider", "next": "/"}))
 
-    back = client.get(at_provider(going["Location"], "frank-sub", "frank-at-idp"))
+    back = client.get(at_provider(going, "frank-sub", "frank-at-idp"))
 
     assert back.status_code == 403
     assert failures("signed in again as someone else").exists()
     assert signed_in_as(client) == dave
+    # Refused before anything was done for Frank: no account was made for him.
+    assert not User.objects.filter(email="frank@acme.example").exists()
 
 
 def test_someone_whose_membership_was_removed_cannot_sign_in_again(client, world, acme_sso):
@@ -308,3 +315,23 @@ def test_the_provider_settings_and_secrets_never_reach_the_trail_or_pages(client
     assert "acme-client-secret" not in acme_sso.sealed_client_secret
     assert acme_sso.client_secret() == "acme-client-secret"
     assert IDP_PEOPLE["dave-sub"]["password"] not in trail
+
+
+def test_the_providers_factor_does_not_count_for_someone_in_another_tenant(
+    client, world, idp, settings
+):
+    world.tenant_b.require_mfa = True
+    world.tenant_b.save()
+    configure(world.tenant_a, idp, trust_provider_mfa=True)
+    sign_in(client, "erin@acme.example", "erin-sub")
+    erin = signed_in_as(client)
+    client.post("/logout/")
+    # Erin also belongs to Globex, which requires a second factor and trusts no provider.
+    Membership.objects.create(user=erin, tenant=world.tenant_b)
+
+    sign_in(client, "erin@acme.example", "erin-sub")
+
+    assert client.get("/")["Location"].startswith("/account/two-factor/")
+    assert (
+        "second factor counted" not in AuditEvent.objects.filter(action="login.sso").first().detail
+    )

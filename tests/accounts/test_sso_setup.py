@@ -103,7 +103,7 @@ def test_a_domain_is_one_tenants(client, world, token_provider, monkeypatch):
     call_command("tenant_add", "initech", name="Initech", stdout=io.StringIO())
     monkeypatch.setattr("sys.stdin", io.StringIO("s\n"))
 
-    with pytest.raises(CommandError, match="Another tenant signs in with acme.example"):
+    with pytest.raises(CommandError, match="Not available: acme.example"):
         call_command(
             "tenant_sso",
             "initech",
@@ -151,7 +151,7 @@ def test_tenant_sso_sets_up_a_provider_from_the_command_line(world, token_provid
     assert "secret-from-stdin" not in out.getvalue()
     assert AuditEvent.objects.filter(action="provider.added", tenant=world.tenant_a).exists()
 
-    # Run again without a secret: the settings change, the secret stays.
+    # Run again without a secret: what it names changes, the rest (the secret) stays.
     call_command(
         "tenant_sso",
         "acme",
@@ -161,11 +161,13 @@ def test_tenant_sso_sets_up_a_provider_from_the_command_line(world, token_provid
         "acme-portal",
         "--domain",
         "acme.example",
+        "--no-allow-passwords",
         stdout=io.StringIO(),
     )
     provider.refresh_from_db()
     assert provider.client_secret() == "secret-from-stdin"
     assert not provider.allow_passwords
+    assert provider.trust_provider_mfa and provider.groups_claim == "groups"
 
 
 def test_tenant_sso_needs_a_secret_for_a_new_provider(world, token_provider):
@@ -189,3 +191,35 @@ def test_a_plain_http_issuer_is_refused_outside_development(world, settings):
             client_id="acme-portal",
             domain=["acme.example"],
         )
+
+
+def test_a_tenant_admins_domain_routes_nobody_until_an_operator_approves_it(
+    client, world, token_provider
+):
+    client.force_login(world.alice)
+    client.post(ADD, form(world.tenant_a, token_provider.issuer))
+    domain = SignInDomain.rows.get(domain="acme.example")
+    assert not domain.approved
+    page = client.get(f"/admin/accounts/identityprovider/{domain.provider_id}/change/")
+    assert "Waiting for an operator" in page.content.decode()
+    # A tenant admin cannot approve their own claim.
+    assert client.get("/admin/accounts/signindomain/").status_code == 403
+
+    sso_client = client.__class__()
+    assert sso_client.post("/login/", {"email": "dave@acme.example"}).status_code == 403
+    # Until then the tenant's slug finds its provider.
+    assert sso_client.post("/login/", {"email": "acme"}).status_code == 200
+
+    operator = world.alice.__class__.objects.create_superuser("root", "root@example.com", "x")
+    client.force_login(operator)
+    client.post(
+        "/admin/accounts/signindomain/",
+        {"action": "approve", "_selected_action": [domain.pk]},
+    )
+
+    domain.refresh_from_db()
+    assert domain.approved
+    assert sso_client.post("/login/", {"email": "dave@acme.example"}).status_code == 200
+    assert AuditEvent.objects.filter(
+        action="provider.changed", detail="domain acme.example approved by an operator"
+    ).exists()

@@ -14,7 +14,8 @@ from joserfc.jwk import ECKey, RSAKey
 
 from accounts.models import User
 from audit.models import AuditEvent
-from tests.accounts.conftest import CLIENTS, TokenProvider, configure, start
+from core.sessions import AUTHENTICATED_AT
+from tests.accounts.conftest import CLIENTS, TokenProvider, configure, onward, start
 
 pytestmark = pytest.mark.django_db
 
@@ -181,8 +182,8 @@ def test_a_token_older_than_the_attempt_does_not_count_as_signing_in_again(
     state, nonce = begin(client)
     token_provider.token = sign(claims_for(token_provider, nonce), token_provider.keys[0])
     come_back(client, state)
-    going = client.post("/login/confirm/", {"action": "provider", "next": "/"})
-    query = parse_qs(urlsplit(going["Location"]).query)
+    going = onward(client.post("/login/confirm/", {"action": "provider", "next": "/"}))
+    query = parse_qs(urlsplit(going).query)
     stale = int(time.time()) - 3600
     token_provider.token = sign(
         claims_for(token_provider, query["nonce"][0], auth_time=stale), token_provider.keys[0]
@@ -271,10 +272,15 @@ def test_the_same_subject_in_two_tenants_is_two_people(client, world, token_prov
     client.post("/logout/")
     query = parse_qs(urlsplit(start(client, "gus@globex.example")).query)
     token_provider.token = sign(
-        claims_for(token_provider, query["nonce"][0], aud=CLIENTS["globex"]["client_id"]),
+        claims_for(
+            token_provider,
+            query["nonce"][0],
+            aud=CLIENTS["globex"]["client_id"],
+            email="dave@globex.example",
+        ),
         token_provider.keys[0],
     )
-    come_back(client, query["state"][0])
+    assert come_back(client, query["state"][0]).status_code == 302
 
     acme_person = User.objects.get(
         identities__tenant=world.tenant_a, identities__subject="dave-sub"
@@ -292,3 +298,91 @@ def test_two_tenants_cannot_share_one_client_of_one_provider(world, token_provid
 
     with pytest.raises(ValidationError, match="Another tenant uses this client"):
         configure(world.tenant_b, token_provider.issuer, domains=["globex.example"])
+
+
+def test_a_nonce_wrapped_in_a_list_is_refused(client, token_provider, acme):
+    refused(
+        client,
+        token_provider,
+        lambda nonce: sign(
+            claims_for(token_provider, nonce, nonce=[nonce]), token_provider.keys[0]
+        ),
+        "nonce mismatch",
+    )
+
+
+def test_first_sign_ins_outside_the_tenants_domains_create_nobody(client, token_provider, acme):
+    refused(
+        client,
+        token_provider,
+        lambda nonce: sign(
+            claims_for(token_provider, nonce, email="ceo@othercorp.example"), token_provider.keys[0]
+        ),
+        "e-mail missing, unverified or outside the tenant's domains",
+    )
+    refused(
+        client,
+        token_provider,
+        lambda nonce: sign(
+            claims_for(token_provider, nonce, email_verified=False), token_provider.keys[0]
+        ),
+        "e-mail missing, unverified or outside the tenant's domains",
+    )
+
+
+def test_a_new_issuer_does_not_inherit_the_old_ones_people(
+    client, world, token_provider, second_provider, acme
+):
+    state, nonce = begin(client)
+    token_provider.token = sign(claims_for(token_provider, nonce), token_provider.keys[0])
+    come_back(client, state)
+    first = User.objects.get(username="dave@acme.example")
+    client.post("/logout/")
+
+    # The tenant's admin points the tenant at another provider that also says "dave-sub".
+    acme.issuer = second_provider.issuer
+    acme.save()
+    state, nonce = begin(client)
+    second_provider.token = sign(claims_for(second_provider, nonce), second_provider.keys[0])
+    come_back(client, state)
+
+    signed_in = User.objects.get(pk=client.session["_auth_user_id"])
+    assert signed_in != first
+    assert signed_in.username == "dave-2@acme.example"
+
+
+def test_the_providers_sign_in_time_is_how_fresh_the_session_is(client, token_provider, acme):
+    state, nonce = begin(client)
+    an_hour_ago = int(time.time()) - 3600
+    token_provider.token = sign(
+        claims_for(token_provider, nonce, auth_time=an_hour_ago), token_provider.keys[0]
+    )
+    come_back(client, state)
+
+    assert client.session[AUTHENTICATED_AT] == an_hour_ago
+
+
+def test_a_client_secret_sealed_under_an_old_key_gets_the_neutral_page(
+    client, token_provider, acme, settings
+):
+    settings.SEALING_KEYS = ["a-new-sealing-key"]
+    state, nonce = begin(client)
+    token_provider.token = sign(claims_for(token_provider, nonce), token_provider.keys[0])
+
+    assert come_back(client, state).status_code == 403
+    assert AuditEvent.objects.filter(
+        action="login.sso_failed",
+        detail="client secret sealed under another key: enter it again",
+    ).exists()
+
+
+def test_switching_the_provider_off_ends_its_sessions(client, token_provider, acme):
+    state, nonce = begin(client)
+    token_provider.token = sign(claims_for(token_provider, nonce), token_provider.keys[0])
+    come_back(client, state)
+    assert client.get("/").status_code == 200
+
+    acme.enabled = False
+    acme.save()
+
+    assert client.get("/")["Location"].startswith("/login/")

@@ -14,8 +14,12 @@ import pytest
 from django.conf import settings
 from django_otp.oath import TOTP
 
+from accounts.models import IdentityProvider
+from accounts.providers import save_provider
+from audit.records import RequestMeta
 from tests.conftest import PASSWORD
 from tests.factories import MembershipFactory, UserFactory
+from tests.servers import identity_provider, identity_provider_missing
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -229,3 +233,94 @@ def test_bob_asks_dave_approves_bob_opens_the_console_and_ends_it(
     response = refused.goto(link)
     assert response.status == 403
     assert "access for bob ended at" in refused.content()
+
+
+# --- passkeys and the company account ------------------------------------------------------
+
+
+def virtual_authenticator(page):
+    """Chromium's virtual authenticator (the DevTools WebAuthn domain): a platform passkey
+    that verifies the user and answers at once."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    added = cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
+    return cdp, added["authenticatorId"]
+
+
+def test_bob_adds_a_passkey_and_signs_in_with_it(context, live_server, world, settings):
+    # WebAuthn needs a domain name: the live server is at http://localhost:PORT.
+    settings.OTP_WEBAUTHN_RP_ID = "localhost"
+    settings.OTP_WEBAUTHN_ALLOWED_ORIGINS = [live_server.url]
+    page = context.new_page()
+    cdp, authenticator = virtual_authenticator(page)
+    sign_in(page, "bob")
+    page.wait_for_selector("text=Signed in as")
+
+    page.goto("/account/two-factor/")
+    page.click("#passkey-register-button")
+    # The page shows itself again: the recovery codes of a first passkey, then the passkey.
+    page.wait_for_selector("#recovery-codes")
+    assert len(page.locator("#recovery-codes li").all()) == 10
+    assert page.locator("input[name=name]").input_value() == "Passkey 1"
+    page.fill("input[name=name]", "This laptop")
+    page.click("button:has-text('Rename')")
+    page.wait_for_selector("text=Passkey renamed.")
+    shot(page, "passkeys")
+    stored = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})
+    assert len(stored["credentials"]) == 1
+
+    page.click("button:has-text('Sign out')")
+    sign_in(page, "bob")
+    page.wait_for_selector("#passkey-verification-button")
+    shot(page, "passkey-sign-in")
+    page.click("#passkey-verification-button")
+    page.wait_for_url(f"{live_server.url}/")
+    page.wait_for_selector("h1:has-text('My AWS roles')")
+
+
+def test_dave_signs_in_with_his_company_account(context, live_server, world, settings, tmp_path):
+    missing = identity_provider_missing()
+    if missing:
+        pytest.skip(missing)
+    settings.DEBUG = True  # the provider is plain http on loopback
+    client = {
+        "client_id": "acme-portal",
+        "client_secret": "acme-client-secret",
+        "redirect_uris": [f"{live_server.url}/login/oidc/callback/"],
+    }
+    dave = {"password": "dave-at-idp", "email": "dave@acme.example", "groups": ["aws-admins"]}
+    with identity_provider(tmp_path, clients=[client], accounts={"dave-sub": dave}) as issuer:
+        provider = IdentityProvider(
+            tenant=world.tenant_a, issuer=issuer, client_id="acme-portal", groups_claim="groups"
+        )
+        save_provider(
+            provider=provider,
+            client_secret="acme-client-secret",
+            domains=["acme.example"],
+            actor=None,
+            meta=RequestMeta(),
+        )
+        page = context.new_page()
+        page.goto("/login/")
+        page.fill("#id_email", "dave@acme.example")
+        shot(page, "sign-in-company")
+        page.click("button:has-text('Continue')")
+        page.wait_for_url(f"{issuer}/**")
+        page.fill("input[name=login]", "dave-sub")
+        page.fill("input[name=password]", "dave-at-idp")
+        page.click("button:has-text('Sign in')")
+        page.wait_for_url(f"{live_server.url}/")
+        page.wait_for_selector("text=Signed in as")
+        assert "dave@acme.example" in page.inner_text("header")

@@ -233,3 +233,49 @@ def test_an_upgrade_from_the_last_release_keeps_every_grant_standing():
     out = StringIO()
     call_command("verify_audit", stdout=out)
     assert out.getvalue().startswith(f"audit trail intact: {TRAIL + 1} record(s)")
+
+
+# The release before sign-in through identity providers and passkeys.
+BEFORE_SSO = [
+    ("accounts", "0005_scoped_managers"),
+    ("audit", "0003_access_request_actions"),
+    ("federation", "0011_access_on_request"),
+    ("access", "0001_initial"),
+    ("otp_totp", "0003_add_timestamps"),
+    ("sessions", "0001_initial"),
+]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upgrade_to_identity_providers_keeps_people_teams_sessions_and_the_trail():
+    from django.contrib.sessions.backends.db import SessionStore
+
+    try:
+        apps = migrate(BEFORE_SSO)
+        fill_as_the_last_release(apps)
+        person = apps.get_model("accounts", "User")._default_manager.get(username="person3")
+        session = SessionStore()
+        session.update(
+            {
+                "_auth_user_id": str(person.pk),
+                "_auth_user_backend": "django.contrib.auth.backends.ModelBackend",
+                "_auth_user_hash": "",
+            }
+        )
+        session.create()
+        migrate(latest())
+    finally:
+        migrate(latest())
+
+    from accounts.models import Team, User
+
+    assert User.objects.count() == 20
+    team = Team.objects.unscoped("test").get(name="ops")
+    assert team.provider_group == "" and team.members.count() == 5
+    kept = SessionStore(session_key=session.session_key).load()
+    assert kept["_auth_user_backend"] == "accounts.backends.PasswordBackend"
+    assert kept["_auth_user_id"] == str(person.pk)
+    record("login.sso", detail="after the upgrade")
+    out = StringIO()
+    call_command("verify_audit", stdout=out)
+    assert out.getvalue().startswith(f"audit trail intact: {TRAIL + 1} record(s)")

@@ -1,3 +1,4 @@
+import argparse
 import sys
 
 from django.core.exceptions import ValidationError
@@ -33,24 +34,19 @@ class Command(BaseCommand):
             metavar="DOMAIN",
             help="an e-mail domain whose people sign in here (repeat for several)",
         )
-        parser.add_argument("--groups-claim", default="", help="the claim that lists groups")
-        parser.add_argument("--scopes", default="", help="extra scopes, e.g. 'groups'")
-        parser.add_argument(
-            "--allow-passwords",
-            action="store_true",
-            help="people of this provider may also sign in with a portal password",
-        )
-        parser.add_argument(
-            "--trust-idp-mfa",
-            action="store_true",
-            help="count the provider's second factor when the ID token's amr shows one",
-        )
-        parser.add_argument(
-            "--no-create-people",
-            action="store_true",
-            help="do not create people at their first sign-in",
-        )
-        parser.add_argument("--disable", action="store_true", help="switch the provider off")
+        parser.add_argument("--groups-claim", help="the claim that lists groups")
+        parser.add_argument("--scopes", help="extra scopes, e.g. 'groups'")
+        # On, off, or (not given) as they are: running the command again changes only what
+        # it names.
+        for flag, field, text in [
+            ("allow-passwords", "allow_passwords", "people may also use a portal password"),
+            ("trust-idp-mfa", "trust_provider_mfa", "count the provider's second factor (amr)"),
+            ("create-people", "create_people", "create people at their first sign-in"),
+            ("enabled", "enabled", "the provider signs people in"),
+        ]:
+            parser.add_argument(
+                f"--{flag}", dest=field, action=argparse.BooleanOptionalAction, help=text
+            )
         parser.add_argument(
             "--portal-url",
             default="https://portal.example.com",
@@ -70,12 +66,10 @@ class Command(BaseCommand):
         issuer = options["issuer"].strip()
         provider.issuer = issuer
         provider.client_id = options["client_id"]
-        provider.extra_scopes = options["scopes"]
-        provider.groups_claim = options["groups_claim"]
-        provider.allow_passwords = options["allow_passwords"]
-        provider.trust_provider_mfa = options["trust_idp_mfa"]
-        provider.create_people = not options["no_create_people"]
-        provider.enabled = not options["disable"]
+        for field in providers.SETTINGS:
+            value = options.get("scopes" if field == "extra_scopes" else field)
+            if value is not None:
+                setattr(provider, field, value)
         try:
             providers.check_issuer(issuer)
             domains = providers.parse_domains(options["domain"], provider=provider)

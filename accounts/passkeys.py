@@ -1,0 +1,114 @@
+"""Passkeys (WebAuthn) as a second factor beside the authenticator app, through
+django-otp-webauthn: its ceremonies and browser script, with the portal's rules around them.
+
+- The relying party is WEBAUTHN_RP_ID and the allowed origins WEBAUTHN_ORIGINS (settings).
+- Registering one needs a signed-in person who has no second factor yet, or has used theirs
+  in this session (the library refuses the rest). A first passkey comes with recovery codes.
+- Using one after the password verifies the session like a code does; using one after
+  proving the first factor again (accounts.views.reauthenticate) re-authenticates.
+"""
+
+import time
+from typing import Any
+
+from django.urls import path
+from django.views.i18n import JavaScriptCatalog
+from django_otp_webauthn import views as webauthn_views
+from django_otp_webauthn.helpers import WebAuthnHelper
+from django_otp_webauthn.models import WebAuthnCredential
+
+from accounts import mfa
+from audit.models import AuditEvent
+from audit.records import RequestMeta, record_for_person
+
+# Recovery codes made with a first passkey, shown once on the two-factor page.
+NEW_RECOVERY_CODES = "portcullis_new_recovery_codes"
+NAME_MAX = 64
+
+
+class PasskeyHelper(WebAuthnHelper):
+    def create_credential(self, user: Any, *args: Any, **kwargs: Any) -> Any:
+        device = super().create_credential(user, *args, **kwargs)
+        device.name = f"Passkey {passkeys_of(user).count() + 1}"
+        return device
+
+
+def passkeys_of(user: Any) -> Any:
+    return WebAuthnCredential.objects.filter(user=user, confirmed=True).order_by("created_at")
+
+
+def rename(user: Any, passkey_id: Any, name: str) -> bool:
+    name = " ".join(name.split())[:NAME_MAX]
+    if not name:
+        return False
+    return bool(passkeys_of(user).filter(pk=passkey_id).update(name=name))
+
+
+def remove(user: Any, passkey_id: Any) -> str | None:
+    """Remove one of the person's passkeys; returns its name (None when there is none)."""
+    passkey = passkeys_of(user).filter(pk=passkey_id).first()
+    if passkey is None:
+        return None
+    passkey.delete()
+    if not mfa.has_second_factor(user, besides_recovery_codes=True):
+        # Recovery codes alone are no second factor: they go with the last one.
+        mfa.remove_second_factor(user)
+    return str(passkey.name)
+
+
+class RegisterPasskey(webauthn_views.CompleteCredentialRegistrationView):
+    def post(self, *args: Any, **kwargs: Any) -> Any:
+        user = self.request.user
+        first = not mfa.has_second_factor(user)
+        response = super().post(*args, **kwargs)
+        if response.status_code == 200:
+            if first:
+                self.request.session[NEW_RECOVERY_CODES] = mfa.new_recovery_codes(user)
+                mfa.mark_authenticated(self.request)
+            name = passkeys_of(user).last().name
+            record_for_person(
+                AuditEvent.Action.MFA_ENROLLED,
+                actor=user,
+                meta=RequestMeta.from_request(self.request),
+                detail=f"passkey added: {name}",
+            )
+        return response
+
+
+class UsePasskey(webauthn_views.CompleteCredentialAuthenticationView):
+    def complete_auth(self, device: Any) -> Any:
+        verifying = not self.request.user.is_verified()
+        again_at = self.request.session.pop(mfa.FIRST_FACTOR_AGAIN_AT, 0)
+        super().complete_auth(device)
+        if verifying or time.time() - again_at < mfa.SECOND_STEP_SECONDS:
+            mfa.mark_authenticated(self.request)
+
+
+# Under the library's own names, which its browser script is configured with.
+urlpatterns = [
+    path(
+        "registration/begin/",
+        webauthn_views.BeginCredentialRegistrationView.as_view(),
+        name="credential-registration-begin",
+    ),
+    path(
+        "registration/complete/",
+        RegisterPasskey.as_view(),
+        name="credential-registration-complete",
+    ),
+    path(
+        "authentication/begin/",
+        webauthn_views.BeginCredentialAuthenticationView.as_view(),
+        name="credential-authentication-begin",
+    ),
+    path(
+        "authentication/complete/",
+        UsePasskey.as_view(),
+        name="credential-authentication-complete",
+    ),
+    path(
+        "jsi18n/",
+        JavaScriptCatalog.as_view(packages=["django_otp_webauthn"]),
+        name="js-i18n-catalog",
+    ),
+]

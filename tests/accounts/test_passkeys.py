@@ -1,0 +1,183 @@
+"""Passkeys as a second factor: register, name, remove, sign in; recovery codes still work.
+
+The passkey here is a software authenticator (tests/accounts/softkey.py) answering the
+portal's real WebAuthn ceremonies; the browser suite does the same with Chromium's."""
+
+import re
+import time
+
+import pytest
+from django_otp_webauthn.models import WebAuthnCredential
+
+from accounts import mfa
+from audit.models import AuditEvent
+from core.sessions import AUTHENTICATED_AT
+from tests.accounts.softkey import SoftKey, register, use
+from tests.accounts.test_second_factor import enrol, sign_in
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def codes_on(page):
+    return re.findall(r"<li>([0-9a-z]{8})</li>", page.content.decode())
+
+
+def age_session(client, seconds):
+    session = client.session
+    session[AUTHENTICATED_AT] = time.time() - seconds
+    session.save()
+
+
+@pytest.fixture
+def bob_with_passkey(client, world):
+    """Bob signed in, with a passkey as his only second factor; yields (key, codes)."""
+    sign_in(client, "bob")
+    key = SoftKey()
+    assert register(client, key).status_code == 200
+    codes = codes_on(client.get("/account/two-factor/"))
+    return key, codes
+
+
+def test_a_first_passkey_turns_the_second_factor_on_with_recovery_codes(
+    client, world, bob_with_passkey
+):
+    key, codes = bob_with_passkey
+
+    passkey = WebAuthnCredential.objects.get(user=world.bob)
+    assert passkey.name == "Passkey 1"
+    assert len(codes) == 10 and mfa.recovery_codes_left(world.bob) == 10
+    # Shown once: the next visit lists the passkey, not the codes.
+    page = client.get("/account/two-factor/")
+    assert codes_on(page) == [] and b"Passkey 1" in page.content
+    assert AuditEvent.objects.filter(
+        action="mfa.enrolled", actor=world.bob, detail="passkey added: Passkey 1"
+    ).exists()
+
+
+def test_after_the_password_the_passkey_is_asked_for_and_signs_in(client, world, bob_with_passkey):
+    key, _ = bob_with_passkey
+    client.post("/logout/")
+    sign_in(client, "bob")
+
+    assert client.get("/")["Location"].startswith("/login/verify/")
+    page = client.get("/login/verify/?next=/tokens/")
+    assert b"Use a passkey" in page.content and b"Enter one of your recovery codes" in page.content
+
+    used = use(client, key, next_url="/tokens/")
+
+    assert used.status_code == 200 and used.json()["redirect_url"] == "/tokens/"
+    assert client.get("/").status_code == 200
+
+
+def test_someone_elses_passkey_does_not_sign_in(client, world, bob_with_passkey):
+    client.post("/logout/")
+    sign_in(client, "bob")
+
+    stranger = use(client, SoftKey())
+
+    assert stranger.status_code in (403, 404)
+    assert client.get("/")["Location"].startswith("/login/verify/")
+
+
+def test_a_recovery_code_still_signs_in(client, world, bob_with_passkey):
+    _, codes = bob_with_passkey
+    client.post("/logout/")
+    sign_in(client, "bob")
+
+    done = client.post("/login/verify/", {"recovery_code": codes[0], "next": "/"})
+
+    assert done["Location"] == "/"
+    assert client.get("/").status_code == 200
+    assert mfa.recovery_codes_left(world.bob) == 9
+
+
+def test_passkeys_are_named_and_renamed_by_their_owner_only(client, world, bob_with_passkey):
+    passkey = WebAuthnCredential.objects.get(user=world.bob)
+
+    client.post(
+        "/account/two-factor/",
+        {"action": "rename-passkey", "passkey": passkey.pk, "name": "  Work   laptop "},
+    )
+    passkey.refresh_from_db()
+    assert passkey.name == "Work laptop"
+
+    client.post("/logout/")
+    client.force_login(world.carol)
+    client.post(
+        "/account/two-factor/", {"action": "rename-passkey", "passkey": passkey.pk, "name": "x"}
+    )
+    passkey.refresh_from_db()
+    assert passkey.name == "Work laptop"
+
+
+def test_a_second_passkey_needs_the_first_used_in_this_session(client, world, bob_with_passkey):
+    key, _ = bob_with_passkey
+    client.post("/logout/")
+    sign_in(client, "bob")
+
+    # Password alone: the library refuses to add another passkey.
+    assert register(client, SoftKey()).status_code == 403
+    use(client, key)
+    assert register(client, SoftKey()).status_code == 200
+    assert list(
+        WebAuthnCredential.objects.filter(user=world.bob).values_list("name", flat=True)
+    ) == ["Passkey 1", "Passkey 2"]
+
+
+def test_removing_a_passkey_needs_a_fresh_factor(client, world, bob_with_passkey):
+    key, _ = bob_with_passkey
+    register(client, second := SoftKey())
+    first = WebAuthnCredential.objects.filter(user=world.bob).first()
+    age_session(client, 3600)
+
+    stale = client.post("/account/two-factor/", {"action": "remove-passkey", "passkey": first.pk})
+
+    assert stale["Location"].startswith("/login/confirm/")
+    assert WebAuthnCredential.objects.filter(pk=first.pk).exists()
+
+    # Confirmed again (the password, then the other passkey), it goes.
+    step = client.post("/login/confirm/", {"password": PASSWORD, "next": "/account/two-factor/"})
+    assert step["Location"].startswith("/login/confirm/")
+    assert b"Use a passkey" in client.get(step["Location"]).content
+    assert use(client, second, next_url="/account/two-factor/").status_code == 200
+    assert time.time() - client.session[AUTHENTICATED_AT] < 30
+
+    gone = client.post("/account/two-factor/", {"action": "remove-passkey", "passkey": first.pk})
+
+    assert gone["Location"] == "/account/two-factor/"
+    assert not WebAuthnCredential.objects.filter(pk=first.pk).exists()
+    assert AuditEvent.objects.filter(action="mfa.removed", detail="passkey removed: Passkey 1")
+
+
+def test_removing_the_last_passkey_turns_the_second_factor_off(client, world, bob_with_passkey):
+    passkey = WebAuthnCredential.objects.get(user=world.bob)
+
+    client.post("/account/two-factor/", {"action": "remove-passkey", "passkey": passkey.pk})
+
+    assert not mfa.has_second_factor(world.bob)
+    assert mfa.recovery_codes_left(world.bob) == 0
+
+
+def test_a_passkey_and_an_authenticator_app_live_side_by_side(client, world):
+    sign_in(client, "alice")
+    device, codes = enrol(client, world.alice)
+    key = SoftKey()
+
+    assert register(client, key).status_code == 200
+    # Recovery codes are not replaced by a second factor that is not the first.
+    assert mfa.recovery_codes_left(world.alice) == len(codes)
+    page = client.get("/account/two-factor/")
+    assert b"Authenticator app: on" in page.content and b"Passkey 1" in page.content
+
+    client.post("/logout/")
+    sign_in(client, "alice")
+    assert use(client, key).status_code == 200
+    assert client.get("/admin/").status_code == 200
+
+
+def test_an_operator_reset_removes_passkeys_too(client, world, bob_with_passkey):
+    mfa.remove_second_factor(world.bob)
+
+    assert not WebAuthnCredential.objects.filter(user=world.bob).exists()
+    assert not mfa.has_second_factor(world.bob)
