@@ -14,8 +14,9 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@rm -f $(VENV)/.installed-* && touch $@
 
-## run: the sandbox AWS, the demo (bob / bobpassword) and the portal at http://127.0.0.1:8000
-run: install
+## run: the sandbox AWS, the demo (bob / bobpassword; with Node.js also a local identity
+## provider for dave@example.com) and the portal at http://127.0.0.1:8000
+run: install idp
 	scripts/dev-server
 
 # The tests' OpenID provider (Node.js, tests/idp): installed when npm is here; without it

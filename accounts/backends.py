@@ -36,6 +36,11 @@ class PasswordBackend(ModelBackend):
                 raise PermissionDenied
         return super().authenticate(request, username=username, password=password, **kwargs)
 
+    def get_user(self, user_id):
+        # A password session ends once the person's provider stops allowing passwords.
+        user = super().get_user(user_id)
+        return None if user is None or passwords_off_for(user) else user
+
 
 class ProviderBackend(ModelBackend):
     """The sessions of people who signed in through their tenant's identity provider

@@ -47,6 +47,14 @@ class LockoutHandler(AxesDatabaseHandler):
         """How many of the lockout rules this sign-in breaks now (AXES_FAILURE_LIMIT is 1,
         so any one locks). A person's lock holds wherever they sign in from."""
         window = {"attempt_time__gte": get_cool_off_threshold(request)}
+        from_here = AccessAttempt.objects.filter(
+            ip_address=request.axes_ip_address, **window
+        ).aggregate(failures=Sum("failures_since_start"))["failures"]
+        address_locked = (from_here or 0) >= settings.LOGIN_ADDRESS_FAILURE_LIMIT
+        if not get_client_username(request, credentials):
+            # A failure that names nobody (a forged sign-in callback) counts against its
+            # address only: as a "person" named "" it would lock everyone out.
+            return int(address_locked)
         per_address = [
             failures
             for _, failures in AccessAttempt.objects.filter(
@@ -56,14 +64,11 @@ class LockoutHandler(AxesDatabaseHandler):
             .annotate(Sum("failures_since_start"))
             .order_by()
         ]
-        from_here = AccessAttempt.objects.filter(
-            ip_address=request.axes_ip_address, **window
-        ).aggregate(failures=Sum("failures_since_start"))["failures"]
         return sum(
             [
                 max(per_address, default=0) >= settings.LOGIN_FAILURE_LIMIT,
                 sum(per_address) >= settings.LOGIN_FAILURE_LIMIT_ANYWHERE,
-                (from_here or 0) >= settings.LOGIN_ADDRESS_FAILURE_LIMIT,
+                address_locked,
             ]
         )
 

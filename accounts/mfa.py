@@ -14,7 +14,7 @@ import segno
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django_otp import devices_for_user, user_has_device
+from django_otp import DEVICE_ID_SESSION_KEY, devices_for_user, user_has_device
 from django_otp import login as otp_login
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -62,9 +62,25 @@ SECOND_STEP_SECONDS = 300
 
 
 def mark_authenticated(request):
-    """The person just proved who they are: a new session key, and a fresh clock."""
+    """The person just proved who they are, both factors (the password or a new sign-in at
+    their provider, and their second factor when they have one): a new session key, and a
+    fresh clock for re-authentication. A second factor alone moves no clock: it would let
+    someone holding an old session (and their own new authenticator) pass for fresh."""
     request.session.cycle_key()
     request.session[AUTHENTICATED_AT] = time.time()
+
+
+def keep_verified(request):
+    """After one of the person's second factors is removed: the session stays verified
+    with another one (the person proved themselves to remove it), or none is left."""
+    remaining = [
+        device
+        for device in devices_for_user(request.user, confirmed=True)
+        if not isinstance(device, StaticDevice)
+    ] or list(devices_for_user(request.user, confirmed=True))
+    current = request.session.get(DEVICE_ID_SESSION_KEY)
+    if remaining and current not in {device.persistent_id for device in remaining}:
+        otp_login(request, remaining[0])
 
 
 def recently_authenticated(request):
@@ -115,7 +131,7 @@ def verify_code(request, code):
             waits.append((info or {}).get("locked_until") or timezone.now())
         elif device.verify_token(code):
             otp_login(request, device)
-            mark_authenticated(request)
+            request.session.cycle_key()
             return device
     if waits:
         seconds = math.ceil((max(waits) - timezone.now()).total_seconds())
@@ -163,7 +179,7 @@ def confirm_enrolment(request, code):
         codes = new_recovery_codes(request.user)
     del request.session[ENROLMENT_KEY]
     otp_login(request, device)
-    mark_authenticated(request)
+    request.session.cycle_key()
     return codes
 
 

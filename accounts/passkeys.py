@@ -29,7 +29,10 @@ NAME_MAX = 64
 class PasskeyHelper(WebAuthnHelper):
     def create_credential(self, user: Any, *args: Any, **kwargs: Any) -> Any:
         device = super().create_credential(user, *args, **kwargs)
-        device.name = f"Passkey {passkeys_of(user).count() + 1}"
+        taken = set(passkeys_of(user).values_list("name", flat=True))
+        device.name = next(
+            f"Passkey {n}" for n in range(1, len(taken) + 2) if f"Passkey {n}" not in taken
+        )
         return device
 
 
@@ -37,16 +40,27 @@ def passkeys_of(user: Any) -> Any:
     return WebAuthnCredential.objects.filter(user=user, confirmed=True).order_by("created_at")
 
 
+def _one_of(user: Any, passkey_id: Any) -> Any:
+    """The person's passkey with that id (a form field: anything may come), or None."""
+    passkey_id = str(passkey_id or "")
+    if not passkey_id.isdigit() or len(passkey_id) > 18:
+        return None
+    return passkeys_of(user).filter(pk=int(passkey_id)).first()
+
+
 def rename(user: Any, passkey_id: Any, name: str) -> bool:
     name = " ".join(name.split())[:NAME_MAX]
-    if not name:
+    passkey = _one_of(user, passkey_id)
+    if not name or passkey is None:
         return False
-    return bool(passkeys_of(user).filter(pk=passkey_id).update(name=name))
+    passkey.name = name
+    passkey.save(update_fields=["name"])
+    return True
 
 
 def remove(user: Any, passkey_id: Any) -> str | None:
     """Remove one of the person's passkeys; returns its name (None when there is none)."""
-    passkey = passkeys_of(user).filter(pk=passkey_id).first()
+    passkey = _one_of(user, passkey_id)
     if passkey is None:
         return None
     passkey.delete()
@@ -64,7 +78,7 @@ class RegisterPasskey(webauthn_views.CompleteCredentialRegistrationView):
         if response.status_code == 200:
             if first:
                 self.request.session[NEW_RECOVERY_CODES] = mfa.new_recovery_codes(user)
-                mfa.mark_authenticated(self.request)
+                self.request.session.cycle_key()
             name = passkeys_of(user).last().name
             record_for_person(
                 AuditEvent.Action.MFA_ENROLLED,
@@ -77,11 +91,13 @@ class RegisterPasskey(webauthn_views.CompleteCredentialRegistrationView):
 
 class UsePasskey(webauthn_views.CompleteCredentialAuthenticationView):
     def complete_auth(self, device: Any) -> Any:
-        verifying = not self.request.user.is_verified()
         again_at = self.request.session.pop(mfa.FIRST_FACTOR_AGAIN_AT, 0)
         super().complete_auth(device)
-        if verifying or time.time() - again_at < mfa.SECOND_STEP_SECONDS:
+        if time.time() - again_at < mfa.SECOND_STEP_SECONDS:
+            # The second step of re-authenticating: both factors, just now.
             mfa.mark_authenticated(self.request)
+        else:
+            self.request.session.cycle_key()
 
 
 # Under the library's own names, which its browser script is configured with.

@@ -251,7 +251,9 @@ def two_factor(request):
     if request.method == "POST":
         action = request.POST.get("action")
         has_app = mfa.has_authenticator_app(user)
-        if action == "confirm" and not has_app:
+        # Adding a factor beside one the person has takes that one, in this session.
+        may_add = user.is_verified() or not mfa.has_second_factor(user)
+        if action == "confirm" and not has_app and may_add:
             codes = mfa.confirm_enrolment(request, request.POST.get("code", ""))
             if codes:
                 context["recovery_codes"] = codes
@@ -283,6 +285,7 @@ def two_factor(request):
                 context["recovery_codes"] = mfa.new_recovery_codes(user)
             elif action == "remove" and has_app:
                 mfa.remove_authenticator_app(user)
+                mfa.keep_verified(request)
                 record_for_person(
                     AuditEvent.Action.MFA_REMOVED,
                     actor=user,
@@ -292,15 +295,17 @@ def two_factor(request):
                 messages.success(request, "The authenticator app is off.")
                 return redirect("two-factor")
         elif action == "rename-passkey":
-            if passkeys.rename(user, request.POST.get("passkey"), request.POST.get("name", "")):
-                messages.success(request, "Passkey renamed.")
-            else:
+            name = request.POST.get("name", "")
+            if not name.strip():
                 messages.error(request, "Give the passkey a name.")
+            elif passkeys.rename(user, request.POST.get("passkey"), name):
+                messages.success(request, "Passkey renamed.")
             return redirect("two-factor")
         elif action == "remove-passkey":
             if not _fresh(request):
                 return _again_first(request)
             name = passkeys.remove(user, request.POST.get("passkey"))
+            mfa.keep_verified(request)
             if name:
                 record_for_person(
                     AuditEvent.Action.MFA_REMOVED,
@@ -351,6 +356,7 @@ def reauthenticate(request):
             return response
     context = {
         "needs_code": mfa.has_second_factor(user),
+        "has_app": mfa.has_authenticator_app(user),
         "has_passkeys": mfa.passkeys_left(user),
         "next": _next(request),
         "provider": provider,
@@ -365,6 +371,7 @@ def _confirm_with_code(request):
     device, locked = _checked_code(request, wrong=WRONG_CODE)
     if device:
         request.session.pop(mfa.FIRST_FACTOR_AGAIN_AT, None)
+        mfa.mark_authenticated(request)
         return redirect(_next(request))
     return locked
 
@@ -395,4 +402,7 @@ def _confirm_with_password(request):
         # The password is right: now the code or the passkey, on the next page.
         return _second_step(request)
     device, locked = _checked_code(request, wrong="That did not match. Try again.")
-    return redirect(_next(request)) if device else locked
+    if not device:
+        return locked
+    mfa.mark_authenticated(request)
+    return redirect(_next(request))

@@ -13,7 +13,7 @@ from accounts import mfa
 from audit.models import AuditEvent
 from core.sessions import AUTHENTICATED_AT
 from tests.accounts.softkey import SoftKey, register, use
-from tests.accounts.test_second_factor import enrol, sign_in
+from tests.accounts.test_second_factor import code_for, enrol, offered_device, sign_in
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -181,3 +181,64 @@ def test_an_operator_reset_removes_passkeys_too(client, world, bob_with_passkey)
 
     assert not WebAuthnCredential.objects.filter(user=world.bob).exists()
     assert not mfa.has_second_factor(world.bob)
+
+
+def test_a_new_second_factor_does_not_make_an_old_session_fresh(client, world, bob_with_passkey):
+    """Someone holding Bob's old (verified) session adds their own authenticator app: that
+    proves nothing about the first factor, so removing Bob's passkey still asks for it."""
+    age_session(client, 3600)
+    before = client.session[AUTHENTICATED_AT]
+    client.get("/account/two-factor/")
+    offered = offered_device(client)
+    client.post("/account/two-factor/", {"action": "confirm", "code": code_for(offered)})
+    assert mfa.has_authenticator_app(world.bob)
+    assert client.session[AUTHENTICATED_AT] == before
+
+    passkey = WebAuthnCredential.objects.get(user=world.bob)
+    refused = client.post(
+        "/account/two-factor/", {"action": "remove-passkey", "passkey": passkey.pk}
+    )
+
+    assert refused["Location"].startswith("/login/confirm/")
+    assert WebAuthnCredential.objects.filter(pk=passkey.pk).exists()
+
+
+def test_a_second_factor_cannot_be_added_before_the_first_is_given(client, world, bob_with_passkey):
+    client.post("/logout/")
+    sign_in(client, "bob")  # the password only: the passkey is still to come
+    session = client.session
+    session[mfa.ENROLMENT_KEY] = "00" * 20
+    session.save()
+    offered = offered_device(client)
+
+    refused = client.post("/account/two-factor/", {"action": "confirm", "code": code_for(offered)})
+
+    assert refused["Location"].startswith("/login/verify/")
+    assert not mfa.has_authenticator_app(world.bob)
+    assert register(client, SoftKey()).status_code == 403
+
+
+def test_removing_the_factor_this_session_was_verified_with_keeps_it_verified(
+    client, world, bob_with_passkey
+):
+    key, _ = bob_with_passkey
+    register(client, SoftKey())
+    client.post("/logout/")
+    sign_in(client, "bob")
+    use(client, key)
+    used = WebAuthnCredential.objects.filter(user=world.bob).first()
+
+    client.post("/account/two-factor/", {"action": "remove-passkey", "passkey": used.pk})
+
+    assert not WebAuthnCredential.objects.filter(pk=used.pk).exists()
+    assert client.get("/").status_code == 200
+
+
+@pytest.mark.parametrize("bad", ["", "abc", "1e3", "9" * 40, "-1"])
+def test_a_passkey_id_that_is_no_id_changes_nothing(client, world, bob_with_passkey, bad):
+    for action in ["rename-passkey", "remove-passkey"]:
+        response = client.post(
+            "/account/two-factor/", {"action": action, "passkey": bad, "name": "x"}
+        )
+        assert response.status_code == 302
+    assert WebAuthnCredential.objects.get(user=world.bob).name == "Passkey 1"

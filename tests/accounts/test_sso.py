@@ -335,3 +335,29 @@ def test_the_providers_factor_does_not_count_for_someone_in_another_tenant(
     assert (
         "second factor counted" not in AuditEvent.objects.filter(action="login.sso").first().detail
     )
+
+
+def test_forged_callbacks_lock_out_their_address_only(client, acme_sso, settings):
+    settings.LOGIN_FAILURE_LIMIT = 3
+    for _ in range(5):
+        client.get("/login/oidc/callback/", {"state": "forged"}, REMOTE_ADDR="203.0.113.9")
+
+    elsewhere = client.__class__()
+    assert sign_in(elsewhere, "dave@acme.example", "dave-sub").status_code == 302
+
+
+def test_a_password_session_ends_when_the_provider_stops_allowing_passwords(
+    client, world, acme_sso
+):
+    acme_sso.allow_passwords = True
+    acme_sso.save()
+    ExternalIdentity.objects.create(
+        tenant=world.tenant_a, user=world.bob, issuer=acme_sso.issuer, subject="dave-sub"
+    )
+    client.post("/login/", {"username": "bob", "password": PASSWORD})
+    assert client.get("/").status_code == 200
+
+    acme_sso.allow_passwords = False
+    acme_sso.save()
+
+    assert client.get("/")["Location"].startswith("/login/")

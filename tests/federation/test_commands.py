@@ -238,3 +238,24 @@ def test_it_refuses_a_bad_approval_policy_and_writes_nothing(world, demo_role, a
     with pytest.raises(CommandError, match=message):
         run("grant", "bob", demo_role, "--tenant", "acme", *args)
     assert not RoleMapping.objects.exists()
+
+
+def test_the_demo_signs_example_corp_in_through_a_local_provider(sandbox, settings, monkeypatch):
+    from accounts.models import IdentityProvider, Team
+    from tests.accounts.conftest import TokenProvider
+
+    settings.DEBUG = True  # the local provider is plain http on loopback
+    provider = TokenProvider()
+    try:
+        for _ in range(2):  # as every `make run` does
+            monkeypatch.setattr("sys.stdin", io.StringIO("demo-client-secret\n"))
+            run("demo", "--identity-provider", provider.issuer)
+    finally:
+        provider.close()
+
+    configured = IdentityProvider.rows.get(tenant__slug="example-corp")
+    assert configured.client_secret() == "demo-client-secret"
+    assert list(configured.domains.values_list("domain", "approved")) == [("example.com", True)]
+    team = Team.rows.get(tenant__slug="example-corp", name="Sandbox admins")
+    assert team.provider_group == "aws-admins"
+    assert RoleMapping.objects.filter(team=team, active=True).count() == 1

@@ -1,9 +1,14 @@
 import json
+import sys
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from accounts.models import Membership, Tenant, User
+from accounts import providers
+from accounts.models import IdentityProvider, Membership, Team, Tenant, User
+from audit.records import RequestMeta
+from core.validation import describe
 from federation import aws, services
 from federation.models import RoleMapping
 
@@ -29,10 +34,10 @@ def demo_person(tenant, username):
     return person
 
 
-def grant_once(*, tenant, user, role_arn, label, **policy):
-    """A 12-hour grant of the role, unless the person already holds one."""
+def grant_once(*, tenant, role_arn, label, user=None, team=None, **policy):
+    """A 12-hour grant of the role, unless the person (or team) already holds one."""
     if RoleMapping.objects.filter(
-        tenant=tenant, user=user, role_arn=role_arn, active=True
+        tenant=tenant, user=user, team=team, role_arn=role_arn, active=True
     ).exists():
         return
     services.grant_role(
@@ -40,6 +45,7 @@ def grant_once(*, tenant, user, role_arn, label, **policy):
         actor_username="(demo)",
         tenant=tenant,
         user=user,
+        team=team,
         role_arn=role_arn,
         label=label,
         max_session_seconds=43200,
@@ -48,14 +54,52 @@ def grant_once(*, tenant, user, role_arn, label, **policy):
     )
 
 
+# The demo's company account: `make run` starts a local OpenID provider (tests/idp) with
+# this client, whose people sign in with addresses at the demo's domain.
+DEMO_CLIENT_ID = "portcullis-demo"
+DEMO_DOMAIN = "example.com"
+DEMO_GROUP = "aws-admins"
+
+
+def demo_identity_provider(tenant, *, issuer, client_secret, role_arn):
+    """Example Corp signs in through the local provider; its group aws-admins is the team
+    "Sandbox admins", which holds the sandbox administrator role."""
+    provider = IdentityProvider.rows.filter(tenant=tenant).first() or IdentityProvider(
+        tenant=tenant
+    )
+    provider.issuer, provider.client_id = issuer, DEMO_CLIENT_ID
+    provider.extra_scopes = provider.groups_claim = "groups"
+    provider.allow_passwords = provider.trust_provider_mfa = True
+    providers.save_provider(
+        provider=provider,
+        client_secret=client_secret,
+        domains=[DEMO_DOMAIN],
+        actor=None,
+        meta=RequestMeta(),
+    )
+    team, _ = Team.rows.get_or_create(
+        tenant=tenant, name="Sandbox admins", defaults={"provider_group": DEMO_GROUP}
+    )
+    grant_once(tenant=tenant, team=team, role_arn=role_arn, label="Sandbox administrator")
+
+
 class Command(BaseCommand):
     help = (
         "Seed the sandbox demo: tenant 'Example Corp', two roles in the sandbox AWS, "
         "bob / bobpassword with a 12-hour grant of one and the other on request, and "
-        "alice / alicepassword who approves. Refuses to run against real AWS."
+        "alice / alicepassword who approves. With --identity-provider, Example Corp also "
+        "signs in through that local provider. Refuses to run against real AWS."
     )
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--identity-provider",
+            metavar="ISSUER",
+            help="a local OpenID provider (make run starts one) whose client "
+            f"'{DEMO_CLIENT_ID}' has the secret given on standard input",
+        )
+
+    def handle(self, *args, identity_provider=None, **options):
         hosts = aws.endpoint_hosts()
         if not set(hosts) <= LOOPBACK:
             raise CommandError(
@@ -99,6 +143,14 @@ class Command(BaseCommand):
                 max_activation_seconds=4 * 3600,
                 break_glass=True,
             )
+        if identity_provider:
+            secret = sys.stdin.readline().strip()
+            try:
+                demo_identity_provider(
+                    tenant, issuer=identity_provider, client_secret=secret, role_arn=role_arn
+                )
+            except ValidationError as error:
+                raise CommandError(describe(error)) from None
         self.stderr.write(
             f"Demo ready: tenant {tenant.name} (external id {tenant.external_id}), "
             f"roles {role_arn} and {production_arn} (on request), users bob / bobpassword "
