@@ -3,17 +3,11 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator
 
 from accounts.models import MAX_SESSION_SECONDS, MIN_SESSION_SECONDS
+from core import humanize
 from federation.models import CONSOLE_SERVICES
 
 # Session lengths offered on the self-service page, cut at each grant's limit.
 DURATION_PRESETS = [900, 1800, 3600, 7200, 14400, 28800, 43200]
-
-
-def duration_label(seconds):
-    if seconds < 3600:
-        return f"{seconds // 60} minutes"
-    hours = seconds // 3600
-    return "1 hour" if hours == 1 else f"{hours} hours"
 
 
 def duration_choices(limit, presets=DURATION_PRESETS):
@@ -21,7 +15,7 @@ def duration_choices(limit, presets=DURATION_PRESETS):
     choices = [s for s in presets if s <= limit]
     if limit not in choices:
         choices.append(limit)
-    return [(s, duration_label(s)) for s in choices]
+    return [(s, humanize.duration(s)) for s in choices]
 
 
 class IssueForm(forms.Form):

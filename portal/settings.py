@@ -270,6 +270,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "access.context_processors.approvals_waiting",
             ],
+            # core is no app: its template filters are named here.
+            "libraries": {"units": "core.templatetags.units"},
         },
     },
 ]

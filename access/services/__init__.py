@@ -5,7 +5,6 @@ Each writes its audit record with its change and raises the portal's own excepti
 from access.services.requests import (
     cancel,
     decide,
-    describe_window,
     end_window,
     file_request,
     review,
@@ -14,7 +13,6 @@ from access.services.requests import (
 __all__ = [
     "cancel",
     "decide",
-    "describe_window",
     "end_window",
     "file_request",
     "review",

@@ -21,22 +21,13 @@ from access.services.sessions import end_sessions
 from accounts.models import MIN_SESSION_SECONDS, Membership, User
 from audit.models import AuditEvent
 from audit.records import RequestMeta, record, record_for_person
-from core import ratelimit
+from core import humanize, ratelimit
 from federation.models import MIN_ACTIVATION_SECONDS, RoleMapping
 from federation.services import GrantNotFound, InvalidChoice, RateLimited
 
 Action = AuditEvent.Action
 State = AccessRequest.State
 TICKET_MAX = 100
-
-
-def describe_window(seconds: int) -> str:
-    if seconds % 3600 == 0:
-        hours = seconds // 3600
-        return "1 hour" if hours == 1 else f"{hours} hours"
-    if seconds < 3600:
-        return f"{seconds // 60} minutes"
-    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
 def _about(request: AccessRequest) -> dict[str, Any]:
@@ -105,7 +96,7 @@ def _summary(request: AccessRequest) -> str:
     lines = [
         f"Role: {request.grant.label} ({request.grant.role_arn})",
         f"Tenant: {request.tenant.name}",
-        f"Window: {describe_window(request.seconds)}",
+        f"Window: {humanize.duration(request.seconds)}",
         f"Reason: {request.justification}",
     ]
     if request.ticket:
@@ -186,8 +177,8 @@ def file_request(
     problem = ""
     if not MIN_ACTIVATION_SECONDS <= seconds <= grant.max_activation_seconds:
         problem = (
-            f"Choose a window from {describe_window(MIN_ACTIVATION_SECONDS)} to "
-            f"{describe_window(grant.max_activation_seconds)}."
+            f"Choose a window from {humanize.duration(MIN_ACTIVATION_SECONDS)} to "
+            f"{humanize.duration(grant.max_activation_seconds)}."
         )
     elif not JUSTIFICATION_MIN <= len(justification) <= JUSTIFICATION_MAX:
         problem = (
@@ -219,7 +210,8 @@ def file_request(
         created_at=now,
         expires_at=now + timedelta(seconds=settings.ACCESS_REQUEST_TTL),
     )
-    detail = f"{describe_window(seconds)}{f', ticket {ticket}' if ticket else ''}: {justification}"
+    ticketed = f", ticket {ticket}" if ticket else ""
+    detail = f"{humanize.duration(seconds)}{ticketed}: {justification}"
     try:
         with transaction.atomic():
             _close_spent_window(user=user, grant=grant, now=now, meta=meta)
@@ -350,7 +342,7 @@ def _activate(
             subject=f"Access approved: {request.grant.label}",
             text=(
                 f"Your access to {request.grant.label} is open until "
-                f"{ends_at:%H:%M} UTC ({describe_window(request.seconds)})."
+                f"{ends_at:%H:%M} UTC ({humanize.duration(request.seconds)})."
             ),
             link="/",
         )
@@ -657,7 +649,7 @@ def expire(request: AccessRequest, *, now: datetime) -> bool:
             Action.REQUEST_EXPIRED,
             actor_username="(clock)",
             detail=(
-                f"#{request.pk} no decision within {describe_window(settings.ACCESS_REQUEST_TTL)}"
+                f"#{request.pk} no decision within {humanize.duration(settings.ACCESS_REQUEST_TTL)}"
             ),
             **_about(request),
         )

@@ -39,7 +39,7 @@ def test_it_shows_cli_credentials(client, world, bob_grant, sandbox):
     assert f"export AWS_ACCESS_KEY_ID={session.access_key_id}" in body
     assert f"aws_session_token = {session.session_token}" in body
     assert "[AcmeAdmin]" in body
-    assert "Valid for 3600 seconds" in body
+    assert "Valid for 1 hour" in body
     assert list(AuditEvent.objects.values_list("action", flat=True).order_by("id"))[-2:] == [
         "cli.requested",
         "cli.issued",

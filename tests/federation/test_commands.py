@@ -187,7 +187,7 @@ def test_it_seeds_the_demo_and_bob_opens_the_console(client, sandbox):
     assert RoleMapping.objects.count() == 2  # the second run added nothing
     assert client.post("/login/", {"username": "bob", "password": "bobpassword"}).status_code == 302
     response = client.post(f"/console/{grant.pk}/", {"duration": "43200"})
-    assert b"Session is valid for 43200 seconds" in response.content
+    assert b"Session is valid for 12 hours" in response.content
 
 
 def test_it_refuses_to_seed_the_demo_against_real_aws(sandbox, monkeypatch, settings):
