@@ -3,6 +3,7 @@ access, my requests, and the approver's queue."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -39,6 +40,16 @@ def my_roles(request):
     user = request.user
     now = timezone.now()
     grants = list(federation_services.usable_grants(user))
+    every = len(grants)
+    query = " ".join(request.GET.get("q", "").split())[:FILTER_MAX]
+    only = request.GET.get("role", "")
+    if only:
+        # A link to one role (/console/<id>/ and /cli/<id>/ land here): that role alone.
+        grants = [g for g in grants if only.isdigit() and str(g.pk) == only]
+        if not grants:
+            raise Http404("No such role is granted to you.")
+    if query:
+        grants = [g for g in grants if all(t in search_text(g) for t in query.casefold().split())]
     # Only people with an on-request grant have requests to look up.
     open_requests = (
         {r.grant_id: r for r in selectors.my_requests(user).open()}
@@ -46,6 +57,7 @@ def my_roles(request):
         else {}
     )
     for grant in grants:
+        search_text(grant)
         limit = federation_services.session_limit(grant)
         grant.access = None
         if grant.on_request:
@@ -69,7 +81,33 @@ def my_roles(request):
             offer_choices(grant, limit)
         else:
             grant.limit = 0
-    return roles_page(request, grants)
+    return roles_page(
+        request,
+        grants,
+        query=query,
+        only=bool(only),
+        every=every,
+        shown=len(grants),
+        filtered=bool(query or only),
+    )
+
+
+FILTER_MAX = 100
+
+
+def search_text(grant):
+    """What "Find a role" looks in: the label, the role's name and account, the tenant."""
+    if not hasattr(grant, "search_text"):
+        words = [
+            grant.label,
+            grant.role.name,
+            grant.role.account_id,
+            grant.account_alias,
+            grant.tenant.name,
+            grant.tenant.slug,
+        ]
+        grant.search_text = " ".join(w for w in words if w).casefold()
+    return grant.search_text
 
 
 @login_required

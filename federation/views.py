@@ -10,10 +10,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html_join
+from django.utils.http import urlencode
 from django.utils.text import slugify
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import mfa
 from accounts.models import Membership
@@ -127,12 +128,16 @@ def _result(request, template, issued):
 
 
 def _issuing_view(*, console, template):
-    """A POST-only view that issues a session and shows it on `template`."""
+    """A view that issues a session on POST and shows it on `template`. A GET (a bookmark,
+    a shared link, a reload after signing in) issues nothing: it shows the role on the
+    roles page, with its choices and buttons."""
 
     @sensitive_variables("issued")
-    @require_POST
+    @require_http_methods(["GET", "POST"])
     @login_required
     def view(request, mapping_id):
+        if request.method == "GET":
+            return redirect(f"{reverse('home')}?{urlencode({'role': mapping_id})}")
         if not mfa.recently_authenticated(request):
             # An old sign-in: prove it is still you first. Nothing is issued meanwhile.
             messages.info(request, "Confirm it is you before opening a new session.")

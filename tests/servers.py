@@ -30,7 +30,8 @@ def wait_until_up(url, process, log, seconds=20):
         try:
             requests.get(url, timeout=1)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
+            # Not listening yet, or (on a busy machine) not answering yet.
             time.sleep(0.1)
     raise RuntimeError(f"server did not answer within {seconds}s:\n{log.read_text()}")
 

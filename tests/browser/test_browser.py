@@ -324,3 +324,30 @@ def test_dave_signs_in_with_his_company_account(context, live_server, world, set
         page.wait_for_url(f"{live_server.url}/")
         page.wait_for_selector("text=Signed in as")
         assert "dave@acme.example" in page.inner_text("header")
+
+
+def test_bob_finds_a_role_as_he_types_and_follows_a_link_to_one(
+    context, live_server, world, bob_grant
+):
+    from federation import services
+
+    reader = services.grant_role(
+        actor=world.alice,
+        tenant=world.tenant_a,
+        user=world.bob,
+        role_arn=bob_grant.role_arn.replace("AcmeAdmin", "AcmeReader"),
+        label="Billing reader",
+        max_session_seconds=3600,
+    )
+    page = context.new_page()
+    sign_in(page, "bob")
+    page.wait_for_selector("#role-filter")
+    page.fill("#role-filter", "billing")
+    assert page.is_hidden(f"#role-{bob_grant.pk}") and page.is_visible(f"#role-{reader.pk}")
+    assert page.inner_text("#find-count") == "1 of 2 roles"
+    page.fill("#role-filter", "nothing like it")
+    assert page.is_visible("#no-match")
+
+    page.goto(f"/console/{reader.pk}/")
+    page.wait_for_selector("text=Showing one role")
+    assert page.locator("li.role").count() == 1

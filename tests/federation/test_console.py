@@ -190,7 +190,9 @@ def test_it_reaches_team_members_and_stops_when_they_leave(client, world, demo_r
 
 def test_it_only_issues_by_post(client, world, bob_grant, sandbox):
     client.force_login(world.bob)
-    assert client.get(f"/console/{bob_grant.pk}/").status_code == 405
+    # A GET (a bookmark) shows the role instead; PUT and the like are refused.
+    assert client.get(f"/console/{bob_grant.pk}/", follow=True).status_code == 200
+    assert client.put(f"/console/{bob_grant.pk}/").status_code == 405
     assert sandbox.calls["sts:AssumeRole"] == 0
 
 

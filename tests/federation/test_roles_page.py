@@ -1,0 +1,80 @@
+"""The roles page as people use it: find a role, and links to one role that open nothing."""
+
+import re
+
+import pytest
+
+from audit.models import AuditEvent
+from federation import services
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def two_roles(world, bob_grant, sandbox):
+    reader = services.grant_role(
+        actor=world.alice,
+        tenant=world.tenant_a,
+        user=world.bob,
+        role_arn=bob_grant.role_arn.replace("AcmeAdmin", "AcmeReader"),
+        label="Billing reader",
+        max_session_seconds=3600,
+    )
+    return bob_grant, reader
+
+
+def role_ids(page):
+    return [int(n) for n in re.findall(r'<li class="card role" id="role-(\d+)"', page)]
+
+
+@pytest.mark.parametrize("kind", ["console", "cli"])
+def test_a_link_to_a_role_shows_it_and_issues_nothing(client, world, two_roles, kind):
+    admin, reader = two_roles
+    client.force_login(world.bob)
+    issued_before = AuditEvent.objects.filter(action__endswith=".requested").count()
+
+    response = client.get(f"/{kind}/{reader.pk}/")
+
+    assert response.status_code == 302 and response["Location"] == f"/?role={reader.pk}"
+    page = client.get(response["Location"]).content.decode()
+    assert role_ids(page) == [reader.pk]
+    assert "Showing one role" in page and 'value="3600"' in page
+    assert AuditEvent.objects.filter(action__endswith=".requested").count() == issued_before
+
+
+def test_a_link_to_a_role_waits_for_the_sign_in(client, world, two_roles):
+    _, reader = two_roles
+
+    response = client.get(f"/console/{reader.pk}/")
+
+    assert response["Location"] == f"/login/?next=/console/{reader.pk}/"
+
+
+def test_a_link_to_someone_elses_role_is_not_found(client, world, two_roles):
+    _, reader = two_roles
+    client.force_login(world.carol)
+
+    assert client.get(f"/?role={reader.pk}").status_code == 404
+    assert client.get("/?role=abc").status_code == 404
+
+
+def test_find_a_role_by_label_role_account_or_tenant(client, world, two_roles):
+    admin, reader = two_roles
+    client.force_login(world.bob)
+
+    assert role_ids(client.get("/", {"q": "billing"}).content.decode()) == [reader.pk]
+    assert role_ids(client.get("/", {"q": "acmereader"}).content.decode()) == [reader.pk]
+    assert set(role_ids(client.get("/", {"q": "acme 123456789012"}).content.decode())) == {
+        admin.pk,
+        reader.pk,
+    }
+    page = client.get("/", {"q": "BILLING   reader"}).content.decode()
+    assert role_ids(page) == [reader.pk] and "1 of 2 roles" in page
+    nothing = client.get("/", {"q": "globex"}).content.decode()
+    assert role_ids(nothing) == [] and "No role matches" in nothing
+
+
+@pytest.mark.parametrize("q", ["x" * 5000, "\u202e<script>", "%00", "  "])
+def test_odd_searches_get_a_page(client, world, two_roles, q):
+    client.force_login(world.bob)
+    assert client.get("/", {"q": q}).status_code == 200
