@@ -1,11 +1,13 @@
 """The self-service pages: my roles, a console link, CLI credentials, my API tokens."""
 
 import functools
+import secrets
 from collections import defaultdict
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -69,6 +71,7 @@ def roles_page(request, grants, **context):
         for tenant, accounts in tenants.items()
     ]
     memberships = list(request.user.memberships.select_related("tenant")) if not grants else []
+    context.setdefault("once", secrets.token_urlsafe(16))
     return render(
         request,
         "federation/my_roles.html",
@@ -127,6 +130,30 @@ def _result(request, template, issued):
     return response
 
 
+# How long a roles page's form may be used once: its `once` token is remembered this long.
+ONCE_SECONDS = 12 * 3600
+
+
+def _first_use(request):
+    """Whether this form's `once` token is new: a reload of a result page, back and forward,
+    or a second click post the same form again, and must not issue again silently. (A
+    client that sends no token, such as a script, is not held to it.)"""
+    once = request.POST.get("once", "")[:64]
+    if not once:
+        return True
+    return cache.add(_once_key(request, once), True, ONCE_SECONDS)
+
+
+def _once_key(request, once):
+    return f"portcullis:issued-once:{request.user.pk}:{once}"
+
+
+def _shown_once(request, mapping_id):
+    response = render(request, "federation/shown_once.html", {"mapping_id": mapping_id}, status=409)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 def _issuing_view(*, console, template):
     """A view that issues a session on POST and shows it on `template`. A GET (a bookmark,
     a shared link, a reload after signing in) issues nothing: it shows the role on the
@@ -138,6 +165,8 @@ def _issuing_view(*, console, template):
     def view(request, mapping_id):
         if request.method == "GET":
             return redirect(f"{reverse('home')}?{urlencode({'role': mapping_id})}")
+        if not _first_use(request):
+            return _shown_once(request, mapping_id)
         if not mfa.recently_authenticated(request):
             # An old sign-in: prove it is still you first. Nothing is issued meanwhile.
             messages.info(request, "Confirm it is you before opening a new session.")
@@ -145,6 +174,8 @@ def _issuing_view(*, console, template):
         try:
             issued = _issue(request, mapping_id, console=console)
         except PortalError as error:
+            # Nothing was shown: the same form may be sent again.
+            cache.delete(_once_key(request, request.POST.get("once", "")[:64]))
             return error_response(request, error)
         return _result(request, template, issued)
 

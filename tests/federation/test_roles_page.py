@@ -78,3 +78,32 @@ def test_find_a_role_by_label_role_account_or_tenant(client, world, two_roles):
 def test_odd_searches_get_a_page(client, world, two_roles, q):
     client.force_login(world.bob)
     assert client.get("/", {"q": q}).status_code == 200
+
+
+def test_a_form_sent_again_issues_nothing_more(client, world, two_roles, sandbox):
+    admin, _ = two_roles
+    client.force_login(world.bob)
+    page = client.get("/").content.decode()
+    once = re.search(r'name="once" value="([^"]+)"', page).group(1)
+    form = {"duration": "3600", "once": once}
+
+    first = client.post(f"/console/{admin.pk}/", form)
+    again = client.post(f"/console/{admin.pk}/", form)  # a reload of the result page
+
+    assert first.status_code == 200 and b"Session is valid for 1 hour" in first.content
+    assert again.status_code == 409 and b"already opened" in again.content
+    assert f"/?role={admin.pk}".encode() in again.content
+    assert sandbox.calls["sts:AssumeRole"] == 1
+    # A new page is a new form.
+    fresh = re.search(r'name="once" value="([^"]+)"', client.get("/").content.decode()).group(1)
+    assert fresh != once
+    assert client.post(f"/console/{admin.pk}/", {**form, "once": fresh}).status_code == 200
+
+
+def test_a_failed_issuance_may_be_sent_again(client, world, two_roles, sandbox):
+    admin, _ = two_roles
+    client.force_login(world.bob)
+    form = {"duration": "999999", "once": "same-form"}
+
+    assert client.post(f"/console/{admin.pk}/", form).status_code == 400
+    assert client.post(f"/console/{admin.pk}/", {**form, "duration": "3600"}).status_code == 200
