@@ -351,3 +351,22 @@ def test_bob_finds_a_role_as_he_types_and_follows_a_link_to_one(
     page.goto(f"/console/{reader.pk}/")
     page.wait_for_selector("text=Showing one role")
     assert page.locator("li.role").count() == 1
+
+
+def test_dark_mode_and_a_phone_sized_screen(browser, live_server, world, bob_grant):
+    phone = browser.new_context(
+        base_url=live_server.url, viewport={"width": 390, "height": 844}, color_scheme="dark"
+    )
+    page = phone.new_page()
+    sign_in(page, "bob")
+    page.wait_for_selector("text=Signed in as")
+    background = page.evaluate("getComputedStyle(document.documentElement).backgroundColor")
+    assert background == "rgb(13, 17, 23)"
+    for path in ["/", "/tokens/", "/requests/", "/account/two-factor/"]:
+        page.goto(path)
+        # Nothing wider than the screen: no sideways scrolling on a phone.
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, (path, width)
+    page.goto("/")
+    shot(page, "my-roles-phone-dark")
+    phone.close()
