@@ -32,9 +32,12 @@ test: install idp
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## browser: the browser suite (Playwright + Debian's Chromium, installed with apt when
-## missing) and the real AWS CLI through credential_process; screenshots to docs/screenshots
+## missing; axe-core from npm for the accessibility check) and the real AWS CLI through
+## credential_process; screenshots to docs/screenshots
 browser: install
 	@test -x /usr/bin/chromium || apt-get install -y -q chromium
+	@test -d tests/browser/node_modules/axe-core || \
+	  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 	$(BIN)/python -m pytest -p no:xdist -m browser tests/browser $(PYTEST_ARGS)
 	$(BIN)/python -m pytest -p no:xdist -k credential_process \
 	  tests/federation/test_cli_and_api.py tests/access/test_cli_request.py $(PYTEST_ARGS)
@@ -62,4 +65,4 @@ audit: install
 	$(BIN)/pip-audit --strict --no-deps --disable-pip -r requirements.txt
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache tests/idp/node_modules
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache tests/idp/node_modules tests/browser/node_modules

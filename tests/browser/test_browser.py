@@ -370,3 +370,36 @@ def test_dark_mode_and_a_phone_sized_screen(browser, live_server, world, bob_gra
     page.goto("/")
     shot(page, "my-roles-phone-dark")
     phone.close()
+
+
+AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def serious_violations(page):
+    """axe-core's findings on the page that are serious or critical."""
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate("async () => (await axe.run(document)).violations")
+    return [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+        for v in found
+        if v["impact"] in {"serious", "critical"}
+    ]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_main_pages_pass_an_accessibility_check(browser, live_server, world, bob_grant, scheme):
+    if not AXE.exists():
+        pytest.fail("axe-core is missing: run `npm ci` in tests/browser (make browser does)")
+    # axe is injected as a script: this context lets the page's CSP allow it.
+    context = browser.new_context(base_url=live_server.url, bypass_csp=True, color_scheme=scheme)
+    page = context.new_page()
+    page.goto("/login/")
+    found = {"/login/": serious_violations(page)}
+    sign_in(page, "bob")
+    page.wait_for_selector("text=Signed in as")
+    pages = ["/", "/tokens/", "/requests/", "/account/two-factor/", f"/console/{bob_grant.pk}/"]
+    for path in pages:
+        page.goto(path)
+        found[path] = serious_violations(page)
+    context.close()
+    assert {path: issues for path, issues in found.items() if issues} == {}
