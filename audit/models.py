@@ -183,5 +183,15 @@ class AuditEvent(models.Model):
         return action.rsplit(".", 1)[-1]
 
     @property
+    def role_name(self):
+        """The role's name from its ARN ("arn:aws:iam::123456789012:role/path/Admin" → "Admin")."""
+        return self.role_arn.rsplit("/", 1)[-1] if self.role_arn else ""
+
+    @property
+    def role_account(self):
+        parts = self.role_arn.split(":")
+        return parts[4] if len(parts) > 5 else ""
+
+    @property
     def outcome(self):
         return self.outcome_of(self.action)

@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
 from django.http import StreamingHttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -170,12 +170,12 @@ def reviewers_only(view):
     @functools.wraps(view)
     @require_GET
     @login_required
-    def wrapper(request):
+    def wrapper(request, *args, **kwargs):
         if not may_review(request.user):
             return error_page(
                 request, "The audit trail is for tenant admins.", 403, title="Not for you"
             )
-        return view(request)
+        return view(request, *args, **kwargs)
 
     return wrapper
 
@@ -229,6 +229,45 @@ def _csv_cells(values):
 class _Echo:
     def write(self, value):
         return value
+
+
+# What a record's own page shows, in order: (label, field).
+RECORD_FIELDS = [
+    ("Tenant", "tenant"),
+    ("Who", "actor_username"),
+    ("Action", "action"),
+    ("Outcome", "outcome"),
+    ("Role ARN", "role_arn"),
+    ("RoleSessionName", "role_session_name"),
+    ("SourceIdentity", "source_identity"),
+    ("Assumed-role ARN", "assumed_role_arn"),
+    ("Client IP", "client_ip"),
+    ("User agent", "user_agent"),
+    ("Portal request ID", "request_id"),
+    ("AWS request ID", "aws_request_id"),
+    ("Error code", "error_code"),
+    ("Detail", "detail"),
+    ("Sequence in the trail", "sequence"),
+]
+
+
+@reviewers_only
+@never_cache
+def audit_record(request, event_id):
+    """One record, every field: what the table leaves out (addresses, request IDs...)."""
+    event = get_object_or_404(
+        AuditEvent.objects.for_user(request.user, action="manage").select_related("tenant"),
+        pk=event_id,
+    )
+    facts = [(label, getattr(event, field)) for label, field in RECORD_FIELDS]
+    return render(
+        request,
+        "audit/record.html",
+        {
+            "event": event,
+            "facts": [(label, value) for label, value in facts if value not in ("", None)],
+        },
+    )
 
 
 @reviewers_only

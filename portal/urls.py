@@ -48,6 +48,7 @@ urlpatterns = [
     path("approvals/<id:request_id>/review/", access_views.review, name="review"),
     path("audit/", audit_views.audit_list, name="audit"),
     path("audit/export.csv", audit_views.audit_csv, name="audit-csv"),
+    path("audit/<id:event_id>/", audit_views.audit_record, name="audit-record"),
     path("tokens/", federation_views.tokens, name="tokens"),
     path("tokens/<id:token_id>/revoke/", federation_views.revoke_token, name="revoke-token"),
     path("api/v1/roles", api.roles, name="api-roles"),

@@ -271,3 +271,33 @@ def test_it_defuses_spreadsheet_formulas(client, world, payload):
     cells = [cell for record in records for cell in record]
     assert f"'{payload}" in cells
     assert not [cell for cell in cells if cell.startswith(("=", "+", "-", "@"))]
+
+
+def test_the_table_names_the_role_and_a_record_page_shows_every_field(client, world, trail):
+    issued = event(
+        world.tenant_a,
+        "console.issued",
+        user=world.bob,
+        meta=RequestMeta(client_ip="198.51.100.7", request_id="req-77", user_agent="Firefox"),
+        aws_request_id="aws-req-99",
+        duration_seconds=5400,
+    )
+    client.force_login(world.alice)
+
+    table = client.get("/audit/").content.decode()
+    assert f'title="{ROLE_A}">AcmeAdmin</span>' in table and "111111111111" in table
+    assert f'href="/audit/{issued.pk}/"' in table
+
+    page = client.get(f"/audit/{issued.pk}/").content.decode()
+    for shown in ["198.51.100.7", "req-77", "aws-req-99", "Firefox", ROLE_A, "1 hour 30 minutes"]:
+        assert shown in page
+
+
+def test_a_record_page_is_for_its_tenants_reviewers_only(client, world, trail):
+    globex = AuditEvent.objects.unscoped("test").get(detail="globex-secret")
+    acme = AuditEvent.objects.unscoped("test").filter(tenant=world.tenant_a).first()
+
+    client.force_login(world.alice)
+    assert client.get(f"/audit/{globex.pk}/").status_code == 404
+    client.force_login(world.bob)
+    assert client.get(f"/audit/{acme.pk}/").status_code == 403

@@ -392,6 +392,9 @@ def test_the_audit_trail_and_its_export_show_no_other_tenant(as_alice, globex):
     assert leaks(as_alice.get("/audit/export.csv")) == []
     assert leaks(as_alice.get("/audit/", {"tenant": globex[Tenant].pk})) == []
     assert leaks(as_alice.get("/audit/", {"user": "CAROL"})) == []
+    # A record's own page: another tenant's is not found, whatever its id.
+    theirs = as_alice.get(f"/audit/{globex[AuditEvent].pk}/")
+    assert theirs.status_code == 404 and leaks(theirs) == []
 
 
 @pytest.mark.parametrize("person", ["alice", "bob"])
