@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
+from django.http import FileResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -16,7 +17,7 @@ from django.utils.http import urlencode
 from django.utils.text import slugify
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import mfa
 from accounts.models import Membership
@@ -123,6 +124,9 @@ def _result(request, template, issued):
             "issued": issued,
             "mapping": issued.mapping,
             "expires_in": int((issued.expires_at - timezone.now()).total_seconds()),
+            "portal_url": request.build_absolute_uri("/"),
+            "region": issued.mapping.region or aws.region_for(issued.mapping.role.partition),
+            "sandbox_sts": settings.AWS_SANDBOX_URL if settings.AWS_PORTAL_SANDBOX else "",
         },
     )
     # The page holds a bearer credential: keep it out of every cache.
@@ -184,6 +188,23 @@ def _issuing_view(*, console, template):
 
 console = _issuing_view(console=True, template="federation/console.html")
 cli = _issuing_view(console=False, template="federation/cli.html")
+
+
+HELPER = settings.BASE_DIR / "scripts" / "portcullis-credentials"
+
+
+@require_GET
+def credentials_helper(request):
+    """The `credential_process` helper, to download: Python 3's standard library only, no
+    secrets (it reads the person's token from their own file)."""
+    response = FileResponse(
+        HELPER.open("rb"),
+        as_attachment=True,
+        filename="portcullis-credentials",
+        content_type="text/x-python; charset=utf-8",
+    )
+    response["Cache-Control"] = "public, max-age=3600"
+    return response
 
 
 @sensitive_variables("token", "context")

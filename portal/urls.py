@@ -50,6 +50,11 @@ urlpatterns = [
     path("audit/export.csv", audit_views.audit_csv, name="audit-csv"),
     path("audit/<id:event_id>/", audit_views.audit_record, name="audit-record"),
     path("tokens/", federation_views.tokens, name="tokens"),
+    path(
+        "tools/portcullis-credentials",
+        federation_views.credentials_helper,
+        name="credentials-helper",
+    ),
     path("tokens/<id:token_id>/revoke/", federation_views.revoke_token, name="revoke-token"),
     path("api/v1/roles", api.roles, name="api-roles"),
     path("api/v1/credentials/<id:mapping_id>", api.credentials, name="api-credentials"),

@@ -107,3 +107,23 @@ def test_a_failed_issuance_may_be_sent_again(client, world, two_roles, sandbox):
 
     assert client.post(f"/console/{admin.pk}/", form).status_code == 400
     assert client.post(f"/console/{admin.pk}/", {**form, "duration": "3600"}).status_code == 200
+
+
+def test_the_helper_downloads_and_the_cli_page_has_this_roles_profile(
+    client, world, two_roles, sandbox
+):
+    admin, _ = two_roles
+    helper = client.get("/tools/portcullis-credentials")
+    body = b"".join(helper.streaming_content)
+    assert helper.status_code == 200 and body.startswith(b"#!/usr/bin/env python3")
+    assert "attachment" in helper["Content-Disposition"]
+
+    client.force_login(world.bob)
+    page = client.post(f"/cli/{admin.pk}/", {"duration": "3600"}).content.decode()
+    assert (
+        f"--url http://testserver/ --token-file ~/.config/portcullis/token --role {admin.pk}"
+        in page
+    )
+    assert "AWS_ENDPOINT_URL_STS=" in page
+    tokens = client.get("/tokens/").content.decode()
+    assert "curl -fsS http://testserver/tools/portcullis-credentials" in tokens
