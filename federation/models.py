@@ -5,6 +5,7 @@ import json
 import secrets
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -419,3 +420,28 @@ class ApiToken(models.Model):
         if token is None or not secrets.compare_digest(token.digest, hash_token(secret)):
             return None
         return token
+
+
+class FavouriteQuerySet(TenantScopedQuerySet):
+    tenant_lookup = "grant__tenant"
+
+
+class Favourite(models.Model):
+    """A grant a person starred: the roles page shows it first."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="favourites"
+    )
+    grant = models.ForeignKey(RoleMapping, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects, rows = scoped_managers(FavouriteQuerySet)
+
+    class Meta:
+        default_manager_name = "rows"
+        constraints = [
+            models.UniqueConstraint(fields=["user", "grant"], name="federation_favourite_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.user} starred {self.grant}"

@@ -21,12 +21,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import mfa
 from accounts.models import Membership
+from audit.models import AuditEvent
 from audit.records import RequestMeta
 from core.errors import PortalError
 from core.views import error_response
 from federation import aws, services
 from federation.forms import IssueForm, TokenForm, duration_choices
-from federation.models import CONSOLE_SERVICES, ApiToken
+from federation.models import CONSOLE_SERVICES, ApiToken, Favourite, RoleMapping
 
 
 @functools.lru_cache(maxsize=512)
@@ -55,12 +56,22 @@ def offer_choices(grant, limit):
 
 
 def roles_page(request, grants, **context):
-    """The self-service page: `grants` (with their choices offered) grouped by tenant and
-    then by AWS account. The page's view lives with access on request, which adds each
-    on-request grant's state."""
+    """The self-service page: `grants` (with their choices offered), the starred ones
+    first, the rest grouped by tenant and then by AWS account, and the roles the person
+    used last. The page's view lives with access on request, which adds each on-request
+    grant's state."""
+    user = request.user
+    starred = set(
+        Favourite.objects.for_user(user).filter(user=user).values_list("grant_id", flat=True)
+    )
     tenants = defaultdict(lambda: defaultdict(list))
+    favourites = []
     for grant in grants:
-        tenants[grant.tenant][(grant.role.account_id, grant.account_alias)].append(grant)
+        grant.starred = grant.pk in starred
+        if grant.starred:
+            favourites.append(grant)
+        else:
+            tenants[grant.tenant][(grant.role.account_id, grant.account_alias)].append(grant)
     groups = [
         {
             "tenant": tenant,
@@ -71,19 +82,49 @@ def roles_page(request, grants, **context):
         }
         for tenant, accounts in tenants.items()
     ]
-    memberships = list(request.user.memberships.select_related("tenant")) if not grants else []
+    memberships = list(user.memberships.select_related("tenant")) if not grants else []
     context.setdefault("once", secrets.token_urlsafe(16))
     return render(
         request,
         "federation/my_roles.html",
         {
             "groups": groups,
+            "favourites": favourites,
+            "recent": _recently_used(user, grants) if grants else [],
             "services": CONSOLE_SERVICES,
             "memberships": memberships,
             "administers": [m.tenant for m in memberships if m.role == Membership.Role.ADMIN],
             **context,
         },
     )
+
+
+RECENT_ROLES = 3
+
+
+def _recently_used(user, grants):
+    """The grants among `grants` the person opened last (their own audit records)."""
+    shown = {grant.pk: grant for grant in grants}
+    used = (
+        AuditEvent.objects.for_user(user)
+        .filter(actor=user, action__in=["console.issued", "cli.issued"])
+        .exclude(mapping_id=None)
+        .order_by("-created_at")
+        .values_list("mapping_id", flat=True)[:50]
+    )
+    recent = [shown[pk] for pk in dict.fromkeys(used) if pk in shown]
+    return recent[:RECENT_ROLES]
+
+
+@require_POST
+@login_required
+def star(request, mapping_id):
+    """Star a role (it comes first on the roles page), or unstar it."""
+    grant = get_object_or_404(RoleMapping.objects.usable_by(request.user), pk=mapping_id)
+    mine = Favourite.objects.for_user(request.user).filter(user=request.user, grant=grant)
+    if not mine.delete()[0]:
+        Favourite.objects.for_user(request.user).get_or_create(user=request.user, grant=grant)
+    return redirect(f"{reverse('home')}#role-{grant.pk}")
 
 
 def _issue(request, mapping_id, *, console):

@@ -39,6 +39,7 @@ urlpatterns = [
     path("", access_views.my_roles, name="home"),
     path("console/<id:mapping_id>/", federation_views.console, name="console"),
     path("cli/<id:mapping_id>/", federation_views.cli, name="cli"),
+    path("roles/<id:mapping_id>/star/", federation_views.star, name="star"),
     path("requests/", access_views.my_requests, name="requests"),
     path("requests/new/<id:grant_id>/", access_views.request_access, name="request-access"),
     path("requests/<id:request_id>/cancel/", access_views.cancel, name="cancel-request"),

@@ -352,6 +352,12 @@ def test_bob_finds_a_role_as_he_types_and_follows_a_link_to_one(
     page.wait_for_selector("text=Showing one role")
     assert page.locator("li.role").count() == 1
 
+    # Starred, the reader comes first.
+    page.goto("/")
+    page.click(f"#role-{reader.pk} button:has-text('Star')")
+    page.wait_for_selector("#starred")
+    assert page.locator("li.role").first.get_attribute("id") == f"role-{reader.pk}"
+
 
 def test_dark_mode_and_a_phone_sized_screen(browser, live_server, world, bob_grant):
     phone = browser.new_context(

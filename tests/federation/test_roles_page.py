@@ -6,17 +6,24 @@ import pytest
 
 from audit.models import AuditEvent
 from federation import services
+from tests.conftest import READ_ONLY_POLICY
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def two_roles(world, bob_grant, sandbox):
+    reader_arn = services.create_broker_role(
+        name="AcmeReader",
+        tenant=world.tenant_a,
+        max_session_seconds=3600,
+        policy_document=READ_ONLY_POLICY,
+    )
     reader = services.grant_role(
         actor=world.alice,
         tenant=world.tenant_a,
         user=world.bob,
-        role_arn=bob_grant.role_arn.replace("AcmeAdmin", "AcmeReader"),
+        role_arn=reader_arn,
         label="Billing reader",
         max_session_seconds=3600,
     )
@@ -127,3 +134,39 @@ def test_the_helper_downloads_and_the_cli_page_has_this_roles_profile(
     assert "AWS_ENDPOINT_URL_STS=" in page
     tokens = client.get("/tokens/").content.decode()
     assert "curl -fsS http://testserver/tools/portcullis-credentials" in tokens
+
+
+def test_a_starred_role_comes_first_and_unstars(client, world, two_roles):
+    admin, reader = two_roles
+    client.force_login(world.bob)
+    assert role_ids(client.get("/").content.decode()) == [admin.pk, reader.pk]
+
+    starred = client.post(f"/roles/{reader.pk}/star/")
+
+    assert starred["Location"] == f"/#role-{reader.pk}"
+    page = client.get("/").content.decode()
+    assert role_ids(page) == [reader.pk, admin.pk]
+    assert '<h2 id="starred">Starred</h2>' in page and "★ Starred" in page
+    client.post(f"/roles/{reader.pk}/star/")
+    assert role_ids(client.get("/").content.decode()) == [admin.pk, reader.pk]
+
+
+def test_nobody_stars_a_role_that_is_not_theirs(client, world, two_roles):
+    _, reader = two_roles
+    client.force_login(world.carol)
+
+    assert client.post(f"/roles/{reader.pk}/star/").status_code == 404
+    assert client.get(f"/roles/{reader.pk}/star/").status_code == 405
+
+
+def test_the_roles_used_last_come_from_the_persons_own_trail(client, world, two_roles):
+    admin, reader = two_roles
+    client.force_login(world.bob)
+    assert "Recently used" not in client.get("/").content.decode()
+
+    client.post(f"/cli/{reader.pk}/", {"duration": "3600"})
+    client.post(f"/console/{admin.pk}/", {"duration": "3600"})
+
+    page = client.get("/").content.decode()
+    recent = re.search(r'<p class="recent muted">(.*?)</p>', page, re.S).group(1)
+    assert recent.index("Acme admin") < recent.index("Billing reader")
