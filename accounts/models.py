@@ -92,6 +92,13 @@ class User(AbstractUser):
         "SourceIdentity). Given once; unique.",
     )
 
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The time zone pages show times in (an IANA name such as Europe/Berlin). "
+        "Empty: the browser's.",
+    )
+
     objects = UserManager()
 
     class Meta:

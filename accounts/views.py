@@ -21,8 +21,10 @@ from django.views.decorators.debug import sensitive_post_parameters
 from accounts import mfa, passkeys, sso
 from accounts.backends import passwords_off_for
 from accounts.lockout import lockout_response
+from accounts.models import User
 from audit.models import AuditEvent
 from audit.records import RequestMeta, record_for_person
+from core.middleware import TIME_ZONE_COOKIE, known_time_zones
 from core.sessions import AUTHENTICATED_AT, PROVIDER_FACTOR
 
 
@@ -406,3 +408,29 @@ def _confirm_with_password(request):
         return locked
     mfa.mark_authenticated(request)
     return redirect(_next(request))
+
+
+@never_cache
+@login_required
+def account(request):
+    """Your account: the time zone pages show times in."""
+    user = request.user
+    zones = sorted(known_time_zones())
+    if request.method == "POST":
+        chosen = request.POST.get("time_zone", "")
+        if chosen and chosen not in known_time_zones():
+            messages.error(request, "Choose a time zone from the list.")
+        else:
+            User.objects.filter(pk=user.pk).update(time_zone=chosen)
+            messages.success(request, f"Times now show in {chosen or 'your browser’s time zone'}.")
+            return redirect("account")
+    browser = request.COOKIES.get(TIME_ZONE_COOKIE, "")
+    return render(
+        request,
+        "accounts/account.html",
+        {
+            "zones": zones,
+            "chosen": user.time_zone,
+            "browser": browser if browser in known_time_zones() else "",
+        },
+    )

@@ -1,15 +1,18 @@
 """Request-wide plumbing."""
 
 import contextvars
+import functools
 import re
 import time
 import uuid
+import zoneinfo
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.db import DataError
+from django.utils import timezone
 
 from core.logging import bind, request_context
 from core.sessions import SEEN_AT, SIGNED_IN_AT
@@ -139,3 +142,33 @@ class CurrentRequestMiddleware:
             return self.get_response(request)
         finally:
             current_request.reset(token)
+
+
+# The browser's time zone, as tz.js reports it (a person's own setting wins).
+TIME_ZONE_COOKIE = "portcullis_tz"
+
+
+@functools.cache
+def known_time_zones():
+    return frozenset(zoneinfo.available_timezones())
+
+
+class TimeZoneMiddleware:
+    """Pages show times in the viewer's zone: their own setting (`user.time_zone`), else
+    their browser's, else UTC. Machine formats (the API, the CSV, logs) stay UTC."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        chosen = getattr(user, "time_zone", "") if user and user.is_authenticated else ""
+        name = chosen or request.COOKIES.get(TIME_ZONE_COOKIE, "")
+        if name in known_time_zones():
+            timezone.activate(zoneinfo.ZoneInfo(name))
+        else:
+            timezone.deactivate()
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

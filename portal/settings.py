@@ -129,6 +129,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "core.middleware.SessionTimeoutMiddleware",
     "accounts.middleware.SecondFactorMiddleware",
+    "core.middleware.TimeZoneMiddleware",
     "core.middleware.PrivateCacheMiddleware",
     # Last, so that it sees the lockout flag set by the authentication backend.
     "axes.middleware.AxesMiddleware",

@@ -33,6 +33,7 @@ urlpatterns = [
     path("login/oidc/callback/", accounts_views.sso_callback, name="sso-callback"),
     path("login/verify/", accounts_views.verify, name="verify"),
     path("login/confirm/", accounts_views.reauthenticate, name="reauthenticate"),
+    path("account/", accounts_views.account, name="account"),
     path("account/two-factor/", accounts_views.two_factor, name="two-factor"),
     path("webauthn/", include((passkeys.urlpatterns, "otp_webauthn"))),
     path("account/password/", accounts_views.PasswordChangeView.as_view(), name="password-change"),

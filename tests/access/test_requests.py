@@ -169,7 +169,7 @@ def test_dave_approves_and_bob_gets_a_window(world, on_request, dave_client, bob
     assert [r.actor_username for r in records("request.approved")] == ["dave"]
     assert records("request.activated")[-1].detail.startswith(f"#{access.pk} window until")
     page = bob_client.get("/").content.decode()
-    assert f"Active until {access.ends_at:%H:%M} UTC" in page
+    assert f'Active until <time datetime="{access.ends_at.isoformat()}"' in page
     assert f'action="/console/{on_request.pk}/"' in page
     assert f'action="/requests/{access.pk}/end/"' in page
     assert 'aria-label="1 waiting"' not in dave_client.get("/approvals/").content.decode()

@@ -33,7 +33,9 @@ def test_it_signs_in_and_lands_on_my_roles(client, world):
     assert response["Location"] == "/"
     page = client.get("/")
     assert page.status_code == 200
-    assert b"Signed in as <strong>bob</strong>" in page.content
+    assert b'Signed in as <a href="/account/" title="Your account"><strong>bob</strong></a>' in (
+        page.content
+    )
     assert b"Acme" in page.content
 
 

@@ -409,3 +409,18 @@ def test_the_main_pages_pass_an_accessibility_check(browser, live_server, world,
         found[path] = serious_violations(page)
     context.close()
     assert {path: issues for path, issues in found.items() if issues} == {}
+
+
+def test_times_show_in_the_browsers_time_zone(browser, live_server, world):
+    tokyo = browser.new_context(base_url=live_server.url, timezone_id="Asia/Tokyo")
+    page = tokyo.new_page()
+    sign_in(page, "bob")
+    page.wait_for_selector("text=Signed in as")
+    page.goto("/tokens/")
+    page.fill("#token-name", "laptop")
+    page.click("button:has-text('Create token')")
+    page.wait_for_selector("#new-token")
+    assert " JST" in page.inner_text("table")
+    # UTC is one hover away.
+    assert page.locator("table time").first.get_attribute("title").endswith(" UTC")
+    tokyo.close()
