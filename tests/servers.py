@@ -37,6 +37,19 @@ def wait_until_up(url, process, log, seconds=20):
 
 
 @contextmanager
+def running(process):
+    """Stop `process` when the block ends, however it ends."""
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@contextmanager
 def gunicorn(tmp_path, **env_overrides):
     """gunicorn with the project's gunicorn.conf.py; yields (base_url, log_path)."""
     port = free_port()
@@ -52,15 +65,9 @@ def gunicorn(tmp_path, **env_overrides):
             stderr=subprocess.STDOUT,
         )
     base_url = f"http://127.0.0.1:{port}"
-    try:
+    with running(process):
         wait_until_up(f"{base_url}/healthz", process, log)
         yield base_url, log
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 IDP_DIR = ROOT / "tests" / "idp"
@@ -91,12 +98,6 @@ def identity_provider(tmp_path, *, clients, accounts):
             stderr=subprocess.STDOUT,
         )
     issuer = f"http://127.0.0.1:{port}"
-    try:
+    with running(process):
         wait_until_up(f"{issuer}/.well-known/openid-configuration", process, log)
         yield issuer
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()

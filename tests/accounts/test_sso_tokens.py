@@ -198,6 +198,18 @@ def test_a_token_older_than_the_attempt_does_not_count_as_signing_in_again(
 # --- isolation: a token for tenant A never signs anyone into tenant B --------------------
 
 
+def globex_at(world, provider):
+    """Globex signs in through `provider`, with its own client."""
+    return configure(
+        world.tenant_b,
+        provider.issuer,
+        client="globex",
+        domains=["globex.example"],
+        groups_claim="",
+        extra_scopes="",
+    )
+
+
 @pytest.fixture
 def second_provider(settings):
     provider = TokenProvider()
@@ -210,14 +222,7 @@ def test_a_token_from_tenant_a_s_provider_cannot_sign_into_tenant_b(
 ):
     # Globex has its own provider (other keys); a token Acme's provider signed, with
     # Globex's issuer and client written in, is still refused by Globex.
-    configure(
-        world.tenant_b,
-        second_provider.issuer,
-        client="globex",
-        domains=["globex.example"],
-        groups_claim="",
-        extra_scopes="",
-    )
+    globex_at(world, second_provider)
     query = parse_qs(urlsplit(start(client, "gus@globex.example")).query)
     crafted = claims_for(
         token_provider,
@@ -237,14 +242,7 @@ def test_a_token_from_tenant_a_s_provider_cannot_sign_into_tenant_b(
 def test_on_a_shared_provider_a_token_for_tenant_a_s_client_cannot_sign_into_tenant_b(
     client, world, token_provider, acme
 ):
-    configure(
-        world.tenant_b,
-        token_provider.issuer,
-        client="globex",
-        domains=["globex.example"],
-        groups_claim="",
-        extra_scopes="",
-    )
+    globex_at(world, token_provider)
     query = parse_qs(urlsplit(start(client, "gus@globex.example")).query)
     # Signed by the shared provider, but for Acme's client.
     token_provider.token = sign(
@@ -258,14 +256,7 @@ def test_on_a_shared_provider_a_token_for_tenant_a_s_client_cannot_sign_into_ten
 
 
 def test_the_same_subject_in_two_tenants_is_two_people(client, world, token_provider, acme):
-    configure(
-        world.tenant_b,
-        token_provider.issuer,
-        client="globex",
-        domains=["globex.example"],
-        groups_claim="",
-        extra_scopes="",
-    )
+    globex_at(world, token_provider)
     state, nonce = begin(client)
     token_provider.token = sign(claims_for(token_provider, nonce), token_provider.keys[0])
     come_back(client, state)
