@@ -275,11 +275,22 @@ class RoleMappingAdmin(TenantScopedAdmin):
         if request.method == "POST" and form.is_valid():
             data = dict(form.cleaned_data)
             try:
+                # The role as IAM has it: a grant no issuance could use is refused here.
+                warnings = services.check_role(
+                    tenant=data["tenant"],
+                    role_arn=data["role_arn"],
+                    max_session_seconds=data.get("max_session_seconds")
+                    or services.DEFAULT_SESSION_SECONDS,
+                )
                 mappings = services.grant_roles(
                     actor=request.user, meta=RequestMeta.from_request(request), **data
                 )
             except ValidationError as error:
-                form.add_error(None, describe(error))
+                if hasattr(error, "error_dict"):
+                    for field, errors in error.message_dict.items():
+                        form.add_error(field if field in form.fields else None, errors)
+                else:
+                    form.add_error(None, describe(error))
             else:
                 self.message_user(
                     request,
@@ -288,6 +299,8 @@ class RoleMappingAdmin(TenantScopedAdmin):
                     + ".",
                     messages.SUCCESS,
                 )
+                for warning in warnings:
+                    self.message_user(request, warning, messages.WARNING)
                 return redirect("admin:federation_rolemapping_changelist")
         context = {
             **self.admin_site.each_context(request),

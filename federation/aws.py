@@ -567,16 +567,31 @@ def revoke_older_sessions_policy(issued_before: datetime) -> dict[str, Any]:
     }
 
 
-def role_trust_policy(role_arn: str) -> dict[str, Any]:
-    """The role's trust policy document (a dict)."""
+@dataclass(frozen=True)
+class RoleFacts:
+    """What IAM says of a role (iam:GetRole)."""
+
+    trust_policy: dict[str, Any]
+    max_session_seconds: int
+
+
+def describe_role(role_arn: str) -> RoleFacts:
+    """The role's trust policy and MaxSessionDuration. Raises RoleRefused (no such role,
+    or the broker may not read it) or UpstreamUnavailable."""
     role = RoleArn.parse(role_arn)
     try:
-        document = iam_client(role.partition).get_role(RoleName=role.name)["Role"][
-            "AssumeRolePolicyDocument"
-        ]
+        found = iam_client(role.partition).get_role(RoleName=role.name)["Role"]
     except BOTO_ERRORS as error:
         raise _translate_iam(error, "iam:GetRole") from None
-    return _policy_document(document)
+    return RoleFacts(
+        trust_policy=_policy_document(found["AssumeRolePolicyDocument"]),
+        max_session_seconds=int(found.get("MaxSessionDuration") or 3600),
+    )
+
+
+def role_trust_policy(role_arn: str) -> dict[str, Any]:
+    """The role's trust policy document (a dict)."""
+    return describe_role(role_arn).trust_policy
 
 
 def revoke_older_sessions(*, role_arn: str, issued_before: datetime) -> None:

@@ -13,6 +13,7 @@ from federation.services.errors import (
 )
 from federation.services.grants import (
     change_grant,
+    check_role,
     delete_grantees,
     grant_role,
     grant_roles,
@@ -33,6 +34,7 @@ from federation.services.roles import broker_trust_policy, create_broker_role
 from federation.services.tokens import create_token, revoke_token, revoke_tokens
 
 __all__ = [
+    "check_role",
     "AccessWindowRequired",
     "DEFAULT_SESSION_SECONDS",
     "GrantNotFound",

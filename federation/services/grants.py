@@ -11,6 +11,7 @@ from django.utils import timezone
 from accounts.models import Team, Tenant, User
 from audit.models import AuditEvent
 from audit.records import RequestMeta, record
+from core import humanize
 from federation import aws
 from federation.models import RoleMapping, approval_policy_errors
 from federation.services.errors import GrantNotFound
@@ -223,6 +224,87 @@ def requires_external_id(trust_policy: dict[str, Any], external_id: str) -> bool
                 if key.lower() == "sts:externalid" and external_id in values:
                     return True
     return False
+
+
+def _principals(statement: dict[str, Any]) -> list[str]:
+    principal = statement.get("Principal")
+    if principal == "*":
+        return ["*"]
+    found = principal.get("AWS", []) if isinstance(principal, dict) else []
+    return [found] if isinstance(found, str) else [str(p) for p in found]
+
+
+def trusts_broker(trust_policy: dict[str, Any], *, account_id: str, broker_arn: str) -> bool:
+    """Whether an Allow statement lets the broker assume the role: its account (root or
+    bare id), its own role, or anyone."""
+    partition = broker_arn.split(":")[1] if broker_arn.count(":") >= 5 else "aws"
+    accepted = {"*", account_id, f"arn:{partition}:iam::{account_id}:root", broker_arn}
+    if ":assumed-role/" in broker_arn:
+        # arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION → the role NAME in any path.
+        role_name = broker_arn.split(":assumed-role/", 1)[1].split("/", 1)[0]
+        accepted |= {
+            p
+            for p in _all_principals(trust_policy)
+            if f":iam::{account_id}:role/" in p and p.rsplit("/", 1)[-1] == role_name
+        }
+    statements = trust_policy.get("Statement", [])
+    for statement in statements if isinstance(statements, list) else [statements]:
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        allows = statement.get("Effect") == "Allow" and any(
+            a in {"sts:AssumeRole", "sts:*", "*"} for a in actions
+        )
+        if allows and accepted.intersection(_principals(statement)):
+            return True
+    return False
+
+
+def _all_principals(trust_policy: dict[str, Any]) -> list[str]:
+    statements = trust_policy.get("Statement", [])
+    found: list[str] = []
+    for statement in statements if isinstance(statements, list) else [statements]:
+        found += _principals(statement)
+    return found
+
+
+def check_role(*, tenant: Tenant, role_arn: str, max_session_seconds: int) -> list[str]:
+    """Before a grant is saved: the role exists, trusts the broker, demands the tenant's
+    ExternalId and allows sessions as long as the grant's. Raises ValidationError (by
+    field) for what would make every issuance fail; returns warnings for what could not
+    be checked (the broker may not read IAM, or AWS did not answer)."""
+    try:
+        facts = aws.describe_role(role_arn)
+    except aws.RoleRefused as error:
+        if error.code == "NoSuchEntity":
+            raise ValidationError({"role_arn": "AWS has no role with this ARN."}) from None
+        return [f"The role was not checked: {error.message}"]
+    except aws.AwsError as error:
+        return [f"The role was not checked: AWS did not answer ({error.code or 'no answer'})."]
+    errors: dict[str, str] = {}
+    if not requires_external_id(facts.trust_policy, tenant.external_id):
+        errors["role_arn"] = (
+            "The role's trust policy does not demand this tenant's ExternalId: add the "
+            f'condition "StringEquals": {{"sts:ExternalId": "{tenant.external_id}"}}.'
+        )
+    else:
+        try:
+            account_id, broker_arn = aws.caller_identity()
+        except aws.AwsError:
+            account_id = broker_arn = ""
+        if account_id and not trusts_broker(
+            facts.trust_policy, account_id=account_id, broker_arn=broker_arn
+        ):
+            errors["role_arn"] = (
+                f"The role's trust policy does not let the portal ({broker_arn}) assume it."
+            )
+    if max_session_seconds > facts.max_session_seconds:
+        errors["max_session_seconds"] = (
+            f"The role allows sessions of at most {humanize.duration(facts.max_session_seconds)} "
+            "(its MaxSessionDuration): choose that or less, or raise it in IAM."
+        )
+    if errors:
+        raise ValidationError(errors)
+    return []
 
 
 def revoke_role_sessions(

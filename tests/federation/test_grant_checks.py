@@ -1,0 +1,112 @@
+"""Granting with confidence: the role is checked in IAM (through the sandbox) before a
+grant is saved."""
+
+import pytest
+
+from federation import aws, services
+from federation.models import RoleMapping
+from federation.services.grants import trusts_broker
+from tests.conftest import READ_ONLY_POLICY
+from tests.federation.test_grants import GRANT_URL, grant_form
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin(client, world):
+    client.force_login(world.alice)
+    return client
+
+
+def role(tenant, name, seconds=3600):
+    return services.create_broker_role(
+        name=name, tenant=tenant, max_session_seconds=seconds, policy_document=READ_ONLY_POLICY
+    )
+
+
+def test_a_good_role_is_granted_without_a_word(admin, world, sandbox):
+    arn = role(world.tenant_a, "AcmeGood", seconds=7200)
+
+    saved = admin.post(
+        GRANT_URL,
+        {
+            **grant_form(world.tenant_a, role_arn=arn, max_session_seconds="7200"),
+            "users": [world.bob.pk],
+        },
+        follow=True,
+    )
+
+    assert RoleMapping.objects.filter(role_arn=arn, user=world.bob).exists()
+    assert "was not checked" not in saved.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("make", "field", "message"),
+    [
+        (
+            lambda world: "arn:aws:iam::123456789012:role/NoSuchRole",
+            "role_arn",
+            "AWS has no role with this ARN.",
+        ),
+        # Trusts the portal, but with the other tenant's ExternalId.
+        (
+            lambda world: role(world.tenant_b, "GlobexOwn"),
+            "role_arn",
+            "does not demand this tenant&#x27;s ExternalId",
+        ),
+        (
+            lambda world: role(world.tenant_a, "AcmeShort", seconds=3600),
+            "max_session_seconds",
+            "at most 1 hour (its MaxSessionDuration)",
+        ),
+    ],
+)
+def test_a_role_no_issuance_could_use_is_refused_with_the_reason(
+    admin, world, sandbox, make, field, message
+):
+    arn = make(world)
+
+    page = admin.post(
+        GRANT_URL,
+        {
+            **grant_form(world.tenant_a, role_arn=arn, max_session_seconds="7200"),
+            "users": [world.bob.pk],
+        },
+    )
+
+    assert page.status_code == 200
+    assert message in page.content.decode()
+    assert not RoleMapping.objects.filter(role_arn=arn).exists()
+
+
+def test_a_role_the_broker_cannot_read_is_granted_with_a_warning(admin, world, monkeypatch):
+    # No sandbox here: IAM does not answer.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    aws.reset_clients()
+    saved = admin.post(
+        GRANT_URL, {**grant_form(world.tenant_a), "users": [world.bob.pk]}, follow=True
+    )
+
+    assert RoleMapping.objects.filter(user=world.bob).exists()
+    assert "The role was not checked" in saved.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("principal", "trusted"),
+    [
+        ("arn:aws:iam::111111111111:root", True),
+        ("111111111111", True),
+        ("*", True),
+        ("arn:aws:iam::111111111111:role/ops/PortcullisBroker", True),
+        ("arn:aws:iam::111111111111:role/SomeoneElse", False),
+        ("arn:aws:iam::222222222222:root", False),
+    ],
+)
+def test_who_the_trust_policy_lets_in(principal, trusted):
+    policy = {
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": [principal]}, "Action": "sts:AssumeRole"}
+        ]
+    }
+    broker = "arn:aws:sts::111111111111:assumed-role/PortcullisBroker/i-0abc"
+    assert trusts_broker(policy, account_id="111111111111", broker_arn=broker) is trusted
