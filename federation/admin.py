@@ -1,3 +1,5 @@
+from datetime import time
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -9,12 +11,14 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from accounts import admin as accounts_admin
-from accounts.models import MAX_SESSION_SECONDS, MIN_SESSION_SECONDS, Team, Tenant, User
+from accounts.models import Team, Tenant, User
 from audit.models import AuditEvent
 from audit.records import AuditUnavailable, RequestMeta
+from core import humanize
 from core.admin_scoping import TenantScopedAdmin, scoped
 from core.validation import describe
 from federation import aws, services
+from federation.forms import DURATION_PRESETS
 from federation.models import (
     CONSOLE_SERVICES,
     MAX_ACTIVATION_SECONDS,
@@ -26,6 +30,20 @@ from federation.models import (
     validate_role_arn,
     validate_session_policy,
 )
+
+
+class DateOrDateTimeField(forms.SplitDateTimeField):
+    """A date and a time, or a date alone: the end of that day (23:59:59) in the time zone
+    the admin's pages show (stated beside the field)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, require_all_fields=False, **kwargs)
+        self.fields[1].required = False
+
+    def compress(self, data_list):
+        if data_list and data_list[0] and not data_list[1]:
+            data_list = [data_list[0], time(23, 59, 59)]
+        return super().compress(data_list)
 
 
 class GrantForm(forms.Form):
@@ -55,22 +73,25 @@ class GrantForm(forms.Form):
         widget=FilteredSelectMultiple("teams", is_stacked=False),
         help_text="A team grant reaches every member, and stops for anyone who leaves.",
     )
-    max_session_seconds = forms.IntegerField(
-        label="Longest session (seconds)",
-        min_value=MIN_SESSION_SECONDS,
-        max_value=MAX_SESSION_SECONDS,
+    max_session_seconds = forms.TypedChoiceField(
+        label="Longest session",
+        choices=[("", "1 hour (the default)")]
+        + [(seconds, humanize.duration(seconds)) for seconds in DURATION_PRESETS],
+        coerce=int,
+        empty_value=None,
         required=False,
-        help_text="900–43200, within the tenant's limit. One hour by default.",
+        help_text="Within the tenant's limit and the role's MaxSessionDuration.",
     )
     destination_path = forms.ChoiceField(
         label="Default destination", choices=list(CONSOLE_SERVICES.items())
     )
     region = forms.CharField(max_length=32, required=False)
-    valid_until = forms.SplitDateTimeField(
+    valid_until = DateOrDateTimeField(
         label="Until",
         required=False,
         widget=AdminSplitDateTime,
-        help_text="Leave empty for a grant without an end date.",
+        help_text="Leave empty for a grant without an end date. A date alone means the end "
+        "of that day.",
     )
     session_policy = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4}),
@@ -116,6 +137,9 @@ class GrantForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields[
+            "valid_until"
+        ].help_text += f" Times are {timezone.get_current_timezone_name()}."
         self.fields["tenant"].queryset = scoped(Tenant.objects.all(), user)
         self.fields["users"].queryset = scoped(User.objects.order_by("username"), user)
         self.fields["teams"].queryset = scoped(Team.objects.select_related("tenant"), user)

@@ -20,6 +20,7 @@ from accounts.models import (
     TenantQuerySet,
     User,
 )
+from core import humanize
 from core.scoping import TenantScopedQuerySet, scoped_managers, signed_in
 from federation import aws
 
@@ -309,7 +310,8 @@ class RoleMapping(models.Model):
             tenant = self.tenant
             if self.max_session_seconds and self.max_session_seconds > tenant.max_session_seconds:
                 errors["max_session_seconds"] = (
-                    f"At most the tenant's limit of {tenant.max_session_seconds} seconds."
+                    "At most the tenant's limit of "
+                    f"{humanize.duration(tenant.max_session_seconds)}."
                 )
             if self.team_id is not None and self.team.tenant_id != self.tenant_id:
                 errors["team"] = "The team belongs to another tenant."

@@ -74,7 +74,7 @@ def test_it_refuses_a_bad_grant_and_writes_nothing(world, demo_role, args, messa
 def test_it_refuses_a_grant_above_the_tenant_limit(world, demo_role):
     world.tenant_a.max_session_seconds = 3600
     world.tenant_a.save()
-    with pytest.raises(CommandError, match="tenant's limit of 3600"):
+    with pytest.raises(CommandError, match="tenant's limit of 1 hour"):
         run("grant", "bob", demo_role, "--tenant", "acme", "--max-session", "7200")
 
 

@@ -1,6 +1,9 @@
 """Granting with confidence: the role is checked in IAM (through the sandbox) before a
 grant is saved."""
 
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from federation import aws, services
@@ -110,3 +113,30 @@ def test_who_the_trust_policy_lets_in(principal, trusted):
     }
     broker = "arn:aws:sts::111111111111:assumed-role/PortcullisBroker/i-0abc"
     assert trusts_broker(policy, account_id="111111111111", broker_arn=broker) is trusted
+
+
+def test_limits_are_chosen_by_name_and_a_date_alone_means_the_end_of_that_day(
+    admin, world, sandbox
+):
+    arn = role(world.tenant_a, "AcmeDay", seconds=43200)
+    page = admin.get(GRANT_URL).content.decode()
+    assert '<option value="14400">4 hours</option>' in page and "Times are UTC." in page
+
+    day = date.today() + timedelta(days=3)
+    admin.cookies["portcullis_tz"] = "Europe/Berlin"
+    admin.post(
+        GRANT_URL,
+        {
+            **grant_form(world.tenant_a, role_arn=arn, max_session_seconds="14400"),
+            "users": [world.bob.pk],
+            "valid_until_0": day.isoformat(),
+            "valid_until_1": "",
+        },
+    )
+
+    grant = RoleMapping.objects.get(role_arn=arn)
+    assert grant.max_session_seconds == 14400
+    berlin = datetime.combine(day, datetime.max.time()).replace(
+        microsecond=0, tzinfo=ZoneInfo("Europe/Berlin")
+    )
+    assert grant.valid_until == berlin

@@ -93,7 +93,7 @@ def test_it_explains_a_grant_without_grantees_or_past_the_tenant_limit(client, w
         GRANT_URL, grant_form(world.tenant_a, users=[world.bob.pk], max_session_seconds="7200")
     )
     assert response.status_code == 200
-    assert b"At most the tenant&#x27;s limit of 3600 seconds." in response.content
+    assert b"At most the tenant&#x27;s limit of 1 hour." in response.content
     assert not RoleMapping.objects.exists()
     assert not AuditEvent.objects.filter(action="mapping.granted").exists()
 
