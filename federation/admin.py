@@ -5,10 +5,11 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.widgets import AdminSplitDateTime, FilteredSelectMultiple
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Q, Subquery
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from accounts import admin as accounts_admin
 from accounts.models import Team, Tenant, User
@@ -210,6 +211,44 @@ def _sessions_revoked_at():
     )
 
 
+def _last_used_at():
+    """When the grant last issued a session (its own audit records)."""
+    return Subquery(
+        AuditEvent.objects.filter(
+            mapping_id=OuterRef("pk"),
+            action__in=[AuditEvent.Action.CONSOLE_ISSUED, AuditEvent.Action.CLI_ISSUED],
+        )
+        .order_by("-created_at")
+        .values("created_at")[:1]
+    )
+
+
+class GrantStateFilter(admin.SimpleListFilter):
+    """Grants in force by default: ended and expired ones only when asked for."""
+
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("current", "In force"), ("ended", "Ended or expired"), ("all", "All")]
+
+    def choices(self, changelist):
+        for value, label in self.lookup_choices:
+            yield {
+                "selected": (self.value() or "current") == value,
+                "query_string": changelist.get_query_string({self.parameter_name: value}),
+                "display": label,
+            }
+
+    def queryset(self, request, queryset):
+        value = self.value() or "current"
+        if value == "current":
+            return queryset.filter(active=True).exclude(valid_until__lte=timezone.now())
+        if value == "ended":
+            return queryset.filter(Q(active=False) | Q(valid_until__lte=timezone.now()))
+        return queryset
+
+
 @admin.register(RoleMapping)
 class RoleMappingAdmin(TenantScopedAdmin):
     """Role grants. Grants are ended, never deleted, so the record of who had what stays."""
@@ -218,17 +257,16 @@ class RoleMappingAdmin(TenantScopedAdmin):
     form = RoleMappingForm
     list_display = [
         "label",
-        "role_arn",
+        "who",
+        "role",
         "tenant",
-        "user",
-        "team",
-        "activation",
-        "max_session_seconds",
+        "limit",
         "valid_until",
-        "active",
+        "state",
+        "last_used",
         "sessions_revoked_at",
     ]
-    list_filter = ["active", "activation", "tenant"]
+    list_filter = [GrantStateFilter, "activation", "tenant"]
     filter_horizontal = ["approvers", "approver_teams"]
     fieldsets = [
         (
@@ -279,7 +317,42 @@ class RoleMappingAdmin(TenantScopedAdmin):
     actions = ["end_grants", "revoke_sessions"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(sessions_revoked=_sessions_revoked_at())
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(sessions_revoked=_sessions_revoked_at(), last_used_at=_last_used_at())
+        )
+
+    @admin.display(description="for", ordering="user__username")
+    def who(self, grant):
+        return grant.user or format_html("team {}", grant.team.name if grant.team else "")
+
+    @admin.display(description="role", ordering="role_arn")
+    def role(self, grant):
+        account = grant.account_alias or grant.role.account_id
+        return format_html(
+            '<span title="{}">{}</span><br><span class="quiet">{}</span>',
+            grant.role_arn,
+            grant.role.name,
+            account,
+        )
+
+    @admin.display(description="longest session", ordering="max_session_seconds")
+    def limit(self, grant):
+        text = humanize.duration(grant.max_session_seconds)
+        return f"{text}, on request" if grant.on_request else text
+
+    @admin.display(description="state")
+    def state(self, grant):
+        if not grant.active:
+            return "ended"
+        if grant.valid_until and grant.valid_until <= timezone.now():
+            return "expired"
+        return "in force"
+
+    @admin.display(description="last used", ordering="last_used_at")
+    def last_used(self, grant):
+        return grant.last_used_at or "never"
 
     def get_readonly_fields(self, request, obj=None):
         fields = super().get_readonly_fields(request, obj)

@@ -203,3 +203,25 @@ def test_an_expired_grant_disappears_and_is_refused(client, world, bob_grant, sa
     assert open_console(client, bob_grant).status_code == 404
     assert sum(sandbox.calls.values()) == calls
     assert AuditEvent.objects.filter(action="console.denied").count() == 1
+
+
+def test_the_grants_list_says_who_what_how_long_and_when_last_used(
+    client, world, bob_grant, sandbox
+):
+    ended = RoleMapping.objects.create(
+        tenant=world.tenant_a, user=world.alice, role_arn=bob_grant.role_arn, label="Old one"
+    )
+    ended.active = False
+    ended.save()
+    client.force_login(world.bob)
+    assert open_console(client, bob_grant).status_code == 200
+    client.force_login(world.alice)
+
+    listing = client.get("/admin/federation/rolemapping/").content.decode()
+    assert "Acme admin" in listing and "Old one" not in listing  # ended: hidden by default
+    assert f'<span title="{bob_grant.role_arn}">AcmeAdmin</span>' in listing
+    assert "12 hours" in listing and "in force" in listing
+    assert '<td class="field-last_used">never</td>' not in listing
+
+    everything = client.get("/admin/federation/rolemapping/", {"state": "ended"}).content.decode()
+    assert "Old one" in everything and "Acme admin" not in everything
