@@ -10,6 +10,26 @@ from sandbox.iam import denied_by_inline_policies
 from sandbox.state import SIGNIN_TOKEN_LIFETIME, now
 
 
+# The portal's look (its stylesheet's colours and type), dark mode included.
+STYLE = """
+:root { --ink: #1b1f24; --muted: #57606a; --line: #d0d7de; --bg: #f6f8fa; --card: #fff;
+  --header: #1b1f24; --accent: #0b5cad; color-scheme: light dark;
+  font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
+  color: var(--ink); background: var(--bg); }
+@media (prefers-color-scheme: dark) { :root { --ink: #e6edf3; --muted: #9da7b3;
+  --line: #3d444d; --bg: #0d1117; --card: #161b22; --header: #010409; --accent: #4493f8; } }
+body { margin: 0; line-height: 1.5; }
+header { background: var(--header); color: #fff; padding: .75rem 1.5rem; font-weight: 700; }
+main { max-width: 48rem; margin: 1.5rem auto; padding: 1.25rem 1.5rem; background: var(--card);
+  border: 1px solid var(--line); border-radius: 8px; }
+h1 { font-size: 1.4rem; margin: 0 0 .75rem; }
+dl { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; }
+dt { font-weight: 600; } dd { margin: 0; font-family: ui-monospace, monospace;
+  overflow-wrap: anywhere; }
+a { color: var(--accent); }
+"""
+
+
 class ConsoleMixin:
     """A sign-in token at most 15 minutes old and a Destination on the partition's console
     domain open a page naming the session; a session the role's inline policies deny
@@ -40,11 +60,14 @@ class ConsoleMixin:
         if urlsplit(issuer).scheme in {"http", "https"}:
             back = f'<p><a href="{html.escape(issuer)}">Back to the portal</a></p>'
         page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Sandbox AWS console</title></head>
+<html lang="en"><head><meta charset="utf-8"><title>Sandbox AWS console</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>{STYLE}</style></head>
 <body>
-<h1>Sandbox AWS console</h1>
-<p>You are signed in to the <strong>sandbox</strong> AWS console:
-no real AWS account is involved.</p>
+<header>Sandbox AWS console</header>
+<main>
+<h1>Signed in to the sandbox</h1>
+<p>This is the <strong>sandbox</strong> AWS console: no real AWS account is involved.</p>
 <dl>
 <dt>Assumed role</dt><dd id="assumed-role">{html.escape(session.assumed_role_arn)}</dd>
 <dt>Role</dt><dd id="role">{html.escape(session.role_arn)}</dd>
@@ -54,6 +77,7 @@ no real AWS account is involved.</p>
 <dt>Destination</dt><dd id="destination">{html.escape(destination)}</dd>
 </dl>
 {back}
+</main>
 </body></html>
 """
         response = Response(page, content_type="text/html; charset=utf-8")
