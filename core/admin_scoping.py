@@ -47,6 +47,8 @@ class PortalAdminSite(admin.AdminSite):
     membership). Staff flags alone open nothing."""
 
     site_header = "Portcullis administration"
+    # The lists (grants, people) get the whole width; the index page lists the models.
+    enable_nav_sidebar = False
     site_title = "Portcullis admin"
     index_title = "Administration"
 

@@ -9,7 +9,6 @@ from federation.aws import is_console_url
 from sandbox.iam import denied_by_inline_policies
 from sandbox.state import SIGNIN_TOKEN_LIFETIME, now
 
-
 # The portal's look (its stylesheet's colours and type), dark mode included.
 STYLE = """
 :root { --ink: #1b1f24; --muted: #57606a; --line: #d0d7de; --bg: #f6f8fa; --card: #fff;

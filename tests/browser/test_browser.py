@@ -130,6 +130,13 @@ def test_an_admin_enrols_grants_a_role_and_the_employee_sees_it(
     shot(admin, "admin-grant")
     admin.click("input[value=Grant]")
     admin.wait_for_selector("text=Granted Acme admin to bob")
+    # The grants list fits the screen: who, role, limit, until, state, last use.
+    table = admin.evaluate(
+        "[document.querySelector('#result_list').scrollWidth,"
+        " document.querySelector('.results').clientWidth]"
+    )
+    assert table[0] <= table[1], table
+    shot(admin, "admin-grants")
 
     bob.reload()
     bob.wait_for_selector("text=Acme admin")
