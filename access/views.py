@@ -19,6 +19,7 @@ from audit.records import RequestMeta
 from core.errors import PortalError
 from core.views import error_response
 from federation import services as federation_services
+from federation.models import account_names
 from federation.services import GrantNotFound, InvalidChoice
 from federation.views import offer_choices, roles_page
 
@@ -40,6 +41,12 @@ def my_roles(request):
     user = request.user
     now = timezone.now()
     grants = list(federation_services.usable_grants(user))
+    names = account_names(user) if grants else {}
+    for grant in grants:
+        # The tenant's name for the account, else the grant's own alias.
+        grant.account_name = names.get((grant.tenant_id, grant.role.account_id)) or (
+            grant.account_alias
+        )
     every = len(grants)
     query = " ".join(request.GET.get("q", "").split())[:FILTER_MAX]
     only = request.GET.get("role", "")
@@ -102,7 +109,7 @@ def search_text(grant):
             grant.label,
             grant.role.name,
             grant.role.account_id,
-            grant.account_alias,
+            grant.account_name,
             grant.tenant.name,
             grant.tenant.slug,
         ]

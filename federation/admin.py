@@ -26,6 +26,7 @@ from federation.models import (
     MAX_APPROVALS,
     MIN_ACTIVATION_SECONDS,
     ApiToken,
+    AwsAccount,
     RoleMapping,
     approval_policy_errors,
     validate_role_arn,
@@ -247,6 +248,17 @@ class GrantStateFilter(admin.SimpleListFilter):
         if value == "ended":
             return queryset.filter(Q(active=False) | Q(valid_until__lte=timezone.now()))
         return queryset
+
+
+@admin.register(AwsAccount)
+class AwsAccountAdmin(TenantScopedAdmin):
+    """Names for the tenant's AWS accounts, shown on the roles page instead of bare ids."""
+
+    tenant_admin_permissions = frozenset({"view", "add", "change", "delete"})
+    list_display = ["name", "account_id", "tenant"]
+    list_filter = ["tenant"]
+    search_fields = ["name", "account_id"]
+    list_select_related = ["tenant"]
 
 
 @admin.register(RoleMapping)

@@ -27,7 +27,12 @@ from core.errors import PortalError
 from core.views import error_response
 from federation import aws, services
 from federation.forms import IssueForm, TokenForm, duration_choices
-from federation.models import CONSOLE_SERVICES, ApiToken, Favourite, RoleMapping
+from federation.models import (
+    CONSOLE_SERVICES,
+    ApiToken,
+    Favourite,
+    RoleMapping,
+)
 
 
 @functools.lru_cache(maxsize=512)
@@ -56,7 +61,8 @@ def offer_choices(grant, limit):
 
 
 def roles_page(request, grants, **context):
-    """The self-service page: `grants` (with their choices offered), the starred ones
+    """The self-service page: `grants` (with their choices offered, and their
+    `account_name` when the caller looked it up), the starred ones
     first, the rest grouped by tenant and then by AWS account, and the roles the person
     used last. The page's view lives with access on request, which adds each on-request
     grant's state."""
@@ -68,10 +74,12 @@ def roles_page(request, grants, **context):
     favourites = []
     for grant in grants:
         grant.starred = grant.pk in starred
+        if not hasattr(grant, "account_name"):
+            grant.account_name = grant.account_alias
         if grant.starred:
             favourites.append(grant)
         else:
-            tenants[grant.tenant][(grant.role.account_id, grant.account_alias)].append(grant)
+            tenants[grant.tenant][(grant.role.account_id, grant.account_name)].append(grant)
     groups = [
         {
             "tenant": tenant,

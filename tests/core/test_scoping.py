@@ -33,6 +33,7 @@ def test_the_guarded_models_are_the_tenant_owned_ones():
         "access.SessionCutoff",
         "access.NotificationChannel",
         "federation.ApiToken",
+        "federation.AwsAccount",
     }
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from audit.models import AuditEvent
 from federation import services
+from federation.models import AwsAccount
 from tests.conftest import READ_ONLY_POLICY
 
 pytestmark = pytest.mark.django_db
@@ -170,3 +171,27 @@ def test_the_roles_used_last_come_from_the_persons_own_trail(client, world, two_
     page = client.get("/").content.decode()
     recent = re.search(r'<p class="recent muted">(.*?)</p>', page, re.S).group(1)
     assert recent.index("Acme admin") < recent.index("Billing reader")
+
+
+def test_accounts_show_by_the_names_the_tenant_gave_them(client, world, two_roles):
+    admin_grant, _ = two_roles
+    client.force_login(world.alice)
+    added = client.post(
+        "/admin/federation/awsaccount/add/",
+        {"tenant": world.tenant_a.pk, "account_id": "123456789012", "name": "Sandbox prod"},
+    )
+    assert added.status_code == 302
+    bad = client.post(
+        "/admin/federation/awsaccount/add/",
+        {"tenant": world.tenant_a.pk, "account_id": "12345", "name": "Short"},
+    )
+    assert "An AWS account ID is 12 digits." in bad.content.decode()
+    assert AwsAccount.objects.unscoped("test").count() == 1
+
+    client.force_login(world.bob)
+    page = client.get("/").content.decode()
+    assert '<h3>Sandbox prod <span class="mono muted">123456789012</span></h3>' in page
+    assert role_ids(client.get("/", {"q": "sandbox prod"}).content.decode()) != []
+    # Another tenant's people see nothing of it.
+    client.force_login(world.carol)
+    assert "Sandbox prod" not in client.get("/").content.decode()

@@ -29,7 +29,7 @@ from audit.models import AuditEvent
 from audit.records import RequestMeta, record
 from core.admin_scoping import OperatorsOnlyMixin, TenantScopedAdmin, TenantScopedInline
 from federation import services
-from federation.models import ApiToken, RoleMapping
+from federation.models import ApiToken, AwsAccount, RoleMapping
 from tests.factories import MembershipFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -117,10 +117,12 @@ def globex(world):
     provider.save()
     SignInDomain.objects.create(provider=provider, domain="globex.example")
     ExternalIdentity.objects.create(tenant=b, user=world.carol, subject="carol-at-globex")
+    account = AwsAccount.objects.create(tenant=b, account_id="222222222222", name="globex-prod")
     return {
         User: world.carol,
         Tenant: b,
         IdentityProvider: provider,
+        AwsAccount: account,
         Membership: gertrude_membership,
         Team: team,
         RoleMapping: grant,
