@@ -3,7 +3,6 @@ provider says they use it alone), or a session that came through their tenant's 
 
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
-from django.db.models import F
 
 from accounts.models import User
 
@@ -53,11 +52,4 @@ class ProviderBackend(ModelBackend):
 
     def get_user(self, user_id):
         user = super().get_user(user_id)
-        if user is None:
-            return None
-        linked = user.identities.filter(
-            tenant__active=True,
-            tenant__identity_provider__enabled=True,
-            tenant__identity_provider__issuer=F("issuer"),
-        ).exists()
-        return user if linked else None
+        return user if user is not None and user.identities.live().exists() else None

@@ -34,21 +34,25 @@ def required_for(user):
     )
 
 
+def _factors(user):
+    """The person's second factors proper: authenticator apps and passkeys, not the
+    recovery codes that stand in for them."""
+    return [
+        device
+        for device in devices_for_user(user, confirmed=True)
+        if not isinstance(device, StaticDevice)
+    ]
+
+
 def has_second_factor(user, *, besides_recovery_codes=False):
     if not besides_recovery_codes:
         return user_has_device(user, confirmed=True)
-    return any(
-        not isinstance(device, StaticDevice) for device in devices_for_user(user, confirmed=True)
-    )
+    return bool(_factors(user))
 
 
 def passkeys_left(user):
     """How many passkeys the person has (accounts.passkeys registers them)."""
-    return sum(
-        1
-        for device in devices_for_user(user, confirmed=True)
-        if not isinstance(device, TOTPDevice | StaticDevice)
-    )
+    return sum(1 for device in _factors(user) if not isinstance(device, TOTPDevice))
 
 
 def has_authenticator_app(user):
@@ -73,18 +77,16 @@ def mark_authenticated(request):
 def keep_verified(request):
     """After one of the person's second factors is removed: the session stays verified
     with another one (the person proved themselves to remove it), or none is left."""
-    remaining = [
-        device
-        for device in devices_for_user(request.user, confirmed=True)
-        if not isinstance(device, StaticDevice)
-    ] or list(devices_for_user(request.user, confirmed=True))
+    remaining = _factors(request.user) or list(devices_for_user(request.user, confirmed=True))
     current = request.session.get(DEVICE_ID_SESSION_KEY)
     if remaining and current not in {device.persistent_id for device in remaining}:
         otp_login(request, remaining[0])
 
 
-def recently_authenticated(request):
-    return time.time() - request.session.get(AUTHENTICATED_AT, 0) <= settings.REAUTH_SECONDS
+def recently_authenticated(request, within=None):
+    """The person proved who they are in the last `within` seconds (REAUTH_SECONDS)."""
+    within = settings.REAUTH_SECONDS if within is None else within
+    return time.time() - request.session.get(AUTHENTICATED_AT, 0) <= within
 
 
 class CodeThrottled(Exception):
@@ -207,5 +209,10 @@ def remove_second_factor(user):
 def remove_authenticator_app(user):
     """The authenticator app only; the recovery codes go too when nothing else is left."""
     TOTPDevice.objects.filter(user=user).delete()
-    if not has_second_factor(user, besides_recovery_codes=True):
+    forget_lone_recovery_codes(user)
+
+
+def forget_lone_recovery_codes(user):
+    """Recovery codes alone are no second factor: they go with the last one."""
+    if not _factors(user):
         remove_second_factor(user)

@@ -371,6 +371,17 @@ class SignInDomain(models.Model):
         super().save(*args, **kwargs)
 
 
+class ExternalIdentityQuerySet(TenantQuerySet):
+    def live(self):
+        """Links that sign people in today: to their tenant's enabled provider (still at
+        the same issuer), in an active tenant."""
+        return self.filter(
+            tenant__active=True,
+            tenant__identity_provider__enabled=True,
+            tenant__identity_provider__issuer=models.F("issuer"),
+        )
+
+
 class ExternalIdentity(models.Model):
     """A person's account at their tenant's identity provider: the issuer and its `sub`,
     the only thing a sign-in there is matched by (never the e-mail address). A tenant that
@@ -384,7 +395,7 @@ class ExternalIdentity(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_sign_in_at = models.DateTimeField(null=True, blank=True)
 
-    objects, rows = scoped_managers(TenantQuerySet)
+    objects, rows = scoped_managers(ExternalIdentityQuerySet)
 
     class Meta:
         default_manager_name = "rows"

@@ -212,8 +212,7 @@ def authorization_url(
         query["login_hint"] = login_hint
     if fresh_sign_in:
         query.update(prompt="login", max_age="0")
-    separator = "&" if urlsplit(metadata.authorization_endpoint).query else "?"
-    return f"{metadata.authorization_endpoint}{separator}{urlencode(query)}"
+    return _with_query(metadata.authorization_endpoint, query)
 
 
 @sensitive_variables("secret", "pair", "form", "headers", "code", "code_verifier")
@@ -332,8 +331,13 @@ def end_session_url(metadata: Metadata, *, client_id: str, post_logout_redirect_
     """RP-initiated logout at the provider, when it offers it ('' otherwise)."""
     if not metadata.end_session_endpoint:
         return ""
-    query = urlencode(
-        {"client_id": client_id, "post_logout_redirect_uri": post_logout_redirect_uri}
+    return _with_query(
+        metadata.end_session_endpoint,
+        {"client_id": client_id, "post_logout_redirect_uri": post_logout_redirect_uri},
     )
-    separator = "&" if urlsplit(metadata.end_session_endpoint).query else "?"
-    return f"{metadata.end_session_endpoint}{separator}{query}"
+
+
+def _with_query(endpoint: str, query: dict[str, str]) -> str:
+    """`endpoint` with `query` added (after any query it has already)."""
+    separator = "&" if urlsplit(endpoint).query else "?"
+    return f"{endpoint}{separator}{urlencode(query)}"

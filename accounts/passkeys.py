@@ -64,9 +64,7 @@ def remove(user: Any, passkey_id: Any) -> str | None:
     if passkey is None:
         return None
     passkey.delete()
-    if not mfa.has_second_factor(user, besides_recovery_codes=True):
-        # Recovery codes alone are no second factor: they go with the last one.
-        mfa.remove_second_factor(user)
+    mfa.forget_lone_recovery_codes(user)
     return str(passkey.name)
 
 

@@ -15,7 +15,6 @@ from typing import Any
 from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -96,12 +95,8 @@ def provider_for(address: str) -> Any:
 
 def provider_of(user: Any) -> Any:
     """The enabled provider the person is linked through, or None."""
-    identity = user.identities.filter(
-        tenant__identity_provider__enabled=True,
-        tenant__identity_provider__issuer=F("issuer"),
-        tenant__active=True,
-    ).first()
-    return provider_for(identity.tenant.slug) if identity else None
+    identity = user.identities.live().select_related("tenant__identity_provider").first()
+    return identity.tenant.identity_provider if identity else None
 
 
 def _limit(request: HttpRequest, who: str) -> None:
@@ -121,8 +116,10 @@ def begin(
 ) -> str:
     """Start a sign-in at the provider of `address` (or, with `again`, that signed-in
     person's own provider, asked to sign them in afresh); returns where to send the browser.
-    Raises SignInFailed."""
+    Raises SignInFailed, or SignInLocked."""
     who = again.get_username() if again else address.strip()[:150]
+    if who and is_locked(request, who):
+        raise SignInLocked(who)
     _limit(request, who)
     provider = provider_of(again) if again is not None else provider_for(address)
     if provider is None:
@@ -209,13 +206,19 @@ def complete(request: HttpRequest, *, params: Any, redirect_uri: str) -> SignedI
         claims = {**_more_from_userinfo(provider, metadata, tokens, claims), **claims}
     except oidc.Refused as error:
         raise fail(str(error)) from None
+    identity = (
+        ExternalIdentity.objects.unscoped("a verified token names its tenant's subject")
+        .filter(tenant=provider.tenant, issuer=provider.issuer, subject=claims["sub"])
+        .select_related("user")
+        .first()
+    )
     again = attempt["again"]
     if again is not None:
-        _check_signed_in_again(provider, claims, attempt, fail=fail)
-    meta = RequestMeta.from_request(request)
-    user = _link(provider, claims, fail=fail, meta=meta)
+        _check_signed_in_again(claims, attempt, identity, fail=fail)
+    user = _link(provider, claims, identity, fail=fail)
     if provider.groups_claim:
-        sync_teams(provider, user, _groups(claims.get(provider.groups_claim)), meta=meta)
+        groups = _groups(claims.get(provider.groups_claim))
+        sync_teams(provider, user, groups, meta=RequestMeta.from_request(request))
     return SignedIn(
         user=user,
         provider=provider,
@@ -251,16 +254,10 @@ def _auth_time(claims: dict[str, Any]) -> float:
     return 0.0
 
 
-def _check_signed_in_again(provider: Any, claims: Any, attempt: Any, *, fail: Any) -> None:
+def _check_signed_in_again(claims: Any, attempt: Any, identity: Any, *, fail: Any) -> None:
     if _auth_time(claims) < attempt["at"] - settings.SSO_CLOCK_SKEW_SECONDS:
         raise fail("the provider did not sign the person in again")
-    linked = (
-        ExternalIdentity.objects.unscoped("re-authentication names its tenant's subject")
-        .filter(tenant=provider.tenant, issuer=provider.issuer, subject=claims["sub"])
-        .values_list("user_id", flat=True)
-        .first()
-    )
-    if linked != attempt["again"]:
+    if identity is None or identity.user_id != attempt["again"]:
         raise fail("signed in again as someone else")
 
 
@@ -320,16 +317,10 @@ def _profile(claims: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def _link(provider: Any, claims: dict[str, Any], *, fail: Any, meta: RequestMeta) -> Any:
-    """The person the provider's `sub` is linked to in this tenant; a new person (and their
-    membership) when there is none and the tenant allows it."""
+def _link(provider: Any, claims: dict[str, Any], identity: Any, *, fail: Any) -> Any:
+    """The person `identity` (the provider's `sub` in this tenant) links to; a new person
+    (and their membership) when there is none and the tenant allows it."""
     tenant = provider.tenant
-    identity = (
-        ExternalIdentity.objects.unscoped("a verified token names its tenant's subject")
-        .filter(tenant=tenant, issuer=provider.issuer, subject=claims["sub"])
-        .select_related("user")
-        .first()
-    )
     profile = _profile(claims)
     if identity is not None:
         user = identity.user

@@ -86,9 +86,6 @@ def _sso_refused(request, failure):
 
 
 def _start_at_provider(request, *, address, again=None):
-    who = again.get_username() if again else address.strip()[:150]
-    if who and sso.is_locked(request, who):
-        return lockout_response(request, credentials={"username": who})
     try:
         there = sso.begin(
             request,
@@ -99,6 +96,8 @@ def _start_at_provider(request, *, address, again=None):
         )
     except sso.SignInFailed as failure:
         return _sso_refused(request, failure)
+    except sso.SignInLocked as locked:
+        return lockout_response(request, credentials={"username": locked.who})
     # A page that moves on by itself rather than a redirect: the sign-in form's
     # Content-Security-Policy (form-action 'self') would stop a redirect to the provider.
     response = render(request, "accounts/sso_continue.html", {"provider_url": there})
@@ -124,8 +123,7 @@ def sso_callback(request):
         if signed.provider_factor or not mfa.has_second_factor(signed.user):
             mfa.mark_authenticated(request)
         else:
-            request.session[mfa.FIRST_FACTOR_AGAIN_AT] = time.time()
-            return redirect(f"{reverse('reauthenticate')}?{urlencode({'next': signed.next_url})}")
+            return _second_step(request, signed.next_url)
     else:
         login(request, signed.user, backend=sso.BACKEND)
         request.session[sso.SIGNED_IN_WITH] = signed.provider.pk
@@ -235,11 +233,18 @@ def verify(request):
 def _fresh(request):
     """The person proved who they are in the last few minutes (a sign-in with its second
     factor, or a re-authentication): enough to remove a passkey or renew recovery codes."""
-    return time.time() - request.session.get(AUTHENTICATED_AT, 0) < mfa.SECOND_STEP_SECONDS
+    return mfa.recently_authenticated(request, within=mfa.SECOND_STEP_SECONDS)
 
 
-def _again_first(request):
-    return redirect(f"{reverse('reauthenticate')}?{urlencode({'next': reverse('two-factor')})}")
+def _confirm_first(next_url):
+    """The re-authentication page, and then `next_url`."""
+    return redirect(f"{reverse('reauthenticate')}?{urlencode({'next': next_url})}")
+
+
+def _second_step(request, next_url):
+    """The first factor is proven again: the re-authentication page asks for the second."""
+    request.session[mfa.FIRST_FACTOR_AGAIN_AT] = time.time()
+    return _confirm_first(next_url)
 
 
 @sensitive_post_parameters("code", "recovery_code")
@@ -273,15 +278,14 @@ def two_factor(request):
         elif action in {"renew", "remove"} and mfa.has_second_factor(user):
             code_given = bool(mfa.code_from(request.POST).strip())
             if code_given or not _fresh(request):
-                device, throttled = _check_code(request)
+                if not code_given and mfa.passkeys_left(user):
+                    return _confirm_first(reverse("two-factor"))
+                device, locked = _checked_code(
+                    request, wrong="That code is not right: nothing was changed."
+                )
+                if locked:
+                    return locked
                 if not device:
-                    if not code_given and mfa.passkeys_left(user):
-                        return _again_first(request)
-                    locked = _code_refused(request, throttled, reason="wrong second-factor code")
-                    if locked:
-                        return locked
-                    if not throttled:
-                        messages.error(request, "That code is not right: nothing was changed.")
                     action = None
             if action == "renew":
                 context["recovery_codes"] = mfa.new_recovery_codes(user)
@@ -305,7 +309,7 @@ def two_factor(request):
             return redirect("two-factor")
         elif action == "remove-passkey":
             if not _fresh(request):
-                return _again_first(request)
+                return _confirm_first(reverse("two-factor"))
             name = passkeys.remove(user, request.POST.get("passkey"))
             mfa.keep_verified(request)
             if name:
@@ -378,11 +382,6 @@ def _confirm_with_code(request):
     return locked
 
 
-def _second_step(request):
-    request.session[mfa.FIRST_FACTOR_AGAIN_AT] = time.time()
-    return redirect(f"{reverse('reauthenticate')}?{urlencode({'next': _next(request)})}")
-
-
 def _confirm_with_password(request):
     user = authenticate(
         request,
@@ -402,7 +401,7 @@ def _confirm_with_password(request):
         return redirect(_next(request))
     if not mfa.code_from(request.POST).strip():
         # The password is right: now the code or the passkey, on the next page.
-        return _second_step(request)
+        return _second_step(request, _next(request))
     device, locked = _checked_code(request, wrong="That did not match. Try again.")
     if not device:
         return locked

@@ -199,28 +199,28 @@ class RoleMappingForm(forms.ModelForm):
         return cleaned
 
 
+def _latest_record(**filters):
+    """When the newest audit record matching `filters` (which may name the grant's own
+    columns with OuterRef) was written, for each grant in the list."""
+    return Subquery(
+        AuditEvent.objects.filter(**filters).order_by("-created_at").values("created_at")[:1]
+    )
+
+
 def _sessions_revoked_at():
     """When the role's live sessions were last revoked in the grant's tenant."""
-    return Subquery(
-        AuditEvent.objects.filter(
-            tenant=OuterRef("tenant"),
-            role_arn=OuterRef("role_arn"),
-            action=AuditEvent.Action.SESSIONS_REVOKED,
-        )
-        .order_by("-created_at")
-        .values("created_at")[:1]
+    return _latest_record(
+        tenant=OuterRef("tenant"),
+        role_arn=OuterRef("role_arn"),
+        action=AuditEvent.Action.SESSIONS_REVOKED,
     )
 
 
 def _last_used_at():
     """When the grant last issued a session (its own audit records)."""
-    return Subquery(
-        AuditEvent.objects.filter(
-            mapping_id=OuterRef("pk"),
-            action__in=[AuditEvent.Action.CONSOLE_ISSUED, AuditEvent.Action.CLI_ISSUED],
-        )
-        .order_by("-created_at")
-        .values("created_at")[:1]
+    return _latest_record(
+        mapping_id=OuterRef("pk"),
+        action__in=[AuditEvent.Action.CONSOLE_ISSUED, AuditEvent.Action.CLI_ISSUED],
     )
 
 

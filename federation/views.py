@@ -191,14 +191,14 @@ def _first_use(request):
     """Whether this form's `once` token is new: a reload of a result page, back and forward,
     or a second click post the same form again, and must not issue again silently. (A
     client that sends no token, such as a script, is not held to it.)"""
+    key = _once_key(request)
+    return key is None or cache.add(key, True, ONCE_SECONDS)
+
+
+def _once_key(request):
+    """Where this form's `once` token is remembered (None: the form sent none)."""
     once = request.POST.get("once", "")[:64]
-    if not once:
-        return True
-    return cache.add(_once_key(request, once), True, ONCE_SECONDS)
-
-
-def _once_key(request, once):
-    return f"portcullis:issued-once:{request.user.pk}:{once}"
+    return f"portcullis:issued-once:{request.user.pk}:{once}" if once else None
 
 
 def _shown_once(request, mapping_id):
@@ -228,7 +228,8 @@ def _issuing_view(*, console, template):
             issued = _issue(request, mapping_id, console=console)
         except PortalError as error:
             # Nothing was shown: the same form may be sent again.
-            cache.delete(_once_key(request, request.POST.get("once", "")[:64]))
+            if key := _once_key(request):
+                cache.delete(key)
             return error_response(request, error)
         return _result(request, template, issued)
 
