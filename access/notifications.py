@@ -7,7 +7,8 @@ and records a channel that fails for good, so a request is never lost or held up
 receiver is down or slow.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import UTC, tzinfo
 from typing import Any
 
 from django.conf import settings
@@ -17,8 +18,13 @@ from access.models import NotificationChannel
 from access.tasks import deliver_email, deliver_webhook
 from access.webhooks import signing_key, validate_webhook_url
 from accounts.models import Tenant, User
+from core import humanize
 
-__all__ = ["notify", "send_test_message", "signing_key", "validate_webhook_url"]
+__all__ = ["Words", "notify", "send_test_message", "signing_key", "validate_webhook_url"]
+
+# A subject or text: as it is, or written for a time zone (times read in the reader's own,
+# with UTC beside it; a shared channel reads UTC).
+Words = str | Callable[[tzinfo], str]
 
 
 def absolute(link: str) -> str:
@@ -35,35 +41,47 @@ def notify(
     tenant: Tenant,
     event: str,
     people: Iterable[User],
-    subject: str,
-    text: str,
+    subject: Words,
+    text: Words,
     link: str = "",
     request_id: int | None = None,
 ) -> None:
-    """Tell `people` (by e-mail, each once) and the tenant's active channels about `event`.
+    """Tell `people` (by e-mail, each once, in their own time zone) and the tenant's active
+    channels about `event`.
 
     The subject and text are sent as given, so callers build them from names, roles,
-    reasons and links only: never a credential, a token or a console URL. Nothing is
+    reasons, times and links only: never a credential, a token or a console URL. Nothing is
     enqueued until the caller's transaction commits, and nothing at all if it rolls back.
     """
-    message = {
-        "event": event,
-        "tenant": tenant.slug,
-        # One line: a line break in a mail header is refused, not sent.
-        "subject": " ".join(subject.split()),
-        "text": text,
-        "link": absolute(link),
-        "request_id": request_id,
+
+    def written(words: Words, zone: tzinfo) -> str:
+        return words if isinstance(words, str) else words(zone)
+
+    def message(zone: tzinfo) -> dict[str, Any]:
+        return {
+            "event": event,
+            "tenant": tenant.slug,
+            # One line: a line break in a mail header is refused, not sent.
+            "subject": " ".join(written(subject, zone).split()),
+            "text": written(text, zone),
+            "link": absolute(link),
+            "request_id": request_id,
+        }
+
+    by_address = {person.email.lower(): person for person in people if person.email}
+    recipients = {person.pk: person for person in by_address.values()}
+    messages = {
+        pk: message(humanize.zone_named(person.time_zone))
+        for pk, person in sorted(recipients.items())
     }
-    by_address = {person.email.lower(): person.pk for person in people if person.email}
-    recipients = sorted(set(by_address.values()))
+    shared = message(UTC)
 
     def enqueue() -> None:
-        for user_id in recipients:
-            deliver_email.enqueue(user_id, tenant.pk, message)
+        for user_id, personal in messages.items():
+            deliver_email.enqueue(user_id, tenant.pk, personal)
         channels = tenant.notification_channels.filter(active=True)
         for channel_id in channels.values_list("pk", flat=True):
-            deliver_webhook.enqueue(channel_id, message)
+            deliver_webhook.enqueue(channel_id, shared)
 
     # robust: the change is committed by then; a queue that cannot take the message is
     # logged, not turned into an error page for a change that happened.

@@ -16,6 +16,7 @@ from access.models import AccessRequest, Decision
 from accounts import mfa
 from accounts.models import MIN_SESSION_SECONDS
 from audit.records import RequestMeta
+from core import humanize
 from core.errors import PortalError
 from core.views import error_response
 from federation import services as federation_services
@@ -151,7 +152,7 @@ def request_access(request, grant_id):
     if access.state == State.ACTIVE:
         messages.warning(
             request,
-            f"Break-glass access to {grant.label} is open until {access.ends_at:%H:%M} UTC. "
+            f"Break-glass access to {grant.label} is open until {humanize.clock(access.ends_at)}. "
             "Your approvers have been told and will review it.",
         )
     else:
@@ -284,7 +285,7 @@ def decide(request, request_id):
     elif access.state == State.ACTIVE:
         messages.success(
             request,
-            f"Approved: {who} has {access.grant.label} until {access.ends_at:%H:%M} UTC.",
+            f"Approved: {who} has {access.grant.label} until {humanize.clock(access.ends_at)}.",
         )
     else:
         messages.success(

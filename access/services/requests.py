@@ -105,7 +105,12 @@ def _summary(request: AccessRequest) -> str:
 
 
 def _tell_requester(
-    request: AccessRequest, *, event: str, subject: str, text: str, link: str
+    request: AccessRequest,
+    *,
+    event: str,
+    subject: notifications.Words,
+    text: notifications.Words,
+    link: str,
 ) -> None:
     notifications.notify(
         tenant=request.tenant,
@@ -340,9 +345,9 @@ def _activate(
             request,
             event="request.activated",
             subject=f"Access approved: {request.grant.label}",
-            text=(
+            text=lambda zone: (
                 f"Your access to {request.grant.label} is open until "
-                f"{ends_at:%H:%M} UTC ({humanize.duration(request.seconds)})."
+                f"{humanize.clock(ends_at, zone)} ({humanize.duration(request.seconds)})."
             ),
             link="/",
         )
@@ -555,7 +560,7 @@ def end_window(
     if request.state == State.ACTIVE and request.ends_at and request.ends_at <= now:
         # Over already (the clock has not recorded it yet): nothing is left to end early.
         finish(request, now=now)
-        return request, f"It had already ended at {request.ends_at:%H:%M} UTC."
+        return request, f"It had already ended at {humanize.clock(request.ends_at)}."
     reason = (reason or "").strip()[:200] or (
         "ended by the requester" if request.requester_id == user.pk else "ended early"
     )
@@ -708,8 +713,8 @@ def escalate(request: AccessRequest, *, now: datetime) -> bool:
         event="request.escalated",
         people=_tenant_admins(request).exclude(pk=request.requester_id),
         subject=f"Still waiting: request from {_headline(request)}",
-        text=(
-            f"Nobody has decided this request since {request.created_at:%H:%M} UTC. "
+        text=lambda zone: (
+            f"Nobody has decided this request since {humanize.clock(request.created_at, zone)}. "
             "As the tenant's admin you can decide it now.\n"
             f"{_summary(request)}"
         ),
@@ -726,13 +731,15 @@ def remind(request: AccessRequest, *, now: datetime) -> bool:
         .filter(pk=request.pk, state=State.ACTIVE, reminded_at__isnull=True)
         .update(reminded_at=now)
     )
-    if moved and request.ends_at:
+    if moved and (ends_at := request.ends_at):
         _tell_requester(
             request,
             event="request.ending",
-            subject=f"Access ends at {request.ends_at:%H:%M} UTC: {request.grant.label}",
-            text=(
-                f"Your access to {request.grant.label} ends at {request.ends_at:%H:%M} UTC. "
+            subject=lambda zone: (
+                f"Access ends at {humanize.clock(ends_at, zone)}: {request.grant.label}"
+            ),
+            text=lambda zone: (
+                f"Your access to {request.grant.label} ends at {humanize.clock(ends_at, zone)}. "
                 "Ask again if you need more time."
             ),
             link="/",

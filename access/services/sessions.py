@@ -28,6 +28,7 @@ from access.models import STATEMENT_KEEP, AccessRequest, SessionCutoff
 from accounts.models import User
 from audit.models import AuditEvent
 from audit.records import RequestMeta, record
+from core import humanize
 from federation import aws
 from federation.services import requires_external_id
 
@@ -92,7 +93,7 @@ def end_sessions(*, request: AccessRequest, actor: User, meta: RequestMeta) -> s
     if not _sessions_asked_for(request):
         return "No session was opened under this access, so there was none to end."
     grant, tenant, person = request.grant, request.tenant, request.requester
-    planned_end = f"{request.ends_at:%H:%M} UTC"
+    planned_end = humanize.clock(request.ends_at) if request.ends_at else "their planned end"
     audit: dict[str, Any] = {
         "actor": actor,
         "meta": meta,
@@ -160,7 +161,7 @@ def end_sessions(*, request: AccessRequest, actor: User, meta: RequestMeta) -> s
             **audit,
         )
         return message
-    stamp = f"{cutoff:%Y-%m-%d %H:%M:%S} UTC"
+    stamp = humanize.clock(cutoff, date=True, seconds=True)
     with transaction.atomic():
         if row.whole_role:
             message = (

@@ -34,3 +34,11 @@ def when(moment, precision="minutes"):
         local.strftime(shape),
         local.tzname() or "",
     )
+
+
+@register.filter
+def relative(moment, now=None):
+    """{{ access.ends_at|relative }} → "in 52 minutes", "5 minutes ago", "just now"."""
+    if not moment:
+        return ""
+    return humanize.relative(moment, now)

@@ -1,8 +1,9 @@
 """Who hears what, and what time does: e-mails through a real SMTP server and the real
 worker; escalation, expiry, the ten-minute reminder and window ends by the clock."""
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 from email.header import decode_header, make_header
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -45,6 +46,26 @@ def test_approvers_hear_of_a_request_and_bob_of_the_decision(world, on_request, 
     assert to == "bob@example.com"
     assert subject == "Access approved: Acme admin (on request)"
     assert "open until" in body
+
+
+def test_mail_gives_times_in_the_readers_own_time_zone_with_utc_beside(
+    world, on_request, dave, inbox
+):
+    world.bob.time_zone = "America/New_York"
+    world.bob.save(update_fields=["time_zone"])
+    access = file(world, on_request, seconds=1800)
+    delivered(inbox)
+    decide(client_for(dave), access)
+    access.refresh_from_db()
+    local = timezone.localtime(access.ends_at, ZoneInfo("America/New_York"))
+    utc = access.ends_at.astimezone(UTC)
+    ((to, _, body),) = delivered(inbox)
+    assert to == "bob@example.com"
+    assert f"open until {local:%H:%M} {local.tzname()} ({utc:%H:%M} UTC)" in body
+    with time_machine.travel(access.ends_at - timedelta(minutes=9)):
+        assert clock.tick().reminded == 1
+    ((_, subject, _),) = delivered(inbox)
+    assert subject.startswith(f"Access ends at {local:%H:%M} {local.tzname()} ({utc:%H:%M} UTC)")
 
 
 def test_a_denial_tells_bob_with_the_comment(world, on_request, dave, inbox):
