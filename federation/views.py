@@ -187,21 +187,34 @@ def _result(request, template, issued):
 ONCE_SECONDS = 12 * 3600
 
 
-def _first_use(request):
-    """Whether this form's `once` token is new: a reload of a result page, back and forward,
-    or a second click post the same form again, and must not issue again silently. (A
-    client that sends no token, such as a script, is not held to it.)"""
-    key = _once_key(request)
+def _first_use(request, mapping_id, *, kind):
+    """Whether this issuance is new. A roles page gives its forms one `once` token: a
+    reload of a result page, back and forward, or a second click post the same form for
+    the same role again, and must not issue again silently; the page's other roles, and
+    the other kind of session, stay open. (A client that sends no token, such as a
+    script, is not held to it.)"""
+    key = _once_key(request, mapping_id, kind=kind)
     return key is None or cache.add(key, True, ONCE_SECONDS)
 
 
-def _once_key(request):
-    """Where this form's `once` token is remembered (None: the form sent none)."""
+def _once_key(request, mapping_id, *, kind):
+    """Where this form's `once` token is remembered for this role (None: it sent none)."""
     once = request.POST.get("once", "")[:64]
-    return f"portcullis:issued-once:{request.user.pk}:{once}" if once else None
+    return f"portcullis:issued-once:{request.user.pk}:{kind}:{mapping_id}:{once}" if once else None
 
 
-def _shown_once(request, mapping_id):
+def _shown_once(request, mapping_id, *, kind):
+    try:
+        services.refuse_repeat(
+            kind=kind,
+            user=request.user,
+            mapping_id=mapping_id,
+            meta=RequestMeta.from_request(request),
+        )
+    except services.AlreadyShown:
+        pass
+    except PortalError as error:  # over the person's rate limit, say
+        return error_response(request, error)
     response = render(request, "federation/shown_once.html", {"mapping_id": mapping_id}, status=409)
     response["Cache-Control"] = "no-store"
     return response
@@ -216,19 +229,22 @@ def _issuing_view(*, console, template):
     @require_http_methods(["GET", "POST"])
     @login_required
     def view(request, mapping_id):
+        kind = "console" if console else "cli"
         if request.method == "GET":
             return redirect(f"{reverse('home')}?{urlencode({'role': mapping_id})}")
-        if not _first_use(request):
-            return _shown_once(request, mapping_id)
         if not mfa.recently_authenticated(request):
-            # An old sign-in: prove it is still you first. Nothing is issued meanwhile.
+            # An old sign-in: prove it is still you first. Nothing is issued, or used up,
+            # meanwhile: the role waits on the roles page afterwards.
             messages.info(request, "Confirm it is you before opening a new session.")
-            return redirect(f"{reverse('reauthenticate')}?next=/")
+            back = f"{reverse('home')}?{urlencode({'role': mapping_id})}"
+            return redirect(f"{reverse('reauthenticate')}?{urlencode({'next': back})}")
+        if not _first_use(request, mapping_id, kind=kind):
+            return _shown_once(request, mapping_id, kind=kind)
         try:
             issued = _issue(request, mapping_id, console=console)
         except PortalError as error:
             # Nothing was shown: the same form may be sent again.
-            if key := _once_key(request):
+            if key := _once_key(request, mapping_id, kind=kind):
                 cache.delete(key)
             return error_response(request, error)
         return _result(request, template, issued)

@@ -7,6 +7,7 @@ portal's own exceptions (`core.errors.PortalError`), which carry their HTTP stat
 
 from federation.services.errors import (
     AccessWindowRequired,
+    AlreadyShown,
     GrantNotFound,
     InvalidChoice,
     RateLimited,
@@ -27,6 +28,7 @@ from federation.services.issuance import (
     issue_cli_credentials,
     issue_console_url,
     refuse_choice,
+    refuse_repeat,
     session_limit,
     usable_grants,
 )
@@ -36,6 +38,7 @@ from federation.services.tokens import create_token, revoke_token, revoke_tokens
 __all__ = [
     "check_role",
     "AccessWindowRequired",
+    "AlreadyShown",
     "DEFAULT_SESSION_SECONDS",
     "GrantNotFound",
     "InvalidChoice",
@@ -51,6 +54,7 @@ __all__ = [
     "issue_cli_credentials",
     "issue_console_url",
     "refuse_choice",
+    "refuse_repeat",
     "requires_external_id",
     "revoke_grant",
     "revoke_role_sessions",

@@ -34,3 +34,14 @@ class AccessWindowRequired(PortalError):
 
     status = 403
     title = "Request access first"
+
+
+class AlreadyShown(PortalError):
+    """The same issuance asked for again: a reload, the back button, a second click (a 409).
+    A session is shown once; the person asks for a new one."""
+
+    status = 409
+    title = "Already opened"
+
+    def __init__(self) -> None:
+        super().__init__("This session was already opened and is not shown again.")

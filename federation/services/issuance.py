@@ -13,12 +13,13 @@ from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import MIN_SESSION_SECONDS, Tenant, User
 from audit.records import RequestMeta, record, record_for_person
-from core import ratelimit
+from core import humanize, ratelimit
 from federation import aws
 from federation.models import CONSOLE_SERVICES, RoleMapping
 from federation.services.activation import Window, open_window
 from federation.services.errors import (
     AccessWindowRequired,
+    AlreadyShown,
     GrantNotFound,
     InvalidChoice,
     RateLimited,
@@ -100,7 +101,7 @@ def _window(
         minutes = max(0, int((window.ends_at - now).total_seconds()) // 60)
         code, problem = (
             "AccessWindowEnding",
-            f"Your access window ends at {window.ends_at:%H:%M} UTC, in {minutes} minutes: "
+            f"Your access window ends at {humanize.clock(window.ends_at)}, in {minutes} minutes: "
             "AWS issues no session shorter than 15 minutes. Request access again to go on.",
         )
     else:
@@ -149,6 +150,23 @@ def refuse_choice(
         detail=f"refused choice{' of ' + ', '.join(fields) if fields else ''}: {problem}",
     )
     raise InvalidChoice(problem)
+
+
+def refuse_repeat(*, kind: str, user: User, mapping_id: int, meta: RequestMeta) -> NoReturn:
+    """Refuse an issuance asked for again (the same form sent twice): counted against the
+    person's rate limit like any issuance, recorded, and raised as AlreadyShown. AWS is
+    not asked."""
+    _within_limits(kind=kind, user=user, mapping_id=mapping_id, meta=meta)
+    _record_refusal(
+        kind=kind,
+        user=user,
+        mapping_id=mapping_id,
+        meta=meta,
+        error_code="AlreadyShown",
+        detail="the same form was sent again (a reload, back, or a second click): "
+        "a session is shown once",
+    )
+    raise AlreadyShown
 
 
 def session_limit(mapping: RoleMapping) -> int:

@@ -1,13 +1,16 @@
 """The roles page as people use it: find a role, and links to one role that open nothing."""
 
 import re
+import time
+from urllib.parse import urlencode
 
 import pytest
 
 from audit.models import AuditEvent
+from core.sessions import AUTHENTICATED_AT
 from federation import services
 from federation.models import AwsAccount
-from tests.conftest import READ_ONLY_POLICY
+from tests.conftest import PASSWORD, READ_ONLY_POLICY
 
 pytestmark = pytest.mark.django_db
 
@@ -102,10 +105,44 @@ def test_a_form_sent_again_issues_nothing_more(client, world, two_roles, sandbox
     assert again.status_code == 409 and b"already opened" in again.content
     assert f"/?role={admin.pk}".encode() in again.content
     assert sandbox.calls["sts:AssumeRole"] == 1
+    # Recorded where the tenant's admins see it; AWS was not asked.
+    refused = AuditEvent.objects.get(action="console.denied")
+    assert refused.error_code == "AlreadyShown" and refused.tenant == world.tenant_a
     # A new page is a new form.
     fresh = re.search(r'name="once" value="([^"]+)"', client.get("/").content.decode()).group(1)
     assert fresh != once
     assert client.post(f"/console/{admin.pk}/", {**form, "once": fresh}).status_code == 200
+
+
+def test_one_page_opens_each_of_its_roles_and_both_kinds(client, world, two_roles, sandbox):
+    admin, reader = two_roles
+    client.force_login(world.bob)
+    once = re.search(r'name="once" value="([^"]+)"', client.get("/").content.decode()).group(1)
+    form = {"duration": "3600", "once": once}
+
+    assert client.post(f"/console/{admin.pk}/", form).status_code == 200
+    assert client.post(f"/console/{reader.pk}/", form).status_code == 200
+    assert client.post(f"/cli/{admin.pk}/", form).status_code == 200
+    assert sandbox.calls["sts:AssumeRole"] == 3
+
+
+def test_confirming_it_is_you_keeps_the_form_usable(client, world, two_roles, sandbox, settings):
+    admin, _ = two_roles
+    client.force_login(world.bob)
+    once = re.search(r'name="once" value="([^"]+)"', client.get("/").content.decode()).group(1)
+    session = client.session
+    session[AUTHENTICATED_AT] = time.time() - settings.REAUTH_SECONDS - 60
+    session.save()
+    form = {"duration": "3600", "once": once}
+
+    stale = client.post(f"/console/{admin.pk}/", form)
+
+    assert stale.status_code == 302
+    assert stale["Location"] == "/login/confirm/?" + urlencode({"next": f"/?role={admin.pk}"})
+    confirmed = client.post("/login/confirm/", {"password": PASSWORD, "next": f"/?role={admin.pk}"})
+    assert confirmed["Location"] == f"/?role={admin.pk}"
+    assert client.post(f"/console/{admin.pk}/", form).status_code == 200
+    assert sandbox.calls["sts:AssumeRole"] == 1
 
 
 def test_a_failed_issuance_may_be_sent_again(client, world, two_roles, sandbox):
