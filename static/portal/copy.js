@@ -1,5 +1,7 @@
-// Copy buttons: <button data-copy-target="element-id">. Kept in a static file so the
-// Content-Security-Policy needs no inline script.
+// Copy buttons: <button data-copy-target="element-id"> copies that element's text;
+// <button data-copy-link="/path/" hidden> copies the whole address of a link (shown only
+// where this script runs). Kept in a static file so the Content-Security-Policy needs no
+// inline script.
 (function () {
   "use strict";
   function textOf(element) {
@@ -21,19 +23,37 @@
     }
     return document.execCommand("copy");
   }
-  document.addEventListener("click", function (event) {
-    var button = event.target.closest("[data-copy-target]");
-    if (!button) { return; }
-    var element = document.getElementById(button.getAttribute("data-copy-target"));
-    if (!element) { return; }
-    var text = textOf(element);
-    if (navigator.clipboard && window.isSecureContext) {
-      navigator.clipboard.writeText(text).then(
-        function () { announce("Copied to the clipboard."); },
-        function () { announce(fallbackCopy(element) ? "Copied to the clipboard." : "Select the text and copy it."); }
-      );
-    } else {
-      announce(fallbackCopy(element) ? "Copied to the clipboard." : "Select the text and copy it.");
+  function copy(text, element, done) {
+    var copied = done || "Copied to the clipboard.";
+    function byHand() {
+      announce(fallbackCopy(element) ? copied : "Select the text and copy it.");
     }
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(function () { announce(copied); }, byHand);
+    } else {
+      byHand();
+    }
+  }
+  document.querySelectorAll("[data-copy-link]").forEach(function (button) {
+    button.hidden = false;
+  });
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy-target], [data-copy-link]");
+    if (!button) { return; }
+    if (button.hasAttribute("data-copy-link")) {
+      // A link's address has no element to select: a hidden one holds it meanwhile.
+      var holder = document.createElement("textarea");
+      holder.className = "visually-hidden";
+      holder.value = new URL(button.getAttribute("data-copy-link"), window.location.href).href;
+      document.body.appendChild(holder);
+      copy(holder.value, holder, "Copied the link to this role.");
+      // Said where the eye is, too: the status line may be far below.
+      var label = button.firstChild.textContent;
+      button.firstChild.textContent = "Link copied";
+      setTimeout(function () { holder.remove(); button.firstChild.textContent = label; }, 2000);
+      return;
+    }
+    var element = document.getElementById(button.getAttribute("data-copy-target"));
+    if (element) { copy(textOf(element), element); }
   });
 })();

@@ -155,7 +155,7 @@ def test_a_failed_issuance_may_be_sent_again(client, world, two_roles, sandbox):
 
 
 def test_the_helper_downloads_and_the_cli_page_has_this_roles_profile(
-    client, world, two_roles, sandbox
+    client, world, two_roles, sandbox, settings
 ):
     admin, _ = two_roles
     helper = client.get("/tools/portcullis-credentials")
@@ -169,9 +169,10 @@ def test_the_helper_downloads_and_the_cli_page_has_this_roles_profile(
         f"--url http://testserver/ --token-file ~/.config/portcullis/token --role {admin.pk}"
         in page
     )
-    assert "AWS_ENDPOINT_URL_STS=" in page
-    tokens = client.get("/tokens/").content.decode()
-    assert "curl -fsS http://testserver/tools/portcullis-credentials" in tokens
+    assert f"export AWS_ENDPOINT_URL_STS={settings.AWS_SANDBOX_URL}</code>" in page
+    install = "curl -fsS http://testserver/tools/portcullis-credentials -o ~/.local/bin/"
+    assert install in page and "chmod +x ~/.local/bin/portcullis-credentials" in page
+    assert install in client.get("/tokens/").content.decode()
 
 
 def test_a_starred_role_comes_first_and_unstars(client, world, two_roles):
