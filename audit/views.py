@@ -32,8 +32,23 @@ def _no_suggestions(user):
     return []
 
 
-# The role ARNs the filter offers to `user`: the grants app, above this one, sets it.
+def _no_names(user):
+    return {}
+
+
+# The role ARNs the filter offers to `user`, and {(tenant id, account id): name} of the AWS
+# accounts `user` may see: the grants app, above this one, sets both.
 role_suggestions = _no_suggestions
+account_names = _no_names
+
+
+def _name_accounts(request, events):
+    """Give each record the tenant's name for the account of its role, where it has one."""
+    names = account_names(request.user)
+    for event in events:
+        event.account_name = names.get((event.tenant_id, event.role_account), "")
+    return events
+
 
 PAGE_SIZE = 50
 ACTIONS = [value for value, _ in AuditEvent.Action.choices]
@@ -113,14 +128,15 @@ class AuditFilterForm(forms.Form):
                 action__in=[a for a in ACTIONS if a.endswith(f".{data['outcome']}")]
             )
         if data.get("since"):
-            events = events.filter(created_at__gte=_utc_midnight(data["since"]))
+            events = events.filter(created_at__gte=_midnight(data["since"]))
         if data.get("until") and data["until"] < date.max:  # the last day: no end at all
-            events = events.filter(created_at__lt=_utc_midnight(data["until"] + timedelta(days=1)))
+            events = events.filter(created_at__lt=_midnight(data["until"] + timedelta(days=1)))
         return events
 
 
-def _utc_midnight(day):
-    return datetime.combine(day, time.min, tzinfo=UTC)
+def _midnight(day):
+    """The start of `day` in the viewer's time zone: the days the page shows times in."""
+    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 def _cursor(event):
@@ -205,7 +221,7 @@ def audit_list(request):
         "audit/audit.html",
         {
             "form": form,
-            "events": rows,
+            "events": _name_accounts(request, rows),
             "older": older,
             "newest": query.urlencode() if cursor else None,
             "export": query.urlencode(),
@@ -238,6 +254,7 @@ RECORD_FIELDS = [
     ("Action", "action"),
     ("Outcome", "outcome"),
     ("Role ARN", "role_arn"),
+    ("AWS account", "account_name"),
     ("RoleSessionName", "role_session_name"),
     ("SourceIdentity", "source_identity"),
     ("Assumed-role ARN", "assumed_role_arn"),
@@ -259,6 +276,7 @@ def audit_record(request, event_id):
         AuditEvent.objects.for_user(request.user, action="manage").select_related("tenant"),
         pk=event_id,
     )
+    _name_accounts(request, [event])
     facts = [(label, getattr(event, field)) for label, field in RECORD_FIELDS]
     return render(
         request,

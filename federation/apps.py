@@ -11,7 +11,9 @@ class FederationConfig(AppConfig):
             checks,  # noqa: F401 - registers the deployment checks
             signals,  # noqa: F401 - connects the receivers
         )
-        from federation.models import RoleMapping
+        from federation.models import RoleMapping, account_names
 
-        # The audit page, beneath this app, offers an admin the roles of their grants.
+        # The audit page, beneath this app, offers an admin the roles of their grants and
+        # names their accounts.
         audit_views.role_suggestions = RoleMapping.objects.role_arns_managed_by
+        audit_views.account_names = account_names

@@ -9,7 +9,7 @@ from django.utils import timezone
 from access.models import AccessRequest, Decision
 from audit.models import AuditEvent
 from federation import services
-from federation.models import RoleMapping
+from federation.models import AwsAccount, RoleMapping
 from tests.access.conftest import (
     ask,
     client_for,
@@ -155,9 +155,13 @@ def test_a_grant_nobody_but_its_holder_could_approve_is_refused(world, demo_role
 
 def test_dave_approves_and_bob_gets_a_window(world, on_request, dave_client, bob_client):
     access = file(world, on_request)
+    AwsAccount.objects.create(
+        tenant=world.tenant_a, account_id=on_request.role.account_id, name="Production"
+    )
     queue = dave_client.get("/approvals/").content.decode()
     assert f'id="approval-{access.pk}"' in queue
     assert "Rotate the prod database keys" in queue and on_request.role_arn in queue
+    assert f'Production <span class="mono muted">{on_request.role.account_id}</span>' in queue
     assert 'aria-label="1 waiting"' in queue  # the navigation badge
     before = timezone.now()
     response = decide(dave_client, access, comment="go ahead")

@@ -3,7 +3,7 @@
 import csv
 import io
 import re
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -13,6 +13,7 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from audit.records import RequestMeta, record
 from audit.views import PAGE_SIZE
+from federation.models import AwsAccount
 from tests.factories import MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -291,6 +292,36 @@ def test_the_table_names_the_role_and_a_record_page_shows_every_field(client, wo
     page = client.get(f"/audit/{issued.pk}/").content.decode()
     for shown in ["198.51.100.7", "req-77", "aws-req-99", "Firefox", ROLE_A, "1 hour 30 minutes"]:
         assert shown in page
+
+
+def test_the_table_and_record_name_the_account_from_the_tenants_directory(client, world, trail):
+    AwsAccount.objects.create(tenant=world.tenant_a, account_id="111111111111", name="Payments")
+    # Another tenant's name for the same account never shows in Acme's trail.
+    AwsAccount.objects.create(tenant=world.tenant_b, account_id="111111111111", name="Globex's")
+    issued = event(world.tenant_a, "console.issued", user=world.bob)
+    client.force_login(world.alice)
+
+    table = client.get("/audit/").content.decode()
+    assert 'title="AWS account 111111111111">Payments</span>' in table
+    assert "Globex&#x27;s" not in table and "Globex's" not in table
+    page = client.get(f"/audit/{issued.pk}/").content.decode()
+    assert "AWS account" in page and "Payments" in page
+
+
+def test_days_are_the_viewers_own(client, world):
+    # 23:30 UTC on 14 January is already 15 January in Tokyo.
+    late = datetime(2026, 1, 14, 23, 30, tzinfo=UTC)
+    AuditEvent.objects.create(
+        tenant=world.tenant_a, action="console.issued", actor_username="bob", created_at=late
+    )
+    client.force_login(world.alice)
+    page = client.get("/audit/", {"since": "2026-01-15", "until": "2026-01-15"})
+    assert rows(page) == [] and "your time zone, UTC" in page.content.decode()
+
+    client.cookies["portcullis_tz"] = "Asia/Tokyo"
+    page = client.get("/audit/", {"since": "2026-01-15", "until": "2026-01-15"})
+    assert len(rows(page)) == 1 and "your time zone, Asia/Tokyo" in page.content.decode()
+    assert len(rows(client.get("/audit/", {"until": "2026-01-14"}))) == 0
 
 
 def test_a_record_page_is_for_its_tenants_reviewers_only(client, world, trail):

@@ -163,8 +163,10 @@ def test_the_helper_downloads_and_the_cli_page_has_this_roles_profile(
     assert helper.status_code == 200 and body.startswith(b"#!/usr/bin/env python3")
     assert "attachment" in helper["Content-Disposition"]
 
+    AwsAccount.objects.create(tenant=world.tenant_a, account_id=admin.role.account_id, name="Tools")
     client.force_login(world.bob)
     page = client.post(f"/cli/{admin.pk}/", {"duration": "3600"}).content.decode()
+    assert f'Tools <span class="mono muted">{admin.role.account_id}</span>' in page
     assert (
         f"--url http://testserver/ --token-file ~/.config/portcullis/token --role {admin.pk}"
         in page
