@@ -5,19 +5,24 @@ main pages land in docs/screenshots/.
 """
 
 import base64
+import io
 import os
 import shutil
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 from django_otp.oath import TOTP
 
-from accounts.models import IdentityProvider
+from accounts.models import IdentityProvider, Tenant, User
 from accounts.providers import save_provider
 from audit.records import RequestMeta
-from tests.conftest import PASSWORD
+from federation import services
+from federation.models import RoleMapping
+from tests.conftest import PASSWORD, READ_ONLY_POLICY
 from tests.factories import MembershipFactory, UserFactory
 from tests.servers import identity_provider, identity_provider_missing
 
@@ -76,13 +81,48 @@ def current_code(key):
     return f"{TOTP(secret).token():06d}"
 
 
-def test_bob_copies_the_link_and_opens_the_console(context, world, bob_grant, sandbox):
+@pytest.fixture
+def demo(sandbox):
+    """The demo the README describes (`manage.py demo`): Example Corp, bob / bobpassword
+    with Sandbox administrator and Production (on request), alice / alicepassword its
+    admin, who approves. The README's screenshots are taken of it."""
+    call_command("demo", stderr=io.StringIO())
+    bob = User.objects.get(username="bob")
+    return SimpleNamespace(
+        sandbox=sandbox,
+        tenant=Tenant.objects.get(slug="example-corp"),
+        bob=bob,
+        alice=User.objects.get(username="alice"),
+        standing=RoleMapping.objects.get(user=bob, activation="standing"),
+        on_request=RoleMapping.objects.get(user=bob, activation="on_request"),
+    )
+
+
+def sign_in_to_demo(page, username):
+    sign_in(page, username, f"{username}password")
+
+
+def assume_role_calls(demo):
+    return demo.sandbox.calls["sts:AssumeRole"]
+
+
+def test_bob_copies_the_link_and_opens_the_console(context, live_server, demo):
     page = context.new_page()
-    sign_in(page, "bob")
-    page.wait_for_selector("text=Acme admin")
+    sign_in_to_demo(page, "bob")
+    card = page.locator(f"#role-{demo.standing.pk}")
+    card.wait_for()
+    assert "Sandbox administrator" in card.inner_text()
     shot(page, "my-roles")
-    page.click("button:has-text('Open console')")
+    # Copy link to the role: its address, which opens nothing by itself.
+    card.locator("button:has-text('Copy link')").click()
+    card.locator("button:has-text('Link copied')").wait_for()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied == f"{live_server.url}/console/{demo.standing.pk}/"
+
+    # A double click opens one session: the button waits after the first.
+    card.locator("button:has-text('Open console')").dblclick()
     page.wait_for_selector("#console-url")
+    assert assume_role_calls(demo) == 1
     shot(page, "console-link")
     url = page.input_value("#console-url")
     page.click("button:has-text('Copy URL')")
@@ -93,20 +133,71 @@ def test_bob_copies_the_link_and_opens_the_console(context, world, bob_grant, sa
     console = opened.value
     console.wait_for_load_state()
     assert "Sandbox AWS console" in console.content()
-    assert console.inner_text("#assumed-role").endswith(":assumed-role/AcmeAdmin/bob")
+    assert console.inner_text("#assumed-role").endswith(":assumed-role/PortcullisDemoAdmin/bob")
     shot(console, "sandbox-console")
+    console.close()
+
+    # A reload, or back to the roles page: never a second session. (Forward to a page
+    # marked no-store is Chromium's own "send the form again?" page; sent, it is a reload.)
+    page.reload()
+    page.wait_for_selector("text=This session was already opened")
+    page.go_back()
+    card.locator("button:has-text('Open console')").wait_for()
+    assert card.locator("button:has-text('Open console')").is_enabled()
+    assert assume_role_calls(demo) == 1
+    page.goto(f"/console/{demo.standing.pk}/")
+    page.wait_for_selector("text=Showing one role")
 
     page.goto("/")
-    page.click("button:has-text('CLI credentials')")
+    card.locator("button:has-text('CLI credentials')").click()
     page.wait_for_selector("text=export AWS_ACCESS_KEY_ID")
+    assert assume_role_calls(demo) == 2
     shot(page, "cli-credentials")
 
 
+def test_keyboard_alone_finds_a_role_and_opens_the_console(context, demo):
+    page = context.new_page()
+    page.goto("/login/")
+    page.focus("#id_username")
+    page.keyboard.type("bob")
+    page.keyboard.press("Tab")
+    page.keyboard.type("bobpassword")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("text=Signed in as")
+
+    def tab_to(selector, presses=60):
+        target = page.locator(selector)
+        for _ in range(presses):
+            page.keyboard.press("Tab")
+            if target.evaluate("element => element === document.activeElement"):
+                # Where the focus is, the eye sees it: an outline or a ring.
+                style = target.evaluate(
+                    "e => { const s = getComputedStyle(e);"
+                    " return [s.outlineStyle, s.outlineWidth, s.boxShadow]; }"
+                )
+                assert style[0] != "none" or style[2] != "none", (selector, style)
+                return
+        raise AssertionError(f"Tab never reached {selector}")
+
+    tab_to(f"#role-{demo.standing.pk} select[name=duration]")
+    page.keyboard.press("End")  # the longest session the grant allows
+    tab_to(f"#role-{demo.standing.pk} button:has-text('Open console')")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#console-url")
+    assert "Session is valid for 12 hours" in page.content()
+
+
 def test_an_admin_enrols_grants_a_role_and_the_employee_sees_it(
-    context, live_server, world, demo_role, sandbox
+    context, live_server, demo, settings
 ):
+    reader_arn = services.create_broker_role(
+        name="PortcullisDemoReadOnly",
+        tenant=demo.tenant,
+        max_session_seconds=3600,
+        policy_document=READ_ONLY_POLICY,
+    )
     admin = context.new_page()
-    sign_in(admin, "alice")
+    sign_in_to_demo(admin, "alice")
     # Staff must set up a second factor first; the test is the authenticator app.
     admin.wait_for_selector("#manual-key")
     shot(admin, "two-factor-setup")
@@ -117,19 +208,21 @@ def test_an_admin_enrols_grants_a_role_and_the_employee_sees_it(
 
     employee = context.browser.new_context(base_url=live_server.url)
     bob = employee.new_page()
-    sign_in(bob, "bob")
+    sign_in_to_demo(bob, "bob")
     bob.wait_for_selector("text=Signed in as")
-    assert "Acme admin" not in bob.content()
+    assert "Read-only" not in bob.content()
 
     admin.goto("/admin/federation/rolemapping/add/")
-    admin.select_option("#id_tenant", label="Acme")
-    admin.fill("#id_role_arn", demo_role)
-    admin.fill("#id_label", "Acme admin")
+    tenant = admin.locator("#id_tenant")
+    if tenant.count():  # offered only to someone who runs several tenants
+        tenant.select_option(label="Example Corp")
+    admin.fill("#id_role_arn", reader_arn)
+    admin.fill("#id_label", "Read-only")
     admin.select_option("#id_users_from", label="bob")
     admin.click("#id_users_add")
     shot(admin, "admin-grant")
     admin.click("input[value=Grant]")
-    admin.wait_for_selector("text=Granted Acme admin to bob")
+    admin.wait_for_selector("text=Granted Read-only to bob")
     # The grants list fits the screen: who, role, limit, until, state, last use.
     table = admin.evaluate(
         "[document.querySelector('#result_list').scrollWidth,"
@@ -139,7 +232,7 @@ def test_an_admin_enrols_grants_a_role_and_the_employee_sees_it(
     shot(admin, "admin-grants")
 
     bob.reload()
-    bob.wait_for_selector("text=Acme admin")
+    bob.wait_for_selector("text=Read-only")
     employee.close()
 
     admin.goto("/audit/")
@@ -168,31 +261,16 @@ def test_a_member_of_another_tenant_sees_nothing_of_acme(context, world, bob_gra
     assert response.status in {403, 404}  # no CSRF token: refused before it is even looked up
 
 
-def test_bob_asks_dave_approves_bob_opens_the_console_and_ends_it(
-    context, browser, live_server, world, demo_role, sandbox
+def test_bob_asks_alice_approves_bob_opens_the_console_and_ends_it(
+    context, browser, live_server, demo
 ):
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    from federation import services
-    from federation.models import RoleMapping
-
-    dave = UserFactory(username="dave")
-    MembershipFactory(user=dave, tenant=world.tenant_a)
-    device = TOTPDevice.objects.create(user=dave, name="phone", confirmed=True)
-    grant = services.grant_role(
-        actor=world.alice,
-        tenant=world.tenant_a,
-        user=world.bob,
-        role_arn=demo_role,
-        label="Acme production",
-        max_session_seconds=43200,
-        activation=RoleMapping.Activation.ON_REQUEST,
-        approvers=[dave],
-        max_activation_seconds=7200,
-    )
+    device = TOTPDevice.objects.create(user=demo.alice, name="phone", confirmed=True)
+    grant = demo.on_request
 
     bob = context.new_page()
-    sign_in(bob, "bob")
+    sign_in_to_demo(bob, "bob")
     card = bob.locator(f"#role-{grant.pk}")
     card.wait_for()
     assert card.locator("button:has-text('Open console')").count() == 0
@@ -201,14 +279,14 @@ def test_bob_asks_dave_approves_bob_opens_the_console_and_ends_it(
     card.locator("input[name=ticket]").fill("CHG-1234")
     shot(bob, "access-request")
     card.locator("button:has-text('Request access')").click()
-    bob.wait_for_selector("text=Waiting for approval from dave")
+    bob.wait_for_selector("text=Waiting for approval from alice")
 
     approver_context = browser.new_context(
         base_url=live_server.url,
-        viewport={"width": 420, "height": 900},  # a phone
+        viewport={"width": 390, "height": 900},  # a phone
     )
     approver = approver_context.new_page()
-    sign_in(approver, "dave")
+    sign_in_to_demo(approver, "alice")
     approver.wait_for_selector("#id_code")
     approver.fill("#id_code", f"{TOTP(device.bin_key).token():06d}")
     approver.click("button:has-text('Continue')")
@@ -217,7 +295,7 @@ def test_bob_asks_dave_approves_bob_opens_the_console_and_ends_it(
     approver.wait_for_selector("text=Rotate the production database keys")
     shot(approver, "approval")
     approver.click("button:has-text('Approve')")
-    approver.wait_for_selector("text=Approved: bob has Acme production until")
+    approver.wait_for_selector("text=Approved: bob has Production (on request) until")
     approver_context.close()
 
     bob.goto("/")
@@ -366,20 +444,26 @@ def test_bob_finds_a_role_as_he_types_and_follows_a_link_to_one(
     assert page.locator("li.role").first.get_attribute("id") == f"role-{reader.pk}"
 
 
-def test_dark_mode_and_a_phone_sized_screen(browser, live_server, world, bob_grant):
+def test_dark_mode_and_a_phone_sized_screen(browser, live_server, demo):
     phone = browser.new_context(
         base_url=live_server.url, viewport={"width": 390, "height": 844}, color_scheme="dark"
     )
     page = phone.new_page()
-    sign_in(page, "bob")
+    sign_in_to_demo(page, "bob")
     page.wait_for_selector("text=Signed in as")
     background = page.evaluate("getComputedStyle(document.documentElement).backgroundColor")
     assert background == "rgb(13, 17, 23)"
-    for path in ["/", "/tokens/", "/requests/", "/account/two-factor/"]:
+    widths = {}
+    for path in ["/", "/tokens/", "/requests/", "/account/", "/account/two-factor/"]:
         page.goto(path)
-        # Nothing wider than the screen: no sideways scrolling on a phone.
-        width = page.evaluate("document.documentElement.scrollWidth")
-        assert width <= 390, (path, width)
+        widths[path] = page.evaluate("document.documentElement.scrollWidth")
+    for button in ["Open console", "CLI credentials"]:
+        page.goto("/")
+        page.locator(f"#role-{demo.standing.pk} button:has-text('{button}')").click()
+        page.wait_for_selector("h1")
+        widths[button] = page.evaluate("document.documentElement.scrollWidth")
+    # Nothing wider than the screen: no sideways scrolling on a phone.
+    assert {where: width for where, width in widths.items() if width > 390} == {}
     page.goto("/")
     shot(page, "my-roles-phone-dark")
     phone.close()
@@ -400,7 +484,9 @@ def serious_violations(page):
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_the_main_pages_pass_an_accessibility_check(browser, live_server, world, bob_grant, scheme):
+def test_the_main_pages_pass_an_accessibility_check(browser, live_server, demo, scheme):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
     if not AXE.exists():
         pytest.fail("axe-core is missing: run `npm ci` in tests/browser (make browser does)")
     # axe is injected as a script: this context lets the page's CSP allow it.
@@ -408,14 +494,34 @@ def test_the_main_pages_pass_an_accessibility_check(browser, live_server, world,
     page = context.new_page()
     page.goto("/login/")
     found = {"/login/": serious_violations(page)}
-    sign_in(page, "bob")
+    sign_in_to_demo(page, "bob")
     page.wait_for_selector("text=Signed in as")
-    pages = ["/", "/tokens/", "/requests/", "/account/two-factor/", f"/console/{bob_grant.pk}/"]
+    pages = ["/", "/tokens/", "/requests/", "/account/", "/account/two-factor/"]
     for path in pages:
         page.goto(path)
         found[path] = serious_violations(page)
+    for button in ["Open console", "CLI credentials"]:  # the result pages
+        page.goto("/")
+        page.locator(f"#role-{demo.standing.pk} button:has-text('{button}')").click()
+        page.wait_for_selector("h1")
+        found[button] = serious_violations(page)
+    context.clear_cookies()
+
+    # The approver's and the tenant admin's pages.
+    device = TOTPDevice.objects.create(user=demo.alice, name="phone", confirmed=True)
+    sign_in_to_demo(page, "alice")
+    page.fill("#id_code", f"{TOTP(device.bin_key).token():06d}")
+    page.click("button:has-text('Continue')")
+    page.wait_for_selector("text=Signed in as")
+    for path in ["/approvals/", "/audit/"]:
+        page.goto(path)
+        found[path] = serious_violations(page)
+    page.goto("/audit/")
+    page.locator("table.audit a").first.click()
+    page.wait_for_selector("h1")
+    found["an audit record"] = serious_violations(page)
     context.close()
-    assert {path: issues for path, issues in found.items() if issues} == {}
+    assert {where: issues for where, issues in found.items() if issues} == {}
 
 
 def test_times_show_in_the_browsers_time_zone(browser, live_server, world):

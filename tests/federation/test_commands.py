@@ -184,6 +184,8 @@ def test_it_seeds_the_demo_and_bob_opens_the_console(client, sandbox):
     assert grant.max_session_seconds == 43200
     on_request = RoleMapping.objects.get(user=bob, activation="on_request")
     assert [a.username for a in on_request.approvers.all()] == ["alice"]
+    alice = User.objects.get(username="alice")
+    assert alice.is_staff and alice.memberships.get().role == "admin"
     assert RoleMapping.objects.count() == 2  # the second run added nothing
     assert client.post("/login/", {"username": "bob", "password": "bobpassword"}).status_code == 302
     response = client.post(f"/console/{grant.pk}/", {"duration": "43200"})

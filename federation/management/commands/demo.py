@@ -22,15 +22,19 @@ DEMO_POLICY = {
 }
 
 
-def demo_person(tenant, username):
-    """A member of the demo tenant whose password is their name + "password"."""
+def demo_person(tenant, username, *, admin=False):
+    """A member (or the admin) of the demo tenant whose password is their name +
+    "password"."""
     person = User.objects.filter(username__iexact=username).first() or User(username=username)
     person.first_name, person.email = username.title(), f"{username}@example.com"
     # Only when it differs: a new password would end their API tokens at every run.
     if not person.check_password(f"{username}password"):
         person.set_password(f"{username}password")
     person.save()
-    Membership.objects.get_or_create(user=person, tenant=tenant)
+    membership, _ = Membership.objects.get_or_create(user=person, tenant=tenant)
+    if admin and membership.role != Membership.Role.ADMIN:
+        membership.role = Membership.Role.ADMIN
+        membership.save()
     return person
 
 
@@ -87,7 +91,8 @@ class Command(BaseCommand):
     help = (
         "Seed the sandbox demo: tenant 'Example Corp', two roles in the sandbox AWS, "
         "bob / bobpassword with a 12-hour grant of one and the other on request, and "
-        "alice / alicepassword who approves. With --identity-provider, Example Corp also "
+        "alice / alicepassword, the tenant's admin, who approves. With --identity-provider, "
+        "Example Corp also "
         "signs in through that local provider. Refuses to run against real AWS."
     )
 
@@ -126,7 +131,7 @@ class Command(BaseCommand):
 
         with transaction.atomic():
             bob = demo_person(tenant, "bob")
-            alice = demo_person(tenant, "alice")
+            alice = demo_person(tenant, "alice", admin=True)
             grant_once(
                 tenant=tenant,
                 user=bob,
@@ -154,5 +159,5 @@ class Command(BaseCommand):
         self.stderr.write(
             f"Demo ready: tenant {tenant.name} (external id {tenant.external_id}), "
             f"roles {role_arn} and {production_arn} (on request), users bob / bobpassword "
-            "and alice / alicepassword (approves bob's requests)."
+            "and alice / alicepassword (Example Corp's admin; approves bob's requests)."
         )
