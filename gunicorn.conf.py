@@ -1,6 +1,7 @@
 """gunicorn settings, read automatically from the working directory (`gunicorn portal.wsgi`)."""
 
 import os
+import tempfile
 
 bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -26,3 +27,27 @@ errorlog = "-"
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
 # Trust X-Forwarded-* only from a proxy on this host by default.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+# Metrics from every worker add up at /metrics (prometheus-client's multi-process mode):
+# each process writes its counters to files in this directory (a new one for each start
+# unless it is set). Give the background worker and the clock the same
+# PROMETHEUS_MULTIPROC_DIR to count their figures too (docs/OPERATIONS.md).
+metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(
+    prefix="portcullis-metrics-"
+)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+
+
+def on_starting(server):
+    """A fresh start counts from zero: files of earlier runs are removed."""
+    os.makedirs(metrics_dir, exist_ok=True)
+    for name in os.listdir(metrics_dir):
+        if name.endswith(".db"):
+            os.remove(os.path.join(metrics_dir, name))
+
+
+def child_exit(server, worker):
+    """A worker that ends (recycled, killed) leaves its counters, not its live gauges."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid, metrics_dir)

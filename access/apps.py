@@ -6,8 +6,12 @@ class AccessConfig(AppConfig):
     verbose_name = "Access on request"
 
     def ready(self):
-        from access import selectors
+        from access import selectors, worker
+        from core import health, metrics
         from federation.services import activation
 
         # Issuance, beneath this app, asks here for a person's open window on a grant.
         activation.register_window_lookup(selectors.open_window)
+        # /readyz and /metrics, beneath it too, report the background worker and requests.
+        health.register_check(worker.readiness)
+        metrics.register_collector(worker.collect)

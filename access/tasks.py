@@ -105,3 +105,8 @@ def _failed(
         tenant=Tenant.objects.unscoped("the channel's tenant").filter(pk=tenant_id).first(),
         detail=f"{channel}: {reason} after {attempts}",
     )
+
+
+@task()
+def heartbeat() -> None:
+    """Nothing but a sign of life: the worker ran a task (access.worker reads when)."""

@@ -7,6 +7,7 @@ the person after their account is deleted.
 """
 
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Self
@@ -15,6 +16,7 @@ from django.db import DatabaseError, transaction
 from django.http import HttpRequest
 
 from audit.models import AuditEvent
+from core import metrics
 from core.errors import PortalError
 from core.net import client_ip
 
@@ -72,6 +74,7 @@ def record(
         actor.get_username() if actor else ""
     )
     fields.update(user_agent=meta.user_agent, request_id=meta.request_id)
+    started = time.perf_counter()
     try:
         with transaction.atomic():
             event = AuditEvent.objects.create(
@@ -81,6 +84,8 @@ def record(
                 client_ip=meta.client_ip or None,
                 **{name: _fit(name, value) for name, value in fields.items()},
             )
+        metrics.AUDIT_WRITES.observe(time.perf_counter() - started)
+        metrics.count_record(action, event.tenant.slug if event.tenant is not None else "")
         log.info(
             "audit %s",
             action,

@@ -4,6 +4,8 @@ import time
 
 from django.core.cache import cache
 
+from core import metrics
+
 
 def hit(key, *, limit, window):
     """Count one hit against `key`; returns (allowed, count, seconds until the window ends)."""
@@ -17,4 +19,6 @@ def hit(key, *, limit, window):
         cache.set(cache_key, 1, timeout=window + 1)
         count = 1
     retry_after = int((bucket + 1) * window - now) + 1
+    if count > limit:
+        metrics.RATE_LIMITED.labels(key.split(":", 1)[0]).inc()
     return count <= limit, count, retry_after

@@ -9,6 +9,8 @@ from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from core import health
+
 
 @require_safe
 @never_cache
@@ -20,14 +22,19 @@ def healthz(request):
 @require_safe
 @never_cache
 def readyz(request):
-    """Readiness: the database answers a query. 503 otherwise, so traffic goes elsewhere."""
+    """Readiness: the database answers a query, and what the rooms above check (the
+    background worker's queue, the broker's AWS credentials). One line each; 503 when any
+    is not ready, so traffic goes elsewhere."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except DatabaseError:
-        return HttpResponse("database unavailable\n", content_type="text/plain", status=503)
-    return HttpResponse("ok\n", content_type="text/plain")
+        return HttpResponse("database: unavailable\n", content_type="text/plain", status=503)
+    found = [health.Finding("database", True, "ok"), *health.findings()]
+    report = "".join(f"{f.name}: {f.detail}\n" for f in found)
+    ready = all(f.ready for f in found)
+    return HttpResponse(report, content_type="text/plain", status=200 if ready else 503)
 
 
 @require_safe

@@ -7,8 +7,9 @@ class FederationConfig(AppConfig):
 
     def ready(self):
         from audit import views as audit_views
+        from core import health
         from federation import (
-            checks,  # noqa: F401 - registers the deployment checks
+            checks,  # registers the deployment checks
             signals,  # noqa: F401 - connects the receivers
         )
         from federation.models import RoleMapping, account_names
@@ -17,3 +18,5 @@ class FederationConfig(AppConfig):
         # names their accounts.
         audit_views.role_suggestions = RoleMapping.objects.role_arns_managed_by
         audit_views.account_names = account_names
+        # /readyz, beneath this app, says whether the portal's AWS credentials resolve.
+        health.register_check(checks.aws_readiness)

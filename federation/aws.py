@@ -15,6 +15,7 @@ AWS_FEDERATION_ENDPOINT names another (the sandbox).
 import json
 import re
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ from django.views.decorators.debug import sensitive_variables
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from core import metrics
 from core.errors import PortalError
 
 ROLE_ARN_RE = re.compile(
@@ -169,9 +171,10 @@ _http: requests.Session | None = None
 
 def reset_clients() -> None:
     """Forget the cached session and clients (after configuration changed, and in tests)."""
-    global _boto_session, _http
+    global _boto_session, _http, _credentials_checked
     with _lock:
         _boto_session = None
+        _credentials_checked = None
         _clients.clear()
         if _http is not None:
             _http.close()
@@ -307,6 +310,7 @@ def _translate(error: Exception) -> AwsError:
 # --- STS ----------------------------------------------------------------------------------
 
 
+@metrics.timed_aws_call("sts:AssumeRole")
 @sensitive_variables("response", "raw")
 def assume_role(
     *,
@@ -375,6 +379,7 @@ def federation_endpoint(partition: str) -> str:
     return f"https://{_regional_host(partition, region)}/federation"
 
 
+@metrics.timed_aws_call("signin:getSigninToken")
 @sensitive_variables("credentials", "session", "data", "payload")
 def get_signin_token(
     credentials: Credentials, *, partition: str, session_duration: int | None = None
@@ -478,6 +483,7 @@ def available_regions(partition: str) -> list[str]:
 # --- IAM ----------------------------------------------------------------------------------
 
 
+@metrics.timed_aws_call("sts:GetCallerIdentity")
 def caller_identity() -> tuple[str, str]:
     """The broker's own identity: (account id, ARN)."""
     try:
@@ -575,6 +581,7 @@ class RoleFacts:
     max_session_seconds: int
 
 
+@metrics.timed_aws_call("iam:GetRole")
 def describe_role(role_arn: str) -> RoleFacts:
     """The role's trust policy and MaxSessionDuration. Raises RoleRefused (no such role,
     or the broker may not read it) or UpstreamUnavailable."""
@@ -594,6 +601,7 @@ def role_trust_policy(role_arn: str) -> dict[str, Any]:
     return describe_role(role_arn).trust_policy
 
 
+@metrics.timed_aws_call("iam:PutRolePolicy")
 def revoke_older_sessions(*, role_arn: str, issued_before: datetime) -> None:
     """Deny everything to the role's sessions issued before `issued_before` (iam:PutRolePolicy)."""
     role = RoleArn.parse(role_arn)
@@ -776,3 +784,31 @@ def remove_ended_access_statements(*, role_arn: str, sids: Iterable[str]) -> Non
     except BOTO_ERRORS as error:
         permission = "iam:PutRolePolicy" if kept else "iam:DeleteRolePolicy"
         raise _translate_iam(error, permission) from None
+
+
+# --- the broker's own credentials, for readiness --------------------------------------------
+
+# Resolving credentials may ask the instance metadata service or STS (a profile that assumes
+# a role): a readiness probe asks at most this often.
+CREDENTIALS_CHECK_SECONDS = 60
+_credentials_checked: tuple[float, bool, str] | None = None
+
+
+def broker_credentials_status() -> tuple[bool, str]:
+    """(whether boto3 finds the portal's own AWS credentials, a short description), looked
+    up at most once every CREDENTIALS_CHECK_SECONDS. Never the credentials themselves."""
+    global _credentials_checked
+    now = time.monotonic()
+    with _lock:
+        checked = _credentials_checked
+    if checked is not None and now - checked[0] < CREDENTIALS_CHECK_SECONDS:
+        return checked[1], checked[2]
+    try:
+        credentials = _session().get_credentials()
+        found = credentials is not None and bool(credentials.get_frozen_credentials().access_key)
+        status = (found, "credentials resolve" if found else "no credentials found")
+    except Exception as error:  # a broken profile, an unreachable metadata service...
+        status = (False, f"credentials do not resolve ({type(error).__name__})")
+    with _lock:
+        _credentials_checked = (now, *status)
+    return status

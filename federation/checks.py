@@ -1,5 +1,10 @@
+"""What the portal checks of its own set-up: Django's deployment checks, and readiness."""
+
 from django.conf import settings
 from django.core.checks import Tags, Warning, register
+
+from core.health import Finding
+from federation import aws
 
 
 @register(Tags.security, deploy=True)
@@ -15,3 +20,9 @@ def sandbox_in_production(app_configs, **kwargs):
             )
         ]
     return []
+
+
+def aws_readiness() -> list[Finding]:
+    """/readyz: without its own AWS credentials the portal can issue nothing."""
+    found, detail = aws.broker_credentials_status()
+    return [Finding("aws", found, detail)]

@@ -5,6 +5,7 @@ django-environ. The defaults suit a laptop; production sets SECRET_KEY, ALLOWED_
 DATABASE_URL and friends. With DEBUG off and no SECRET_KEY the process refuses to start.
 """
 
+import ipaddress
 import os
 import sys
 from datetime import timedelta
@@ -252,6 +253,25 @@ TASKS = {
     }
 }
 
+# The background worker is alive when its heartbeat task (queued by the access clock) ran
+# lately; the queue is stuck, and /readyz answers 503, when a task due this long ago still
+# waits. Finished tasks are kept this many days, then the clock deletes them.
+WORKER_HEARTBEAT_STALE_SECONDS = env.int("WORKER_HEARTBEAT_STALE_SECONDS", default=180)
+QUEUE_STUCK_SECONDS = env.int("QUEUE_STUCK_SECONDS", default=600)
+TASK_RESULTS_KEEP_DAYS = env.int("TASK_RESULTS_KEEP_DAYS", default=7)
+
+# Prometheus metrics at /metrics: for a scraper that sends `Authorization: Bearer
+# METRICS_TOKEN`, or from an address in METRICS_ALLOWED_IPS (addresses or networks, e.g.
+# 10.0.0.0/8). Neither set: /metrics is a 404 for everyone.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+try:
+    METRICS_ALLOWED_NETWORKS = [
+        ipaddress.ip_network(entry, strict=False) for entry in METRICS_ALLOWED_IPS
+    ]
+except ValueError as error:
+    sys.exit(f"Portcullis refuses to start: METRICS_ALLOWED_IPS has {error}.")
+
 # Local memory by default (one process); Redis through CACHE_URL in production, so every
 # worker counts against the same limits.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
@@ -369,7 +389,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where `collectstatic` puts the files whitenoise serves (the release step).
+STATIC_ROOT = env.path("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

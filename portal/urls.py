@@ -7,7 +7,7 @@ from access import views as access_views
 from accounts import passkeys
 from accounts import views as accounts_views
 from audit import views as audit_views
-from core import views
+from core import metrics, views
 from federation import api
 from federation import views as federation_views
 
@@ -66,6 +66,7 @@ urlpatterns = [
     path("favicon.ico", views.favicon),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     # The trail's admin pages moved with it to the audit app: old links still arrive.
     re_path(
         r"^admin/federation/auditevent/(?P<rest>.*)$",

@@ -14,6 +14,7 @@ from django.test import Client as DjangoClient
 from django.test import TransactionTestCase
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from prometheus_client.parser import text_string_to_metric_families
 
 from accounts import mfa
 from accounts.models import Membership, Tenant, User
@@ -171,3 +172,38 @@ def bob_grant(world, demo_role):
         label="Acme admin",
         max_session_seconds=43200,
     )
+
+
+# --- /metrics, read as Prometheus reads it ---------------------------------------------------
+
+METRICS_TOKEN = "scrape-token-for-tests-0123456789"
+
+
+@pytest.fixture
+def scraper(settings):
+    settings.METRICS_TOKEN = METRICS_TOKEN
+    settings.METRICS_ALLOWED_IPS, settings.METRICS_ALLOWED_NETWORKS = [], []
+
+    client = Client()
+
+    def scrape():
+        """/metrics now, read with prometheus-client's own parser."""
+        response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {METRICS_TOKEN}")
+        assert response.status_code == 200
+        assert response["Content-Type"].startswith("text/plain; version=")
+        return samples(response.content.decode())
+
+    return scrape
+
+
+def samples(text):
+    """{(sample name, frozenset of labels): value} from the text format."""
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def value(found, name, **labels):
+    return found.get((name, frozenset(labels.items())), 0.0)

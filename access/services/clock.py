@@ -1,5 +1,6 @@
 """What happens with time: windows end, waiting requests escalate and expire, requesters
-hear ten minutes before their window ends, old statements are pruned.
+hear ten minutes before their window ends, old statements are pruned; the background
+worker gets its heartbeat task and its old task results are deleted.
 
 Correctness never waits for the clock: issuance checks a window's end itself and a decision
 on an overdue request expires it first. The clock records the transitions, sends the
@@ -14,6 +15,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from access import worker
 from access.models import AccessRequest
 from access.services import requests
 from access.services.sessions import prune_cutoffs
@@ -30,6 +32,8 @@ class Tick:
     escalated: int = 0
     reminded: int = 0
     pruned: int = 0
+    heartbeats: int = 0
+    task_results_pruned: int = 0
 
 
 def _each(step: Callable[..., bool], rows: Iterable[AccessRequest], now: datetime) -> int:
@@ -75,4 +79,8 @@ def tick(now: datetime | None = None) -> Tick:
         done.pruned = prune_cutoffs(now)
     except Exception:
         log.exception("ended-access statements not pruned", extra={"event": "access.clock"})
+    if worker.on_database_backend():
+        # The background worker's sign of life, and the results of its finished tasks.
+        done.heartbeats = int(worker.keep_heartbeat())
+        done.task_results_pruned = worker.prune_results(now)
     return done

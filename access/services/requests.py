@@ -21,7 +21,7 @@ from access.services.sessions import end_sessions
 from accounts.models import MIN_SESSION_SECONDS, Membership, User
 from audit.models import AuditEvent
 from audit.records import RequestMeta, record, record_for_person
-from core import humanize, ratelimit
+from core import humanize, metrics, ratelimit
 from federation.models import MIN_ACTIVATION_SECONDS, RoleMapping
 from federation.services import GrantNotFound, InvalidChoice, RateLimited
 
@@ -474,6 +474,8 @@ def decide(
         )
     except AlreadySettled as error:
         _refuse(user=user, meta=meta, request=request, what=what, error=error)
+    if request.state in (State.DENIED, State.ACTIVE):  # settled by this decision
+        metrics.DECISION_SECONDS.observe((now - request.created_at).total_seconds())
     if not approve:
         _tell_requester(
             request,

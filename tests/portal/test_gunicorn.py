@@ -26,7 +26,7 @@ def test_it_reports_not_ready_while_the_database_is_down(tmp_path):
         assert requests.get(f"{base_url}/healthz", timeout=10).status_code == 200
         response = requests.get(f"{base_url}/readyz", timeout=10)
     assert response.status_code == 503
-    assert response.text == "database unavailable\n"
+    assert response.text == "database: unavailable\n"
 
 
 def test_it_reports_not_ready_when_the_sqlite_file_cannot_be_opened(tmp_path):

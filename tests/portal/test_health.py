@@ -2,6 +2,8 @@ import pytest
 from django.contrib.sessions.backends.db import SessionStore
 from django.db import OperationalError
 
+from federation import aws
+
 
 @pytest.mark.django_db
 def test_it_answers_the_liveness_probe(client):
@@ -15,6 +17,41 @@ def test_it_is_ready_when_the_database_answers(client):
     response = client.get("/readyz")
     assert response.status_code == 200
     assert "no-cache" in response["Cache-Control"]
+    report = response.content.decode()
+    assert report.startswith("database: ok\n") and "aws: credentials resolve\n" in report
+
+
+@pytest.fixture
+def no_aws_credentials(monkeypatch, tmp_path):
+    for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"]:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    aws.reset_clients()
+    yield
+    aws.reset_clients()
+
+
+@pytest.mark.django_db
+def test_a_portal_without_aws_credentials_is_not_ready(client, no_aws_credentials):
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert "aws: no credentials found\n" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_credentials_are_looked_up_once_a_minute_not_per_probe(client, monkeypatch):
+    aws.reset_clients()
+    assert client.get("/readyz").status_code == 200
+    # Gone from the environment: the probes within the minute still use what was found.
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    assert client.get("/readyz").status_code == 200
+    aws.reset_clients()  # as a minute later
+    assert client.get("/readyz").status_code == 503
+    aws.reset_clients()
 
 
 def test_it_refuses_to_write_to_the_probes(client):

@@ -62,6 +62,11 @@ def test_it_migrates_and_serves_without_the_sandbox_packages(tmp_path):
         ALLOWED_HOSTS="testserver",
         DATABASE_URL=f"sqlite:///{tmp_path / 'production.db'}",
         TEST_STATIC_ROOT=str(tmp_path / "static"),
+        # The broker's credentials, as a deployment has them (readiness looks them up; no
+        # AWS call is made with them here).
+        AWS_ACCESS_KEY_ID="AKIDEXAMPLEBROKER",
+        AWS_SECRET_ACCESS_KEY="broker-secret-for-the-readiness-check",
+        AWS_EC2_METADATA_DISABLED="true",
     )
     result = subprocess.run(
         [sys.executable, "-c", SERVE],
