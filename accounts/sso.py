@@ -93,6 +93,12 @@ def provider_for(address: str) -> Any:
     return providers.filter(enabled=True, tenant__active=True).select_related("tenant").first()
 
 
+def approved_domains(provider: Any) -> set[str]:
+    """The e-mail domains an operator approved for this provider: the only ones that route
+    sign-ins to it or get accounts made at a first sign-in."""
+    return set(provider.domains.filter(approved=True).values_list("domain", flat=True))
+
+
 def provider_of(user: Any) -> Any:
     """The enabled provider the person is linked through, or None."""
     identity = user.identities.live().select_related("tenant__identity_provider").first()
@@ -336,12 +342,11 @@ def _link(provider: Any, claims: dict[str, Any], identity: Any, *, fail: Any) ->
     if not provider.create_people:
         raise fail("no account linked to this person, and creating people is off")
     email = str(profile.get("email") or "")
-    if email.rpartition("@")[2].lower() not in set(
-        provider.domains.values_list("domain", flat=True)
-    ):
+    if email.rpartition("@")[2].lower() not in approved_domains(provider):
         # A shared provider (Google, a multi-company Okta) signs in more than this
-        # company's people: only its own domains get accounts.
-        raise fail("e-mail missing, unverified or outside the tenant's domains")
+        # company's people: only its own domains get accounts, and a domain is the
+        # tenant's own once an operator has approved it (a tenant admin's claim is not).
+        raise fail("e-mail missing, unverified or outside the tenant's approved domains")
     try:
         with transaction.atomic():
             user = User(username=_new_username(claims, provider), **profile)

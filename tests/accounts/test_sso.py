@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.contrib.auth import SESSION_KEY
 
-from accounts.models import ExternalIdentity, Membership, Team, User
+from accounts.models import ExternalIdentity, Membership, SignInDomain, Team, User
 from audit.models import AuditEvent
 from core.sessions import AUTHENTICATED_AT
 from federation import services
@@ -124,6 +124,23 @@ def test_an_unknown_domain_gets_the_same_neutral_page(client, acme_sso):
 
 def test_the_tenant_slug_also_finds_the_provider(client, acme_sso):
     assert "acme-portal" in start(client, "acme")
+
+
+def test_a_domain_no_operator_approved_creates_nobody(client, world, acme_sso):
+    # A tenant admin named the domain; until an operator approves it, it is only a claim.
+    SignInDomain.rows.filter(provider=acme_sso).update(approved=False)
+
+    # Typing the tenant's slug still reaches its provider, but not an account.
+    callback = at_provider(start(client, "acme"), "dave-sub", "dave-at-idp")
+    response = client.get(callback)
+
+    assert response.status_code == 403
+    assert b"Could not sign you in" in response.content
+    assert signed_in_as(client) is None
+    event = failures("e-mail missing, unverified or outside the tenant's approved domains").get()
+    assert event.tenant == world.tenant_a
+    assert not User.objects.filter(email="dave@acme.example").exists()
+    assert not ExternalIdentity.rows.exists()
 
 
 def test_a_replayed_callback_is_refused(client, acme_sso):

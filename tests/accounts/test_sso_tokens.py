@@ -309,7 +309,7 @@ def test_first_sign_ins_outside_the_tenants_domains_create_nobody(client, token_
         lambda nonce: sign(
             claims_for(token_provider, nonce, email="ceo@othercorp.example"), token_provider.keys[0]
         ),
-        "e-mail missing, unverified or outside the tenant's domains",
+        "e-mail missing, unverified or outside the tenant's approved domains",
     )
     refused(
         client,
@@ -317,7 +317,7 @@ def test_first_sign_ins_outside_the_tenants_domains_create_nobody(client, token_
         lambda nonce: sign(
             claims_for(token_provider, nonce, email_verified=False), token_provider.keys[0]
         ),
-        "e-mail missing, unverified or outside the tenant's domains",
+        "e-mail missing, unverified or outside the tenant's approved domains",
     )
 
 
