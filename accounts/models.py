@@ -374,11 +374,12 @@ class SignInDomain(models.Model):
 class ExternalIdentityQuerySet(TenantQuerySet):
     def live(self):
         """Links that sign people in today: to their tenant's enabled provider (still at
-        the same issuer), in an active tenant."""
+        the same issuer), in an active tenant the person still belongs to."""
         return self.filter(
             tenant__active=True,
             tenant__identity_provider__enabled=True,
             tenant__identity_provider__issuer=models.F("issuer"),
+            tenant__memberships__user=models.F("user"),
         )
 
 

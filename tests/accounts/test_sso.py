@@ -292,6 +292,27 @@ def test_someone_whose_membership_was_removed_cannot_sign_in_again(client, world
     assert failures("no longer a member of the tenant").exists()
 
 
+@pytest.mark.parametrize(
+    "taken_away",
+    ["membership", "identity provider link", "identity provider"],
+)
+def test_a_session_through_the_provider_ends_once_what_let_it_in_is_gone(
+    client, world, acme_sso, taken_away
+):
+    sign_in(client, "dave@acme.example", "dave-sub")
+    dave = signed_in_as(client)
+    assert client.get("/").status_code == 200
+
+    if taken_away == "membership":
+        dave.memberships.get(tenant=world.tenant_a).delete()
+    elif taken_away == "identity provider link":
+        ExternalIdentity.rows.filter(user=dave).delete()
+    else:
+        acme_sso.delete()
+
+    assert client.get("/")["Location"].startswith("/login/")
+
+
 def test_signing_out_offers_to_sign_out_at_the_provider(client, acme_sso):
     sign_in(client, "dave@acme.example", "dave-sub")
 
