@@ -3,8 +3,9 @@ the attempt kept in the browser's session, the callback's checks, linking and cr
 people, and teams that follow the provider's groups.
 
 Every failure is a `login.sso_failed` record naming the reason and counts like a failed
-password for the lockout; the person sees one neutral page whatever the reason, so the
-page tells nobody which domains or people a tenant has.
+password for the lockout (except a refusal by the rate limit, which is no guess at
+anything); the person sees one neutral page whatever the reason, so the page tells nobody
+which domains or people a tenant has.
 """
 
 import re
@@ -45,13 +46,17 @@ BACKEND = "accounts.backends.ProviderBackend"
 
 
 class SignInFailed(Exception):
-    """A sign-in through a provider did not happen; `reason` goes to the audit record."""
+    """A sign-in through a provider did not happen; `reason` goes to the audit record.
+    `counts`: it counts toward the lockout like a wrong password."""
 
-    def __init__(self, reason: str, *, tenant: Any = None, who: str = "") -> None:
+    def __init__(
+        self, reason: str, *, tenant: Any = None, who: str = "", counts: bool = True
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.tenant = tenant
         self.who = who
+        self.counts = counts
 
 
 class SignInLocked(Exception):
@@ -105,12 +110,19 @@ def provider_of(user: Any) -> Any:
     return identity.tenant.identity_provider if identity else None
 
 
-def _limit(request: HttpRequest, who: str) -> None:
+RATE_LIMITED = "rate limited (too many sign-ins from this address)"
+
+
+def _limit(request: HttpRequest, step: str, who: str) -> None:
+    """SSO_ATTEMPTS_PER_MINUTE for each step of a sign-in (starting one, coming back from
+    the provider), so one sign-in costs one of each: an office behind one address signs
+    that many people in a minute. A refusal is recorded but counts toward no lockout, or a
+    busy office would lock itself (passwords included) out."""
     allowed, _, _ = ratelimit.hit(
-        f"sso:{client_ip(request)}", limit=settings.SSO_ATTEMPTS_PER_MINUTE, window=60
+        f"sso:{step}:{client_ip(request)}", limit=settings.SSO_ATTEMPTS_PER_MINUTE, window=60
     )
     if not allowed:
-        raise SignInFailed("too many sign-in attempts from this address", who=who)
+        raise SignInFailed(RATE_LIMITED, who=who, counts=False)
 
 
 def is_locked(request: HttpRequest, who: str) -> bool:
@@ -126,7 +138,7 @@ def begin(
     who = again.get_username() if again else address.strip()[:150]
     if who and is_locked(request, who):
         raise SignInLocked(who)
-    _limit(request, who)
+    _limit(request, "start", who)
     provider = provider_of(again) if again is not None else provider_for(address)
     if provider is None:
         raise SignInFailed("unknown domain or tenant", who=who)
@@ -176,7 +188,7 @@ def _take_attempt(request: HttpRequest, state: str) -> dict[str, Any]:
 def complete(request: HttpRequest, *, params: Any, redirect_uri: str) -> SignedIn:
     """The provider sent the browser back: check everything, link or create the person and
     bring their teams up to date. Raises SignInFailed, or SignInLocked."""
-    _limit(request, "")
+    _limit(request, "callback", "")
     attempt = _take_attempt(request, str(params.get("state") or "")[:100])
     who = attempt["who"]
     if who and is_locked(request, who):
@@ -405,7 +417,8 @@ def sync_teams(provider: Any, user: Any, groups: set[str], *, meta: RequestMeta)
 
 
 def record_failure(request: HttpRequest, failure: SignInFailed) -> None:
-    """The audit record of a failed sign-in, counted by the lockout as a failed password."""
+    """The audit record of a failed sign-in, counted by the lockout as a failed password
+    (when it counts)."""
     record(
         AuditEvent.Action.LOGIN_SSO_FAILED,
         actor_username=failure.who,
@@ -413,9 +426,10 @@ def record_failure(request: HttpRequest, failure: SignInFailed) -> None:
         meta=RequestMeta.from_request(request),
         detail=failure.reason[:500],
     )
-    AxesProxyHandler.user_login_failed(
-        sender=__name__, credentials={"username": failure.who}, request=request
-    )
+    if failure.counts:
+        AxesProxyHandler.user_login_failed(
+            sender=__name__, credentials={"username": failure.who}, request=request
+        )
 
 
 def record_success(request: HttpRequest, signed: SignedIn) -> None:

@@ -335,7 +335,17 @@ def test_failed_sign_ins_through_the_provider_lock_out_like_passwords(client, ac
     assert b"Too many sign-in attempts" in locked.content
 
 
-def test_sign_ins_through_the_provider_are_rate_limited_per_address(client, acme_sso, settings):
+@pytest.fixture
+def one_minute():
+    """The rate limits count per clock minute: start a test that counts well inside one."""
+    if time.time() % 60 > 50:
+        time.sleep(60 - time.time() % 60)
+
+
+RATE_LIMITED = "rate limited (too many sign-ins from this address)"
+
+
+def test_starting_sign_ins_is_rate_limited_per_address(client, acme_sso, settings, one_minute):
     settings.SSO_ATTEMPTS_PER_MINUTE = 2
     start(client, "dave@acme.example")
     start(client, "dave@acme.example")
@@ -343,7 +353,54 @@ def test_sign_ins_through_the_provider_are_rate_limited_per_address(client, acme
     third = client.post("/login/", {"email": "dave@acme.example"})
 
     assert third.status_code == 403
-    assert failures("too many sign-in attempts from this address").exists()
+    assert b"Could not sign you in" in third.content
+    assert failures(RATE_LIMITED).get().actor_username == "dave@acme.example"
+
+
+def test_one_sign_in_costs_one_attempt_of_the_address_budget(
+    client, acme_sso, settings, one_minute
+):
+    settings.SSO_ATTEMPTS_PER_MINUTE = 2
+    another_desk = client.__class__()
+
+    dave = sign_in(client, "dave@acme.example", "dave-sub")
+    frank = sign_in(another_desk, "frank@acme.example", "frank-sub")
+
+    assert (dave.status_code, frank.status_code) == (302, 302)
+    assert not failures().exists()
+
+
+def test_coming_back_from_the_provider_is_rate_limited_per_address(
+    client, acme_sso, settings, one_minute
+):
+    settings.SSO_ATTEMPTS_PER_MINUTE = 2
+    callback = at_provider(start(client, "dave@acme.example"), "dave-sub", "dave-at-idp")
+    for _ in range(2):
+        assert client.get("/login/oidc/callback/", {"state": "forged"}).status_code == 403
+
+    refused = client.get(callback)
+
+    assert refused.status_code == 403
+    assert signed_in_as(client) is None
+    assert failures("state mismatch").count() == 2
+    assert failures(RATE_LIMITED).count() == 1
+
+
+def test_rate_limit_refusals_lock_nobody_out(client, world, acme_sso, settings, one_minute):
+    settings.SSO_ATTEMPTS_PER_MINUTE = 1
+    settings.LOGIN_ADDRESS_FAILURE_LIMIT = 3
+    settings.LOGIN_FAILURE_LIMIT = 3
+    start(client, "dave@acme.example")
+    # A busy office: many people start at once and the limit turns them away.
+    for _ in range(5):
+        assert client.post("/login/", {"email": "dave@acme.example"}).status_code == 403
+    assert failures(RATE_LIMITED).count() == 5
+
+    # Neither the office's address nor Dave is locked out: passwords still sign in.
+    assert client.post("/login/", {"username": "bob", "password": PASSWORD}).status_code == 302
+    client.post("/logout/")
+    settings.SSO_ATTEMPTS_PER_MINUTE = 20
+    assert start(client, "dave@acme.example")
 
 
 def test_the_provider_settings_and_secrets_never_reach_the_trail_or_pages(client, acme_sso):
