@@ -221,6 +221,7 @@ def complete(request: HttpRequest, *, params: Any, redirect_uri: str) -> SignedI
         claims = oidc.verify_id_token(
             tokens["id_token"], provider, metadata, nonce=attempt["nonce"]
         )
+        _check_hosted_domain(provider, claims, fail=fail)
         claims = {**_more_from_userinfo(provider, metadata, tokens, claims), **claims}
     except oidc.Refused as error:
         raise fail(str(error)) from None
@@ -270,6 +271,18 @@ def _auth_time(claims: dict[str, Any]) -> float:
     if isinstance(auth_time, int | float) and not isinstance(auth_time, bool):
         return min(float(auth_time), time.time())
     return 0.0
+
+
+def _check_hosted_domain(provider: Any, claims: dict[str, Any], *, fail: Any) -> None:
+    """A provider that signs in anyone's personal account as well as companies' (Google)
+    says in the ID token's `hd` which company's account it is; a personal account
+    registered with a company address has none. Only the tenant's own (approved) domains
+    sign in there."""
+    if provider.issuer not in settings.SSO_HOSTED_DOMAIN_ISSUERS:
+        return
+    hosted = claims.get("hd")
+    if not isinstance(hosted, str) or hosted.lower() not in approved_domains(provider):
+        raise fail("not an account of the tenant's approved domains (hd)")
 
 
 def _check_signed_in_again(claims: Any, attempt: Any, identity: Any, *, fail: Any) -> None:

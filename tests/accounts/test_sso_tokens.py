@@ -12,7 +12,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
 
-from accounts.models import User
+from accounts.models import SignInDomain, User
 from audit.models import AuditEvent
 from core.sessions import AUTHENTICATED_AT
 from tests.accounts.conftest import CLIENTS, TokenProvider, configure, onward, start
@@ -377,3 +377,62 @@ def test_switching_the_provider_off_ends_its_sessions(client, token_provider, ac
     acme.save()
 
     assert client.get("/")["Location"].startswith("/login/")
+
+
+# --- Google: a personal account registered with a company address is not the company's ----
+
+NOT_HOSTED = "not an account of the tenant's approved domains (hd)"
+
+
+@pytest.fixture
+def google_like(token_provider, acme, settings):
+    """The provider is treated as Google is: it signs in personal accounts too."""
+    settings.SSO_HOSTED_DOMAIN_ISSUERS = [token_provider.issuer]
+    return token_provider
+
+
+@pytest.mark.parametrize("hd", [None, "othercorp.example", ["acme.example"]])
+def test_a_google_token_without_the_tenants_hosted_domain_is_refused(client, google_like, hd):
+    # e-mail verified and in the tenant's domain: all a personal Google account can show.
+    refused(
+        client,
+        google_like,
+        lambda nonce: sign(
+            claims_for(google_like, nonce, email_verified=True, hd=hd), google_like.keys[0]
+        ),
+        NOT_HOSTED,
+    )
+
+
+def test_a_google_token_of_an_unapproved_domain_is_refused(client, world, google_like):
+    SignInDomain.rows.update(approved=False)
+    query = parse_qs(urlsplit(start(client, "acme")).query)
+    google_like.token = sign(
+        claims_for(google_like, query["nonce"][0], hd="acme.example"), google_like.keys[0]
+    )
+
+    assert come_back(client, query["state"][0]).status_code == 403
+    assert AuditEvent.objects.filter(action="login.sso_failed", detail=NOT_HOSTED).exists()
+
+
+def test_a_google_workspace_account_of_the_tenant_signs_in_and_needs_hd_every_time(
+    client, google_like
+):
+    state, nonce = begin(client)
+    google_like.token = sign(claims_for(google_like, nonce, hd="ACME.example"), google_like.keys[0])
+    assert come_back(client, state).status_code == 302
+    client.post("/logout/")
+
+    # Already linked, the same subject without hd is still refused.
+    state, nonce = begin(client)
+    google_like.token = sign(claims_for(google_like, nonce), google_like.keys[0])
+
+    assert come_back(client, state).status_code == 403
+    assert AuditEvent.objects.filter(action="login.sso_failed", detail=NOT_HOSTED).exists()
+
+
+def test_other_providers_need_no_hosted_domain(client, token_provider, acme):
+    state, nonce = begin(client)
+    token_provider.token = sign(claims_for(token_provider, nonce), token_provider.keys[0])
+
+    assert come_back(client, state).status_code == 302
