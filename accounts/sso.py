@@ -75,6 +75,8 @@ class SignedIn:
     provider_factor: bool
     fresh_sign_in: bool
     authenticated_at: float
+    # The provider sent no groups claim (Entra ID's overage, say): teams left as they were.
+    groups_missing: bool = False
 
 
 def provider_for(address: str) -> Any:
@@ -235,8 +237,12 @@ def complete(request: HttpRequest, *, params: Any, redirect_uri: str) -> SignedI
     if again is not None:
         _check_signed_in_again(claims, attempt, identity, fail=fail)
     user = _link(provider, claims, identity, fail=fail)
-    if provider.groups_claim:
-        groups = _groups(claims.get(provider.groups_claim))
+    # No groups claim at all is not "in no groups": Entra ID leaves it out of a token for
+    # someone in more than 200 groups (overage), and emptying their teams then would take
+    # everyone's access away at once. The managed teams stay as they were.
+    groups_missing = bool(provider.groups_claim) and claims.get(provider.groups_claim) is None
+    if provider.groups_claim and not groups_missing:
+        groups = _groups(claims[provider.groups_claim])
         sync_teams(provider, user, groups, meta=RequestMeta.from_request(request))
     return SignedIn(
         user=user,
@@ -245,6 +251,7 @@ def complete(request: HttpRequest, *, params: Any, redirect_uri: str) -> SignedI
         provider_factor=_provider_factor_counts(provider, user, claims),
         fresh_sign_in=again is not None,
         authenticated_at=_auth_time(claims),
+        groups_missing=groups_missing,
     )
 
 
@@ -448,12 +455,18 @@ def record_failure(request: HttpRequest, failure: SignInFailed) -> None:
 def record_success(request: HttpRequest, signed: SignedIn) -> None:
     factor = "the provider's second factor counted" if signed.provider_factor else ""
     how = "signed in again" if signed.fresh_sign_in else "signed in"
+    groups = (
+        f"no {signed.provider.groups_claim} claim: provider-managed teams left as they were"
+        if signed.groups_missing
+        else ""
+    )
+    detail = "; ".join(filter(None, [f"{how} through {signed.provider.issuer}", factor, groups]))
     record(
         AuditEvent.Action.LOGIN_SSO,
         actor=signed.user,
         tenant=signed.provider.tenant,
         meta=RequestMeta.from_request(request),
-        detail="; ".join(filter(None, [f"{how} through {signed.provider.issuer}", factor]))[:500],
+        detail=detail[:500],
     )
 
 

@@ -205,6 +205,33 @@ def test_teams_managed_by_the_provider_follow_the_groups_claim(client, world, ac
     assert set(synced.values_list("tenant", flat=True)) == {world.tenant_a.pk}
 
 
+def test_a_token_without_the_groups_claim_leaves_managed_teams_as_they_were(
+    client, world, acme_sso
+):
+    admins = Team.objects.create(tenant=world.tenant_a, name="Admins", provider_group="aws-admins")
+    sign_in(client, "dave@acme.example", "dave-sub")
+    dave = signed_in_as(client)
+    assert list(dave.teams.all()) == [admins]
+    client.post("/logout/")
+
+    # In too many groups for a token (Entra ID's overage): the provider sends no claim.
+    change_person(acme_sso.issuer, "dave-sub", groups=None)
+    assert sign_in(client, "dave@acme.example", "dave-sub").status_code == 302
+
+    assert list(dave.teams.all()) == [admins]
+    assert AuditEvent.objects.filter(
+        action="login.sso",
+        detail__endswith="no groups claim: provider-managed teams left as they were",
+    ).exists()
+    client.post("/logout/")
+
+    # In no groups at all (an empty claim): the team is left.
+    change_person(acme_sso.issuer, "dave-sub", groups=[])
+    sign_in(client, "dave@acme.example", "dave-sub")
+
+    assert not dave.teams.exists()
+
+
 def test_the_providers_second_factor_counts_only_when_the_tenant_trusts_it(
     client, world, idp, settings
 ):
