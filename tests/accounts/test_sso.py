@@ -1,9 +1,12 @@
 """Signing in with the company account, through a real OpenID provider on loopback."""
 
+import html
+import re
 import time
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
+import requests
 from django.contrib.auth import SESSION_KEY
 
 from accounts.models import ExternalIdentity, Membership, SignInDomain, Team, User
@@ -340,14 +343,40 @@ def test_a_session_through_the_provider_ends_once_what_let_it_in_is_gone(
     assert client.get("/")["Location"].startswith("/login/")
 
 
-def test_signing_out_offers_to_sign_out_at_the_provider(client, acme_sso):
-    sign_in(client, "dave@acme.example", "dave-sub")
+def test_signing_out_at_the_provider_too_ends_its_session_and_comes_back(client, acme_sso):
+    browser = requests.Session()
+    going = start(client, "dave@acme.example")
+    assert (
+        client.get(at_provider(going, "dave-sub", "dave-at-idp", browser=browser)).status_code
+        == 302
+    )
 
     page = client.post("/logout/")
 
-    assert page.status_code == 200
-    assert f"{acme_sso.issuer}/session/end?client_id=acme-portal".encode() in page.content
-    assert signed_in_as(client) is None
+    assert page.status_code == 200 and signed_in_as(client) is None
+    link = re.search(r'id="provider-sign-out" href="([^"]+)"', page.content.decode())
+    query = parse_qs(urlsplit(html.unescape(link.group(1))).query)
+    assert query == {
+        "client_id": ["acme-portal"],
+        "post_logout_redirect_uri": ["http://testserver/login/"],
+    }
+    # The provider asks the person to confirm (oidc-provider's form), then sends them back.
+    asked = browser.get(html.unescape(link.group(1)), timeout=10)
+    assert asked.status_code == 200, asked.text[:500]
+    form = re.search(r'<form id="op.logoutForm" method="post" action="([^"]+)">', asked.text)
+    xsrf = re.search(r'name="xsrf" value="([^"]+)"', asked.text).group(1)
+    confirmed = browser.post(
+        urljoin(asked.url, form.group(1)),
+        data={"xsrf": xsrf, "logout": "yes"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert confirmed.status_code in (302, 303)
+    assert confirmed.headers["Location"] == "http://testserver/login/"
+    assert client.get("/login/").status_code == 200
+    # Signed out there too: the provider asks for the password again.
+    again = browser.get(start(client, "dave@acme.example"), timeout=10)
+    assert again.status_code == 200 and 'name="password"' in again.text
 
 
 def test_failed_sign_ins_through_the_provider_lock_out_like_passwords(client, acme_sso, settings):

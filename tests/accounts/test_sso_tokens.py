@@ -9,6 +9,7 @@ import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.contrib.sessions.models import Session
 from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
 
@@ -436,3 +437,33 @@ def test_other_providers_need_no_hosted_domain(client, token_provider, acme):
     token_provider.token = sign(claims_for(token_provider, nonce), token_provider.keys[0])
 
     assert come_back(client, state).status_code == 302
+
+
+# --- signing out at the provider -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sign_out_page, offered",
+    [
+        ("https://login.acme.example/oidc/logout", True),
+        # Okta refuses a sign-out without the ID token, which the portal does not keep.
+        ("https://acme.okta.com/oauth2/v1/logout", False),
+    ],
+)
+def test_signing_out_offers_the_providers_sign_out_page_when_it_can_work(
+    client, token_provider, acme, sign_out_page, offered
+):
+    token_provider.end_session_endpoint = sign_out_page
+    state, nonce = begin(client)
+    token = sign(claims_for(token_provider, nonce), token_provider.keys[0])
+    token_provider.token = token
+    assert come_back(client, state).status_code == 302
+    # The ID token is kept nowhere, not even for the sign-out link: not in the session.
+    sessions = [json.dumps(s.get_decoded(), default=str) for s in Session.objects.all()]
+    assert sessions and not any(token in kept or nonce in kept for kept in sessions)
+
+    page = client.post("/logout/")
+
+    assert (f'href="{sign_out_page}?client_id=acme-portal' in page.content.decode()) is offered
+    assert page.status_code == (200 if offered else 302)
+    assert "id_token_hint" not in page.content.decode()
