@@ -8,7 +8,9 @@ from django.contrib.auth.forms import AdminUserCreationForm
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
+from django.views.decorators.debug import sensitive_post_parameters
 from django_otp.plugins.otp_static.admin import StaticDeviceAdmin
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
@@ -356,6 +358,11 @@ class IdentityProviderAdmin(TenantScopedAdmin):
             {"fields": ("allow_passwords", "trust_provider_mfa", "create_people", "enabled")},
         ),
     )
+
+    @method_decorator(sensitive_post_parameters("client_secret"))
+    def changeform_view(self, request, *args, **kwargs):
+        # Kept out of Django's error reports (the e-mail to ADMINS) should saving crash.
+        return super().changeform_view(request, *args, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
