@@ -1,6 +1,7 @@
 """Signing in with the company account, through a real OpenID provider on loopback."""
 
 import html
+import logging
 import re
 import time
 from urllib.parse import parse_qs, urljoin, urlsplit
@@ -381,8 +382,12 @@ def test_signing_out_at_the_provider_too_ends_its_session_and_comes_back(client,
 
 def test_failed_sign_ins_through_the_provider_lock_out_like_passwords(client, acme_sso, settings):
     settings.LOGIN_ADDRESS_FAILURE_LIMIT = 3
-    for _ in range(3):
-        assert client.get("/login/oidc/callback/", {"state": "forged", "code": "x"}).status_code
+    forged = [
+        client.get("/login/oidc/callback/", {"state": "forged", "code": "x"}).status_code
+        for _ in range(3)
+    ]
+    # The third failure reaches the limit: its answer is already the lockout page.
+    assert forged == [403, 403, 429]
     assert failures("state mismatch").count() == 3
 
     locked = client.post("/login/", {"email": "dave@acme.example"})
@@ -459,13 +464,27 @@ def test_rate_limit_refusals_lock_nobody_out(client, world, acme_sso, settings, 
     assert start(client, "dave@acme.example")
 
 
-def test_the_provider_settings_and_secrets_never_reach_the_trail_or_pages(client, acme_sso):
+def test_the_provider_settings_and_secrets_never_reach_the_trail_or_pages(
+    client, world, acme_sso, caplog
+):
+    caplog.set_level(logging.DEBUG)
     sign_in(client, "dave@acme.example", "dave-sub")
+    client.post("/logout/")
+    client.force_login(world.alice)
+    pages = [
+        client.get("/admin/accounts/identityprovider/"),
+        client.get(f"/admin/accounts/identityprovider/{acme_sso.pk}/change/"),
+    ]
+
+    assert [page.status_code for page in pages] == [200, 200]
+    assert acme_sso.issuer in pages[0].content.decode()
     trail = " ".join(AuditEvent.objects.values_list("detail", flat=True))
-    assert "acme-client-secret" not in trail
+    seen = [trail, caplog.text, *(page.content.decode() for page in pages)]
+    assert all("acme-client-secret" not in text for text in seen)
+    assert all(acme_sso.sealed_client_secret not in text for text in seen)
     assert "acme-client-secret" not in acme_sso.sealed_client_secret
     assert acme_sso.client_secret() == "acme-client-secret"
-    assert IDP_PEOPLE["dave-sub"]["password"] not in trail
+    assert IDP_PEOPLE["dave-sub"]["password"] not in trail + caplog.text
 
 
 def test_the_providers_factor_does_not_count_for_someone_in_another_tenant(
