@@ -8,6 +8,9 @@ from django.contrib.auth.forms import AdminUserCreationForm
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.decorators import method_decorator
+from django.utils.html import format_html
+from django.views.decorators.debug import sensitive_post_parameters
 from django_otp.plugins.otp_static.admin import StaticDeviceAdmin
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
@@ -228,6 +231,16 @@ class TeamForm(forms.ModelForm):
         cleaned = super().clean()
         tenant = cleaned.get("tenant") or getattr(self.instance, "tenant", None)
         members = cleaned.get("members")
+        if cleaned.get("provider_group") and members:
+            # Handed to the provider with people in it, those people would keep the
+            # team's grants without the provider ever naming them.
+            raise ValidationError(
+                {
+                    "members": "A team managed by the identity provider takes its members "
+                    "from the provider's group: remove them here, and each person in the "
+                    "group joins at their next sign-in."
+                }
+            )
         if tenant is not None and members:
             outsiders = members.exclude(memberships__tenant=tenant)
             if outsiders.exists():
@@ -236,14 +249,40 @@ class TeamForm(forms.ModelForm):
         return cleaned
 
 
+def _managed(team):
+    return team is not None and bool(team.provider_group)
+
+
 @admin.register(Team)
 class TeamAdmin(TenantScopedAdmin):
+    """Teams. The members of a team managed by the identity provider come from its groups
+    at each sign-in (accounts.sso): they are shown here, not edited."""
+
     form = TeamForm
     list_display = ["name", "tenant", "provider_group", "created_at"]
     list_filter = ["tenant"]
     search_fields = ["name", "tenant__name"]
     filter_horizontal = ["members"]
     list_select_related = ["tenant"]
+
+    def get_exclude(self, request, obj=None):
+        excluded = list(super().get_exclude(request, obj) or [])
+        return [*excluded, "members"] if _managed(obj) else excluded
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "members_from_provider"] if _managed(obj) else fields
+
+    @admin.display(description="Members")
+    def members_from_provider(self, team):
+        names = ", ".join(sorted(member.get_username() for member in team.members.all()))
+        return format_html(
+            '{}<div class="help">Set by the identity provider: people in its group {} '
+            "join at their sign-in there, and leave at their next sign-in once they are "
+            "not. Empty the identity provider group to manage the members here.</div>",
+            names or "Nobody yet.",
+            team.provider_group,
+        )
 
 
 class IdentityProviderForm(forms.ModelForm):
@@ -319,6 +358,11 @@ class IdentityProviderAdmin(TenantScopedAdmin):
             {"fields": ("allow_passwords", "trust_provider_mfa", "create_people", "enabled")},
         ),
     )
+
+    @method_decorator(sensitive_post_parameters("client_secret"))
+    def changeform_view(self, request, *args, **kwargs):
+        # Kept out of Django's error reports (the e-mail to ADMINS) should saving crash.
+        return super().changeform_view(request, *args, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))

@@ -44,8 +44,9 @@ class PasswordBackend(ModelBackend):
 class ProviderBackend(ModelBackend):
     """The sessions of people who signed in through their tenant's identity provider
     (accounts.sso). `authenticate()` never signs anyone in: only the callback does. A
-    session ends when its provider is switched off, its tenant is, or the person's link to
-    the provider goes."""
+    session ends at its next request once its provider is switched off or removed, its
+    tenant is switched off, the person's link to the provider goes, or their membership of
+    the tenant does."""
 
     def authenticate(self, request, **credentials):
         return None

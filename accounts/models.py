@@ -15,6 +15,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils.functional import cached_property
+from django.views.decorators.debug import sensitive_variables
 
 from core import sealing
 from core.scoping import TENANT_ADMIN, TenantScopedQuerySet, scoped_managers, signed_in, tenant_ids
@@ -325,6 +326,7 @@ class IdentityProvider(models.Model):
     def has_client_secret(self):
         return bool(self.sealed_client_secret)
 
+    @sensitive_variables("secret")
     def set_client_secret(self, secret):
         self.sealed_client_secret = sealing.seal(secret)
 
@@ -374,11 +376,12 @@ class SignInDomain(models.Model):
 class ExternalIdentityQuerySet(TenantQuerySet):
     def live(self):
         """Links that sign people in today: to their tenant's enabled provider (still at
-        the same issuer), in an active tenant."""
+        the same issuer), in an active tenant the person still belongs to."""
         return self.filter(
             tenant__active=True,
             tenant__identity_provider__enabled=True,
             tenant__identity_provider__issuer=models.F("issuer"),
+            tenant__memberships__user=models.F("user"),
         )
 
 

@@ -327,9 +327,18 @@ def shows_second_factor(claims: dict[str, Any]) -> bool:
     return isinstance(amr, list) and bool(SECOND_FACTOR_AMR.intersection(map(str, amr)))
 
 
+# Providers whose sign-out page refuses a request without the ID token (`id_token_hint`),
+# by the host of that page. The portal keeps no ID token (it would be one more bearer
+# secret in the session store), so it offers no link that would only end in an error.
+NEEDS_ID_TOKEN_HINT = (".okta.com", ".oktapreview.com", ".okta-emea.com")
+
+
 def end_session_url(metadata: Metadata, *, client_id: str, post_logout_redirect_uri: str) -> str:
-    """RP-initiated logout at the provider, when it offers it ('' otherwise)."""
-    if not metadata.end_session_endpoint:
+    """RP-initiated logout at the provider, when it offers it ('' otherwise): the client
+    id and where to come back to (OpenID Connect RP-Initiated Logout 1.0 allows these
+    without the ID token); the provider asks the person to confirm."""
+    host = urlsplit(metadata.end_session_endpoint).hostname or ""
+    if not host or host.endswith(NEEDS_ID_TOKEN_HINT):
         return ""
     return _with_query(
         metadata.end_session_endpoint,

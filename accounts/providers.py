@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.views.decorators.debug import sensitive_variables
 
 from accounts import oidc
 from accounts.models import SignInDomain
@@ -59,6 +60,7 @@ def parse_domains(values: Any, *, provider: Any = None) -> list[str]:
     return domains
 
 
+@sensitive_variables("client_secret")
 def save_provider(
     *,
     provider: Any,

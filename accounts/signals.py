@@ -4,10 +4,12 @@ import time
 
 from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.core.exceptions import ValidationError
+from django.db.models.signals import m2m_changed
 from django.dispatch import receiver
 
 from accounts.backends import PASSWORD_REFUSAL
-from accounts.models import User
+from accounts.models import Team, User
 from audit.records import RequestMeta, record
 from core.sessions import AUTHENTICATED_AT, PROVIDER_FACTOR, SEEN_AT, SIGNED_IN_AT
 
@@ -51,3 +53,22 @@ def record_failed_sign_in(sender, credentials, request=None, **kwargs):
 @receiver(user_locked_out)
 def record_lockout(sender, request, username=None, ip_address=None, **kwargs):
     _record("login.locked", request, {"username": username}, "too many failed attempts")
+
+
+@receiver(m2m_changed, sender=Team.members.through)
+def refuse_hand_made_members_of_managed_teams(sender, instance, action, reverse, pk_set, **kwargs):
+    """Nobody joins a team managed by the identity provider except through its groups at a
+    sign-in (accounts.sso writes those links itself): someone added by hand, a password
+    user say, would keep the team's grants though the provider never named them. Leaving
+    (a membership removed) is always allowed."""
+    if action != "pre_add" or not pk_set:
+        return
+    if reverse:
+        teams = Team.objects.unscoped("the teams a person is joining").filter(pk__in=pk_set)
+    else:
+        teams = [instance]
+    managed = sorted(team.name for team in teams if team.provider_group)
+    if managed:
+        raise ValidationError(
+            f"Members of {', '.join(managed)} come from the identity provider's groups."
+        )

@@ -3,8 +3,9 @@ the attempt kept in the browser's session, the callback's checks, linking and cr
 people, and teams that follow the provider's groups.
 
 Every failure is a `login.sso_failed` record naming the reason and counts like a failed
-password for the lockout; the person sees one neutral page whatever the reason, so the
-page tells nobody which domains or people a tenant has.
+password for the lockout (except a refusal by the rate limit, which is no guess at
+anything); the person sees one neutral page whatever the reason, so the page tells nobody
+which domains or people a tenant has.
 """
 
 import re
@@ -45,13 +46,17 @@ BACKEND = "accounts.backends.ProviderBackend"
 
 
 class SignInFailed(Exception):
-    """A sign-in through a provider did not happen; `reason` goes to the audit record."""
+    """A sign-in through a provider did not happen; `reason` goes to the audit record.
+    `counts`: it counts toward the lockout like a wrong password."""
 
-    def __init__(self, reason: str, *, tenant: Any = None, who: str = "") -> None:
+    def __init__(
+        self, reason: str, *, tenant: Any = None, who: str = "", counts: bool = True
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.tenant = tenant
         self.who = who
+        self.counts = counts
 
 
 class SignInLocked(Exception):
@@ -70,6 +75,8 @@ class SignedIn:
     provider_factor: bool
     fresh_sign_in: bool
     authenticated_at: float
+    # The provider sent no groups claim (Entra ID's overage, say): teams left as they were.
+    groups_missing: bool = False
 
 
 def provider_for(address: str) -> Any:
@@ -93,18 +100,31 @@ def provider_for(address: str) -> Any:
     return providers.filter(enabled=True, tenant__active=True).select_related("tenant").first()
 
 
+def approved_domains(provider: Any) -> set[str]:
+    """The e-mail domains an operator approved for this provider: the only ones that route
+    sign-ins to it or get accounts made at a first sign-in."""
+    return set(provider.domains.filter(approved=True).values_list("domain", flat=True))
+
+
 def provider_of(user: Any) -> Any:
     """The enabled provider the person is linked through, or None."""
     identity = user.identities.live().select_related("tenant__identity_provider").first()
     return identity.tenant.identity_provider if identity else None
 
 
-def _limit(request: HttpRequest, who: str) -> None:
+RATE_LIMITED = "rate limited (too many sign-ins from this address)"
+
+
+def _limit(request: HttpRequest, step: str, who: str) -> None:
+    """SSO_ATTEMPTS_PER_MINUTE for each step of a sign-in (starting one, coming back from
+    the provider), so one sign-in costs one of each: an office behind one address signs
+    that many people in a minute. A refusal is recorded but counts toward no lockout, or a
+    busy office would lock itself (passwords included) out."""
     allowed, _, _ = ratelimit.hit(
-        f"sso:{client_ip(request)}", limit=settings.SSO_ATTEMPTS_PER_MINUTE, window=60
+        f"sso:{step}:{client_ip(request)}", limit=settings.SSO_ATTEMPTS_PER_MINUTE, window=60
     )
     if not allowed:
-        raise SignInFailed("too many sign-in attempts from this address", who=who)
+        raise SignInFailed(RATE_LIMITED, who=who, counts=False)
 
 
 def is_locked(request: HttpRequest, who: str) -> bool:
@@ -120,7 +140,7 @@ def begin(
     who = again.get_username() if again else address.strip()[:150]
     if who and is_locked(request, who):
         raise SignInLocked(who)
-    _limit(request, who)
+    _limit(request, "start", who)
     provider = provider_of(again) if again is not None else provider_for(address)
     if provider is None:
         raise SignInFailed("unknown domain or tenant", who=who)
@@ -170,7 +190,7 @@ def _take_attempt(request: HttpRequest, state: str) -> dict[str, Any]:
 def complete(request: HttpRequest, *, params: Any, redirect_uri: str) -> SignedIn:
     """The provider sent the browser back: check everything, link or create the person and
     bring their teams up to date. Raises SignInFailed, or SignInLocked."""
-    _limit(request, "")
+    _limit(request, "callback", "")
     attempt = _take_attempt(request, str(params.get("state") or "")[:100])
     who = attempt["who"]
     if who and is_locked(request, who):
@@ -203,6 +223,7 @@ def complete(request: HttpRequest, *, params: Any, redirect_uri: str) -> SignedI
         claims = oidc.verify_id_token(
             tokens["id_token"], provider, metadata, nonce=attempt["nonce"]
         )
+        _check_hosted_domain(provider, claims, fail=fail)
         claims = {**_more_from_userinfo(provider, metadata, tokens, claims), **claims}
     except oidc.Refused as error:
         raise fail(str(error)) from None
@@ -216,8 +237,12 @@ def complete(request: HttpRequest, *, params: Any, redirect_uri: str) -> SignedI
     if again is not None:
         _check_signed_in_again(claims, attempt, identity, fail=fail)
     user = _link(provider, claims, identity, fail=fail)
-    if provider.groups_claim:
-        groups = _groups(claims.get(provider.groups_claim))
+    # No groups claim at all is not "in no groups": Entra ID leaves it out of a token for
+    # someone in more than 200 groups (overage), and emptying their teams then would take
+    # everyone's access away at once. The managed teams stay as they were.
+    groups_missing = bool(provider.groups_claim) and claims.get(provider.groups_claim) is None
+    if provider.groups_claim and not groups_missing:
+        groups = _groups(claims[provider.groups_claim])
         sync_teams(provider, user, groups, meta=RequestMeta.from_request(request))
     return SignedIn(
         user=user,
@@ -226,6 +251,7 @@ def complete(request: HttpRequest, *, params: Any, redirect_uri: str) -> SignedI
         provider_factor=_provider_factor_counts(provider, user, claims),
         fresh_sign_in=again is not None,
         authenticated_at=_auth_time(claims),
+        groups_missing=groups_missing,
     )
 
 
@@ -252,6 +278,18 @@ def _auth_time(claims: dict[str, Any]) -> float:
     if isinstance(auth_time, int | float) and not isinstance(auth_time, bool):
         return min(float(auth_time), time.time())
     return 0.0
+
+
+def _check_hosted_domain(provider: Any, claims: dict[str, Any], *, fail: Any) -> None:
+    """A provider that signs in anyone's personal account as well as companies' (Google)
+    says in the ID token's `hd` which company's account it is; a personal account
+    registered with a company address has none. Only the tenant's own (approved) domains
+    sign in there."""
+    if provider.issuer not in settings.SSO_HOSTED_DOMAIN_ISSUERS:
+        return
+    hosted = claims.get("hd")
+    if not isinstance(hosted, str) or hosted.lower() not in approved_domains(provider):
+        raise fail("not an account of the tenant's approved domains (hd)")
 
 
 def _check_signed_in_again(claims: Any, attempt: Any, identity: Any, *, fail: Any) -> None:
@@ -336,12 +374,11 @@ def _link(provider: Any, claims: dict[str, Any], identity: Any, *, fail: Any) ->
     if not provider.create_people:
         raise fail("no account linked to this person, and creating people is off")
     email = str(profile.get("email") or "")
-    if email.rpartition("@")[2].lower() not in set(
-        provider.domains.values_list("domain", flat=True)
-    ):
+    if email.rpartition("@")[2].lower() not in approved_domains(provider):
         # A shared provider (Google, a multi-company Okta) signs in more than this
-        # company's people: only its own domains get accounts.
-        raise fail("e-mail missing, unverified or outside the tenant's domains")
+        # company's people: only its own domains get accounts, and a domain is the
+        # tenant's own once an operator has approved it (a tenant admin's claim is not).
+        raise fail("e-mail missing, unverified or outside the tenant's approved domains")
     try:
         with transaction.atomic():
             user = User(username=_new_username(claims, provider), **profile)
@@ -400,7 +437,8 @@ def sync_teams(provider: Any, user: Any, groups: set[str], *, meta: RequestMeta)
 
 
 def record_failure(request: HttpRequest, failure: SignInFailed) -> None:
-    """The audit record of a failed sign-in, counted by the lockout as a failed password."""
+    """The audit record of a failed sign-in, counted by the lockout as a failed password
+    (when it counts)."""
     record(
         AuditEvent.Action.LOGIN_SSO_FAILED,
         actor_username=failure.who,
@@ -408,20 +446,27 @@ def record_failure(request: HttpRequest, failure: SignInFailed) -> None:
         meta=RequestMeta.from_request(request),
         detail=failure.reason[:500],
     )
-    AxesProxyHandler.user_login_failed(
-        sender=__name__, credentials={"username": failure.who}, request=request
-    )
+    if failure.counts:
+        AxesProxyHandler.user_login_failed(
+            sender=__name__, credentials={"username": failure.who}, request=request
+        )
 
 
 def record_success(request: HttpRequest, signed: SignedIn) -> None:
     factor = "the provider's second factor counted" if signed.provider_factor else ""
     how = "signed in again" if signed.fresh_sign_in else "signed in"
+    groups = (
+        f"no {signed.provider.groups_claim} claim: provider-managed teams left as they were"
+        if signed.groups_missing
+        else ""
+    )
+    detail = "; ".join(filter(None, [f"{how} through {signed.provider.issuer}", factor, groups]))
     record(
         AuditEvent.Action.LOGIN_SSO,
         actor=signed.user,
         tenant=signed.provider.tenant,
         meta=RequestMeta.from_request(request),
-        detail="; ".join(filter(None, [f"{how} through {signed.provider.issuer}", factor]))[:500],
+        detail=detail[:500],
     )
 
 

@@ -11,6 +11,7 @@ import hashlib
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 
 
 class CannotOpen(Exception):
@@ -27,6 +28,7 @@ def _keys() -> MultiFernet:
     return MultiFernet([_fernet(secret) for secret in secrets])
 
 
+@sensitive_variables("value")
 def seal(value: str) -> str:
     return _keys().encrypt(value.encode()).decode()
 

@@ -377,8 +377,15 @@ SSO_TIMEOUT_SECONDS = env.float("SSO_TIMEOUT_SECONDS", default=10.0)
 SSO_METADATA_SECONDS = env.int("SSO_METADATA_SECONDS", default=3600)
 # Clock difference tolerated between the portal and a provider (iat, exp).
 SSO_CLOCK_SKEW_SECONDS = env.int("SSO_CLOCK_SKEW_SECONDS", default=60)
-# Sign-in attempts through providers, per client address per minute.
+# Sign-ins through providers per client address per minute: this many may start, and this
+# many come back from the provider (one sign-in is one of each).
 SSO_ATTEMPTS_PER_MINUTE = env.int("SSO_ATTEMPTS_PER_MINUTE", default=20)
+# Providers that sign in anyone's personal account as well as companies' accounts: their ID
+# tokens must name the company's domain in `hd`, one of the tenant's approved domains (a
+# personal Google account registered with a company address has no `hd`).
+SSO_HOSTED_DOMAIN_ISSUERS = env.list(
+    "SSO_HOSTED_DOMAIN_ISSUERS", default=["https://accounts.google.com"]
+)
 # Keys that seal stored secrets such as client secrets (core/sealing.py): the first seals,
 # all open. Empty: a key derived from SECRET_KEY.
 SEALING_KEYS = env.list("SEALING_KEYS", default=[])

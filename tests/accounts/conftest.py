@@ -114,10 +114,11 @@ def start(client, address, **extra):
     return onward(client.post("/login/", {"email": address, **extra}))
 
 
-def at_provider(url, login, password):
-    """Sign in at the provider as a browser would; returns the callback path it sends the
-    browser back to (with code and state)."""
-    browser = requests.Session()
+def at_provider(url, login, password, *, browser=None):
+    """Sign in at the provider as a browser would (`browser`: a requests.Session that keeps
+    the provider's cookies); returns the callback path it sends the browser back to (with
+    code and state)."""
+    browser = browser or requests.Session()
     for _ in range(12):
         answer = browser.get(url, allow_redirects=False, timeout=10)
         while answer.status_code in (302, 303):
@@ -156,6 +157,8 @@ class TokenProvider:
         self.keys = [RSAKey.generate_key(2048, parameters={"kid": "key-1"})]
         self.token = ""
         self.token_requests = []
+        # The sign-out page its discovery names (none unless a test sets one).
+        self.end_session_endpoint = ""
         provider = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -172,14 +175,15 @@ class TokenProvider:
 
             def do_GET(self):
                 if self.path == "/.well-known/openid-configuration":
-                    self._json(
-                        {
-                            "issuer": provider.issuer,
-                            "authorization_endpoint": f"{provider.issuer}/authorize",
-                            "token_endpoint": f"{provider.issuer}/token",
-                            "jwks_uri": f"{provider.issuer}/jwks",
-                        }
-                    )
+                    document = {
+                        "issuer": provider.issuer,
+                        "authorization_endpoint": f"{provider.issuer}/authorize",
+                        "token_endpoint": f"{provider.issuer}/token",
+                        "jwks_uri": f"{provider.issuer}/jwks",
+                    }
+                    if provider.end_session_endpoint:
+                        document["end_session_endpoint"] = provider.end_session_endpoint
+                    self._json(document)
                 elif self.path == "/jwks":
                     self._json({"keys": [key.as_dict(private=False) for key in provider.keys]})
                 else:

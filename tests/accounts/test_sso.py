@@ -1,12 +1,16 @@
 """Signing in with the company account, through a real OpenID provider on loopback."""
 
+import html
+import logging
+import re
 import time
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
+import requests
 from django.contrib.auth import SESSION_KEY
 
-from accounts.models import ExternalIdentity, Membership, Team, User
+from accounts.models import ExternalIdentity, Membership, SignInDomain, Team, User
 from audit.models import AuditEvent
 from core.sessions import AUTHENTICATED_AT
 from federation import services
@@ -126,6 +130,23 @@ def test_the_tenant_slug_also_finds_the_provider(client, acme_sso):
     assert "acme-portal" in start(client, "acme")
 
 
+def test_a_domain_no_operator_approved_creates_nobody(client, world, acme_sso):
+    # A tenant admin named the domain; until an operator approves it, it is only a claim.
+    SignInDomain.rows.filter(provider=acme_sso).update(approved=False)
+
+    # Typing the tenant's slug still reaches its provider, but not an account.
+    callback = at_provider(start(client, "acme"), "dave-sub", "dave-at-idp")
+    response = client.get(callback)
+
+    assert response.status_code == 403
+    assert b"Could not sign you in" in response.content
+    assert signed_in_as(client) is None
+    event = failures("e-mail missing, unverified or outside the tenant's approved domains").get()
+    assert event.tenant == world.tenant_a
+    assert not User.objects.filter(email="dave@acme.example").exists()
+    assert not ExternalIdentity.rows.exists()
+
+
 def test_a_replayed_callback_is_refused(client, acme_sso):
     callback = at_provider(start(client, "dave@acme.example"), "dave-sub", "dave-at-idp")
     assert client.get(callback).status_code == 302
@@ -186,6 +207,33 @@ def test_teams_managed_by_the_provider_follow_the_groups_claim(client, world, ac
         "dave@acme.example joined Readers (group aws-readers)",
     }
     assert set(synced.values_list("tenant", flat=True)) == {world.tenant_a.pk}
+
+
+def test_a_token_without_the_groups_claim_leaves_managed_teams_as_they_were(
+    client, world, acme_sso
+):
+    admins = Team.objects.create(tenant=world.tenant_a, name="Admins", provider_group="aws-admins")
+    sign_in(client, "dave@acme.example", "dave-sub")
+    dave = signed_in_as(client)
+    assert list(dave.teams.all()) == [admins]
+    client.post("/logout/")
+
+    # In too many groups for a token (Entra ID's overage): the provider sends no claim.
+    change_person(acme_sso.issuer, "dave-sub", groups=None)
+    assert sign_in(client, "dave@acme.example", "dave-sub").status_code == 302
+
+    assert list(dave.teams.all()) == [admins]
+    assert AuditEvent.objects.filter(
+        action="login.sso",
+        detail__endswith="no groups claim: provider-managed teams left as they were",
+    ).exists()
+    client.post("/logout/")
+
+    # In no groups at all (an empty claim): the team is left.
+    change_person(acme_sso.issuer, "dave-sub", groups=[])
+    sign_in(client, "dave@acme.example", "dave-sub")
+
+    assert not dave.teams.exists()
 
 
 def test_the_providers_second_factor_counts_only_when_the_tenant_trusts_it(
@@ -275,20 +323,71 @@ def test_someone_whose_membership_was_removed_cannot_sign_in_again(client, world
     assert failures("no longer a member of the tenant").exists()
 
 
-def test_signing_out_offers_to_sign_out_at_the_provider(client, acme_sso):
+@pytest.mark.parametrize(
+    "taken_away",
+    ["membership", "identity provider link", "identity provider"],
+)
+def test_a_session_through_the_provider_ends_once_what_let_it_in_is_gone(
+    client, world, acme_sso, taken_away
+):
     sign_in(client, "dave@acme.example", "dave-sub")
+    dave = signed_in_as(client)
+    assert client.get("/").status_code == 200
+
+    if taken_away == "membership":
+        dave.memberships.get(tenant=world.tenant_a).delete()
+    elif taken_away == "identity provider link":
+        ExternalIdentity.rows.filter(user=dave).delete()
+    else:
+        acme_sso.delete()
+
+    assert client.get("/")["Location"].startswith("/login/")
+
+
+def test_signing_out_at_the_provider_too_ends_its_session_and_comes_back(client, acme_sso):
+    browser = requests.Session()
+    going = start(client, "dave@acme.example")
+    assert (
+        client.get(at_provider(going, "dave-sub", "dave-at-idp", browser=browser)).status_code
+        == 302
+    )
 
     page = client.post("/logout/")
 
-    assert page.status_code == 200
-    assert f"{acme_sso.issuer}/session/end?client_id=acme-portal".encode() in page.content
-    assert signed_in_as(client) is None
+    assert page.status_code == 200 and signed_in_as(client) is None
+    link = re.search(r'id="provider-sign-out" href="([^"]+)"', page.content.decode())
+    query = parse_qs(urlsplit(html.unescape(link.group(1))).query)
+    assert query == {
+        "client_id": ["acme-portal"],
+        "post_logout_redirect_uri": ["http://testserver/login/"],
+    }
+    # The provider asks the person to confirm (oidc-provider's form), then sends them back.
+    asked = browser.get(html.unescape(link.group(1)), timeout=10)
+    assert asked.status_code == 200, asked.text[:500]
+    form = re.search(r'<form id="op.logoutForm" method="post" action="([^"]+)">', asked.text)
+    xsrf = re.search(r'name="xsrf" value="([^"]+)"', asked.text).group(1)
+    confirmed = browser.post(
+        urljoin(asked.url, form.group(1)),
+        data={"xsrf": xsrf, "logout": "yes"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert confirmed.status_code in (302, 303)
+    assert confirmed.headers["Location"] == "http://testserver/login/"
+    assert client.get("/login/").status_code == 200
+    # Signed out there too: the provider asks for the password again.
+    again = browser.get(start(client, "dave@acme.example"), timeout=10)
+    assert again.status_code == 200 and 'name="password"' in again.text
 
 
 def test_failed_sign_ins_through_the_provider_lock_out_like_passwords(client, acme_sso, settings):
     settings.LOGIN_ADDRESS_FAILURE_LIMIT = 3
-    for _ in range(3):
-        assert client.get("/login/oidc/callback/", {"state": "forged", "code": "x"}).status_code
+    forged = [
+        client.get("/login/oidc/callback/", {"state": "forged", "code": "x"}).status_code
+        for _ in range(3)
+    ]
+    # The third failure reaches the limit: its answer is already the lockout page.
+    assert forged == [403, 403, 429]
     assert failures("state mismatch").count() == 3
 
     locked = client.post("/login/", {"email": "dave@acme.example"})
@@ -297,7 +396,17 @@ def test_failed_sign_ins_through_the_provider_lock_out_like_passwords(client, ac
     assert b"Too many sign-in attempts" in locked.content
 
 
-def test_sign_ins_through_the_provider_are_rate_limited_per_address(client, acme_sso, settings):
+@pytest.fixture
+def one_minute():
+    """The rate limits count per clock minute: start a test that counts well inside one."""
+    if time.time() % 60 > 50:
+        time.sleep(60 - time.time() % 60)
+
+
+RATE_LIMITED = "rate limited (too many sign-ins from this address)"
+
+
+def test_starting_sign_ins_is_rate_limited_per_address(client, acme_sso, settings, one_minute):
     settings.SSO_ATTEMPTS_PER_MINUTE = 2
     start(client, "dave@acme.example")
     start(client, "dave@acme.example")
@@ -305,16 +414,77 @@ def test_sign_ins_through_the_provider_are_rate_limited_per_address(client, acme
     third = client.post("/login/", {"email": "dave@acme.example"})
 
     assert third.status_code == 403
-    assert failures("too many sign-in attempts from this address").exists()
+    assert b"Could not sign you in" in third.content
+    assert failures(RATE_LIMITED).get().actor_username == "dave@acme.example"
 
 
-def test_the_provider_settings_and_secrets_never_reach_the_trail_or_pages(client, acme_sso):
+def test_one_sign_in_costs_one_attempt_of_the_address_budget(
+    client, acme_sso, settings, one_minute
+):
+    settings.SSO_ATTEMPTS_PER_MINUTE = 2
+    another_desk = client.__class__()
+
+    dave = sign_in(client, "dave@acme.example", "dave-sub")
+    frank = sign_in(another_desk, "frank@acme.example", "frank-sub")
+
+    assert (dave.status_code, frank.status_code) == (302, 302)
+    assert not failures().exists()
+
+
+def test_coming_back_from_the_provider_is_rate_limited_per_address(
+    client, acme_sso, settings, one_minute
+):
+    settings.SSO_ATTEMPTS_PER_MINUTE = 2
+    callback = at_provider(start(client, "dave@acme.example"), "dave-sub", "dave-at-idp")
+    for _ in range(2):
+        assert client.get("/login/oidc/callback/", {"state": "forged"}).status_code == 403
+
+    refused = client.get(callback)
+
+    assert refused.status_code == 403
+    assert signed_in_as(client) is None
+    assert failures("state mismatch").count() == 2
+    assert failures(RATE_LIMITED).count() == 1
+
+
+def test_rate_limit_refusals_lock_nobody_out(client, world, acme_sso, settings, one_minute):
+    settings.SSO_ATTEMPTS_PER_MINUTE = 1
+    settings.LOGIN_ADDRESS_FAILURE_LIMIT = 3
+    settings.LOGIN_FAILURE_LIMIT = 3
+    start(client, "dave@acme.example")
+    # A busy office: many people start at once and the limit turns them away.
+    for _ in range(5):
+        assert client.post("/login/", {"email": "dave@acme.example"}).status_code == 403
+    assert failures(RATE_LIMITED).count() == 5
+
+    # Neither the office's address nor Dave is locked out: passwords still sign in.
+    assert client.post("/login/", {"username": "bob", "password": PASSWORD}).status_code == 302
+    client.post("/logout/")
+    settings.SSO_ATTEMPTS_PER_MINUTE = 20
+    assert start(client, "dave@acme.example")
+
+
+def test_the_provider_settings_and_secrets_never_reach_the_trail_or_pages(
+    client, world, acme_sso, caplog
+):
+    caplog.set_level(logging.DEBUG)
     sign_in(client, "dave@acme.example", "dave-sub")
+    client.post("/logout/")
+    client.force_login(world.alice)
+    pages = [
+        client.get("/admin/accounts/identityprovider/"),
+        client.get(f"/admin/accounts/identityprovider/{acme_sso.pk}/change/"),
+    ]
+
+    assert [page.status_code for page in pages] == [200, 200]
+    assert acme_sso.issuer in pages[0].content.decode()
     trail = " ".join(AuditEvent.objects.values_list("detail", flat=True))
-    assert "acme-client-secret" not in trail
+    seen = [trail, caplog.text, *(page.content.decode() for page in pages)]
+    assert all("acme-client-secret" not in text for text in seen)
+    assert all(acme_sso.sealed_client_secret not in text for text in seen)
     assert "acme-client-secret" not in acme_sso.sealed_client_secret
     assert acme_sso.client_secret() == "acme-client-secret"
-    assert IDP_PEOPLE["dave-sub"]["password"] not in trail
+    assert IDP_PEOPLE["dave-sub"]["password"] not in trail + caplog.text
 
 
 def test_the_providers_factor_does_not_count_for_someone_in_another_tenant(

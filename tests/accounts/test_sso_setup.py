@@ -2,12 +2,15 @@
 with `tenant_sso`; the client secret sealed and never shown again."""
 
 import io
+import logging
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils.log import AdminEmailHandler
 
 from accounts.models import IdentityProvider, SignInDomain
 from audit.models import AuditEvent
+from tests.accounts.conftest import configure
 
 pytestmark = pytest.mark.django_db
 
@@ -223,3 +226,46 @@ def test_a_tenant_admins_domain_routes_nobody_until_an_operator_approves_it(
     assert AuditEvent.objects.filter(
         action="provider.changed", detail="domain acme.example approved by an operator"
     ).exists()
+
+
+@pytest.fixture
+def reports_with_variables():
+    """Django's error e-mail to ADMINS as some deployments send it: with the HTML page that
+    shows each frame's variables."""
+    handler = AdminEmailHandler(include_html=True)
+    logger = logging.getLogger("django.request")
+    logger.addHandler(handler)
+    yield
+    logger.removeHandler(handler)
+
+
+def test_a_crash_while_saving_a_provider_keeps_the_client_secret_out_of_the_error_report(
+    client, world, token_provider, settings, monkeypatch, caplog, mailoutbox, reports_with_variables
+):
+    provider = configure(world.tenant_a, token_provider.issuer)
+    settings.DEBUG = False  # Django's error report goes to ADMINS, filtered, in production
+    settings.ADMINS = [("Ops", "ops@example.com")]
+    caplog.set_level(logging.DEBUG)
+
+    def audit_store_down(*args, **kwargs):
+        raise RuntimeError("the audit store is down")
+
+    monkeypatch.setattr("accounts.providers.record", audit_store_down)
+    client.raise_request_exception = False
+    client.force_login(world.alice)
+    change = f"/admin/accounts/identityprovider/{provider.pk}/change/"
+
+    response = client.post(
+        change, form(world.tenant_a, token_provider.issuer, client_secret="brand-new-secret")
+    )
+
+    assert response.status_code == 500
+    with_variables, plain = sorted(mailoutbox, key=lambda mail: not mail.alternatives)
+    assert "the audit store is down" in plain.body
+    assert "client_secret" in plain.body and "********************" in plain.body
+    (page, _), *_ = with_variables.alternatives
+    assert "save_provider" in page  # the frames and their variables are in the report
+    texts = [plain.body, with_variables.body, page, caplog.text]
+    assert all("brand-new-secret" not in text for text in texts)
+    provider.refresh_from_db()
+    assert provider.client_secret() == "acme-client-secret"

@@ -9,10 +9,11 @@ import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.contrib.sessions.models import Session
 from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
 
-from accounts.models import User
+from accounts.models import SignInDomain, User
 from audit.models import AuditEvent
 from core.sessions import AUTHENTICATED_AT
 from tests.accounts.conftest import CLIENTS, TokenProvider, configure, onward, start
@@ -309,7 +310,7 @@ def test_first_sign_ins_outside_the_tenants_domains_create_nobody(client, token_
         lambda nonce: sign(
             claims_for(token_provider, nonce, email="ceo@othercorp.example"), token_provider.keys[0]
         ),
-        "e-mail missing, unverified or outside the tenant's domains",
+        "e-mail missing, unverified or outside the tenant's approved domains",
     )
     refused(
         client,
@@ -317,7 +318,7 @@ def test_first_sign_ins_outside_the_tenants_domains_create_nobody(client, token_
         lambda nonce: sign(
             claims_for(token_provider, nonce, email_verified=False), token_provider.keys[0]
         ),
-        "e-mail missing, unverified or outside the tenant's domains",
+        "e-mail missing, unverified or outside the tenant's approved domains",
     )
 
 
@@ -377,3 +378,92 @@ def test_switching_the_provider_off_ends_its_sessions(client, token_provider, ac
     acme.save()
 
     assert client.get("/")["Location"].startswith("/login/")
+
+
+# --- Google: a personal account registered with a company address is not the company's ----
+
+NOT_HOSTED = "not an account of the tenant's approved domains (hd)"
+
+
+@pytest.fixture
+def google_like(token_provider, acme, settings):
+    """The provider is treated as Google is: it signs in personal accounts too."""
+    settings.SSO_HOSTED_DOMAIN_ISSUERS = [token_provider.issuer]
+    return token_provider
+
+
+@pytest.mark.parametrize("hd", [None, "othercorp.example", ["acme.example"]])
+def test_a_google_token_without_the_tenants_hosted_domain_is_refused(client, google_like, hd):
+    # e-mail verified and in the tenant's domain: all a personal Google account can show.
+    refused(
+        client,
+        google_like,
+        lambda nonce: sign(
+            claims_for(google_like, nonce, email_verified=True, hd=hd), google_like.keys[0]
+        ),
+        NOT_HOSTED,
+    )
+
+
+def test_a_google_token_of_an_unapproved_domain_is_refused(client, world, google_like):
+    SignInDomain.rows.update(approved=False)
+    query = parse_qs(urlsplit(start(client, "acme")).query)
+    google_like.token = sign(
+        claims_for(google_like, query["nonce"][0], hd="acme.example"), google_like.keys[0]
+    )
+
+    assert come_back(client, query["state"][0]).status_code == 403
+    assert AuditEvent.objects.filter(action="login.sso_failed", detail=NOT_HOSTED).exists()
+
+
+def test_a_google_workspace_account_of_the_tenant_signs_in_and_needs_hd_every_time(
+    client, google_like
+):
+    state, nonce = begin(client)
+    google_like.token = sign(claims_for(google_like, nonce, hd="ACME.example"), google_like.keys[0])
+    assert come_back(client, state).status_code == 302
+    client.post("/logout/")
+
+    # Already linked, the same subject without hd is still refused.
+    state, nonce = begin(client)
+    google_like.token = sign(claims_for(google_like, nonce), google_like.keys[0])
+
+    assert come_back(client, state).status_code == 403
+    assert AuditEvent.objects.filter(action="login.sso_failed", detail=NOT_HOSTED).exists()
+
+
+def test_other_providers_need_no_hosted_domain(client, token_provider, acme):
+    state, nonce = begin(client)
+    token_provider.token = sign(claims_for(token_provider, nonce), token_provider.keys[0])
+
+    assert come_back(client, state).status_code == 302
+
+
+# --- signing out at the provider -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sign_out_page, offered",
+    [
+        ("https://login.acme.example/oidc/logout", True),
+        # Okta refuses a sign-out without the ID token, which the portal does not keep.
+        ("https://acme.okta.com/oauth2/v1/logout", False),
+    ],
+)
+def test_signing_out_offers_the_providers_sign_out_page_when_it_can_work(
+    client, token_provider, acme, sign_out_page, offered
+):
+    token_provider.end_session_endpoint = sign_out_page
+    state, nonce = begin(client)
+    token = sign(claims_for(token_provider, nonce), token_provider.keys[0])
+    token_provider.token = token
+    assert come_back(client, state).status_code == 302
+    # The ID token is kept nowhere, not even for the sign-out link: not in the session.
+    sessions = [json.dumps(s.get_decoded(), default=str) for s in Session.objects.all()]
+    assert sessions and not any(token in kept or nonce in kept for kept in sessions)
+
+    page = client.post("/logout/")
+
+    assert (f'href="{sign_out_page}?client_id=acme-portal' in page.content.decode()) is offered
+    assert page.status_code == (200 if offered else 302)
+    assert "id_token_hint" not in page.content.decode()

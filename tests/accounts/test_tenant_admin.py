@@ -1,9 +1,13 @@
 """A tenant admin runs their own people, teams and tenant settings in the admin."""
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.db import transaction
 
-from accounts.models import Membership, Team, Tenant, User
+from accounts.models import IdentityProvider, Membership, Team, Tenant, User
+from accounts.sso import sync_teams
 from audit.models import AuditEvent
+from audit.records import RequestMeta
 from federation import services
 from federation.models import RoleMapping
 from tests.conftest import PASSWORD
@@ -166,6 +170,84 @@ def test_it_keeps_teams_to_members_of_their_tenant(as_alice, world, client):
     assert response.status_code == 200
     assert b"Not members of Acme: carol." in response.content
     assert not Team.objects.filter(name="mixed").exists()
+
+
+@pytest.fixture
+def managed_team(world):
+    """Admins, managed by the identity provider: Dave joined it through his groups."""
+    team = TeamFactory(tenant=world.tenant_a, name="Admins", provider_group="aws-admins")
+    dave = UserFactory(username="dave")
+    MembershipFactory(user=dave, tenant=world.tenant_a)
+    provider = IdentityProvider(tenant=world.tenant_a, issuer="https://idp.acme.example")
+    sync_teams(provider, dave, {"aws-admins"}, meta=RequestMeta())
+    assert list(team.members.all()) == [dave]
+    return team
+
+
+def test_the_members_of_a_team_managed_by_the_provider_are_shown_not_edited(
+    as_alice, world, managed_team
+):
+    change = f"/admin/accounts/team/{managed_team.pk}/change/"
+    page = as_alice.get(change).content.decode()
+    assert 'name="members"' not in page
+    assert "dave" in page and "Set by the identity provider" in page
+
+    # A password user slipped into the form is not added; the rest of the change is saved.
+    response = as_alice.post(
+        change,
+        {
+            "tenant": world.tenant_a.pk,
+            "name": "AWS admins",
+            "provider_group": "aws-admins",
+            "members": [world.bob.pk],
+        },
+    )
+
+    assert response.status_code == 302
+    managed_team.refresh_from_db()
+    assert managed_team.name == "AWS admins"
+    assert [member.username for member in managed_team.members.all()] == ["dave"]
+    assert not RoleMapping.objects.granted_to(world.bob).exists()
+
+
+def test_a_team_is_handed_to_the_provider_only_without_hand_picked_members(as_alice, world):
+    new = as_alice.post(
+        "/admin/accounts/team/add/",
+        {
+            "tenant": world.tenant_a.pk,
+            "name": "Admins",
+            "provider_group": "aws-admins",
+            "members": [world.bob.pk],
+        },
+    )
+    assert new.status_code == 200
+    assert b"takes its members from the provider&#x27;s group" in new.content
+    assert not Team.objects.filter(name="Admins").exists()
+
+    team = TeamFactory(tenant=world.tenant_a, name="On call")
+    team.members.add(world.bob)
+    change = f"/admin/accounts/team/{team.pk}/change/"
+    handed_over = {"tenant": world.tenant_a.pk, "name": "On call", "provider_group": "oncall"}
+
+    kept = as_alice.post(change, {**handed_over, "members": [world.bob.pk]})
+    assert kept.status_code == 200
+    team.refresh_from_db()
+    assert team.provider_group == ""
+
+    assert as_alice.post(change, handed_over).status_code == 302
+    team.refresh_from_db()
+    assert team.provider_group == "oncall" and not team.members.exists()
+
+
+def test_nobody_is_added_to_a_managed_team_but_by_the_provider(world, managed_team):
+    for add_bob in [
+        lambda: managed_team.members.add(world.bob),
+        lambda: world.bob.teams.add(managed_team),
+    ]:
+        refused = pytest.raises(ValidationError, match="come from the identity provider")
+        with refused, transaction.atomic():
+            add_bob()
+    assert [member.username for member in managed_team.members.all()] == ["dave"]
 
 
 def test_deleting_a_team_ends_its_grants_on_the_record(as_alice, world):

@@ -1,6 +1,7 @@
 // A real OpenID provider for the sign-in tests: panva's oidc-provider (OpenID Certified) on
 // loopback, with the clients and accounts the test gives in IDP_CONFIG (JSON):
 //   {"port": 9000, "clients": [{client_id, client_secret, redirect_uris}],
+//    (each client's post-logout redirect URI is /login/ on its redirect URIs' hosts)
 //    "accounts": {"carol": {"password": "...", "email": "...", "groups": [...], "amr": [...]}}}
 // The sign-in page is a plain HTML form (login, password); consent is given at once, as a
 // company's own provider does for its own applications. POST /test/accounts/<id> (JSON)
@@ -20,6 +21,8 @@ const provider = new Provider(issuer, {
     grant_types: ['authorization_code'],
     response_types: ['code'],
     token_endpoint_auth_method: 'client_secret_basic',
+    // Where the portal sends people back once they sign out here too: its sign-in page.
+    post_logout_redirect_uris: client.redirect_uris.map((uri) => new URL('/login/', uri).href),
     ...client,
   })),
   pkce: { required: () => true },

@@ -13,6 +13,7 @@ import json
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 
 from access.models import AccessRequest, Decision, NotificationChannel, SessionCutoff
 from access.services import file_request
@@ -30,6 +31,7 @@ from audit.records import RequestMeta, record
 from core.admin_scoping import OperatorsOnlyMixin, TenantScopedAdmin, TenantScopedInline
 from federation import services
 from federation.models import ApiToken, AwsAccount, RoleMapping
+from tests.accounts.conftest import TokenProvider
 from tests.factories import MembershipFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -231,8 +233,21 @@ def test_actions_on_another_tenants_ids_change_nothing(as_alice, globex, model):
     assert not AuditEvent.objects.filter(action__startswith="sessions.").exists()
 
 
-def test_writes_naming_another_tenant_are_refused(as_alice, world, globex):
+@pytest.fixture
+def an_issuer(settings):
+    """A provider on loopback whose discovery the portal accepts (plain http: DEBUG on)."""
+    settings.DEBUG = True
+    cache.clear()
+    provider = TokenProvider()
+    yield provider.issuer
+    provider.close()
+
+
+def test_writes_naming_another_tenant_are_refused(as_alice, world, globex, an_issuer):
     b, carol, team_b = globex[Tenant], globex[User], globex[Team]
+    # Globex gets a provider of its own below, at an issuer that would be accepted: only
+    # the scoping of the tenant field may refuse it (not its existing one, not the issuer).
+    globex[IdentityProvider].delete()
     counts = {model: model._default_manager.count() for model in TENANT_MODELS}
     attempts = [
         (
@@ -283,7 +298,7 @@ def test_writes_naming_another_tenant_are_refused(as_alice, world, globex):
             IdentityProvider,
             {
                 "tenant": b.pk,
-                "issuer": "https://127.0.0.1:9/",
+                "issuer": an_issuer,
                 "client_id": "hijack",
                 "client_secret": "x",
                 "domains": "evil.example",
