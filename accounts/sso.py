@@ -237,12 +237,9 @@ def complete(request: HttpRequest, *, params: Any, redirect_uri: str) -> SignedI
     if again is not None:
         _check_signed_in_again(claims, attempt, identity, fail=fail)
     user = _link(provider, claims, identity, fail=fail)
-    # No groups claim at all is not "in no groups": Entra ID leaves it out of a token for
-    # someone in more than 200 groups (overage), and emptying their teams then would take
-    # everyone's access away at once. The managed teams stay as they were.
-    groups_missing = bool(provider.groups_claim) and claims.get(provider.groups_claim) is None
+    groups_missing = bool(provider.groups_claim) and _groups_left_out(claims, provider.groups_claim)
     if provider.groups_claim and not groups_missing:
-        groups = _groups(claims[provider.groups_claim])
+        groups = _groups(claims.get(provider.groups_claim))
         sync_teams(provider, user, groups, meta=RequestMeta.from_request(request))
     return SignedIn(
         user=user,
@@ -434,6 +431,21 @@ def sync_teams(provider: Any, user: Any, groups: set[str], *, meta: RequestMeta)
             )
         changes.append(change)
     return changes
+
+
+def _groups_left_out(claims: dict[str, Any], name: str) -> bool:
+    """Whether the token says its groups were left out rather than that there are none.
+
+    Entra ID leaves the groups claim out of the token of someone in more than 200 groups
+    (overage) and says so: `_claim_names` names the claim, or `hasgroups` is true. The
+    person's provider-managed teams then stay as they were. A token that simply carries
+    no groups claim means no groups: the person leaves every managed team, since keeping
+    access nobody can vouch for is the worse mistake.
+    """
+    if claims.get(name) is not None:
+        return False
+    named = claims.get("_claim_names")
+    return (isinstance(named, dict) and name in named) or claims.get("hasgroups") is True
 
 
 def record_failure(request: HttpRequest, failure: SignInFailed) -> None:

@@ -209,17 +209,16 @@ def test_teams_managed_by_the_provider_follow_the_groups_claim(client, world, ac
     assert set(synced.values_list("tenant", flat=True)) == {world.tenant_a.pk}
 
 
-def test_a_token_without_the_groups_claim_leaves_managed_teams_as_they_were(
-    client, world, acme_sso
-):
+def test_groups_left_out_of_the_token_leave_managed_teams_as_they_were(client, world, acme_sso):
     admins = Team.objects.create(tenant=world.tenant_a, name="Admins", provider_group="aws-admins")
     sign_in(client, "dave@acme.example", "dave-sub")
     dave = signed_in_as(client)
     assert list(dave.teams.all()) == [admins]
     client.post("/logout/")
 
-    # In too many groups for a token (Entra ID's overage): the provider sends no claim.
-    change_person(acme_sso.issuer, "dave-sub", groups=None)
+    # In too many groups for a token (Entra ID's overage): no groups claim, and the token
+    # says they were left out.
+    change_person(acme_sso.issuer, "dave-sub", groups=None, hasgroups=True)
     assert sign_in(client, "dave@acme.example", "dave-sub").status_code == 302
 
     assert list(dave.teams.all()) == [admins]
@@ -229,10 +228,19 @@ def test_a_token_without_the_groups_claim_leaves_managed_teams_as_they_were(
     ).exists()
     client.post("/logout/")
 
-    # In no groups at all (an empty claim): the team is left.
+    # No groups claim and no word of an overage: no groups, so the team is left.
+    change_person(acme_sso.issuer, "dave-sub", groups=None, hasgroups=None)
+    sign_in(client, "dave@acme.example", "dave-sub")
+    assert not dave.teams.exists()
+    client.post("/logout/")
+
+    # Back in the group, then in no groups at all (an empty claim): left again.
+    change_person(acme_sso.issuer, "dave-sub", groups=["aws-admins"])
+    sign_in(client, "dave@acme.example", "dave-sub")
+    assert list(dave.teams.all()) == [admins]
+    client.post("/logout/")
     change_person(acme_sso.issuer, "dave-sub", groups=[])
     sign_in(client, "dave@acme.example", "dave-sub")
-
     assert not dave.teams.exists()
 
 

@@ -32,7 +32,8 @@ const provider = new Provider(issuer, {
     openid: ['sub', 'amr', 'auth_time'],
     email: ['email', 'email_verified'],
     profile: ['name', 'given_name', 'family_name'],
-    groups: ['groups'],
+    // hasgroups: Entra ID's sign that the groups were too many for the token (overage).
+    groups: ['groups', 'hasgroups'],
   },
   // E-mail and groups in the ID token too, as Okta and Entra ID send them.
   conformIdTokenClaims: false,
