@@ -5,6 +5,7 @@ process, so each test compares a figure before and after what it does.
 """
 
 import ipaddress
+import json
 import os
 import re
 import subprocess
@@ -12,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import METRICS_TOKEN as TOKEN
 from tests.conftest import PASSWORD, Client, samples, value
@@ -158,3 +160,19 @@ def test_every_gunicorn_worker_reports_the_same_sums(tmp_path):
                 value(found, "portcullis_sign_ins_total", method="password", outcome="failed")
             )
     assert counted == [failures] * 6
+
+
+def test_the_grafana_dashboard_asks_only_for_metrics_the_portal_has(scraper, settings):
+    dashboard = json.loads((settings.BASE_DIR / "docs" / "grafana-dashboard.json").read_text())
+    queries = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    asked = {
+        re.sub(r"_(total|bucket|count|sum)$", "", name)
+        for query in queries
+        for name in re.findall(r"portcullis_[a-z_]+", query)
+    }
+    client = Client()
+    response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+    families = {f.name for f in text_string_to_metric_families(response.content.decode())}
+    # Read at scrape time only once there is something to read: the worker's heartbeat.
+    families.add("portcullis_worker_heartbeat_age_seconds")
+    assert len(asked) >= 12 and asked <= families, asked - families
