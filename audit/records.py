@@ -62,9 +62,17 @@ def record(
     tenant: Any = None,
     meta: RequestMeta | None = None,
     mapping: Any = None,
+    durable: bool = True,
     **fields: Any,
 ) -> AuditEvent:
-    """Append one audit record, committed on its own. Raises AuditUnavailable on failure."""
+    """Append one audit record, committed on its own. Raises AuditUnavailable on failure.
+
+    `durable=False` (PostgreSQL, a record committed on its own): the commit does not wait
+    for the disk. For a record that announces what follows, like an issuance's `requested`:
+    the outcome's durable commit, which must come before anything is handed out, flushes
+    it too, since the write-ahead log is written in order. A crash in between loses the
+    note that a session was being asked for, never a credential handed out without its
+    record."""
     meta = meta or RequestMeta()
     if mapping is not None:
         fields.setdefault("mapping_id", mapping.pk)
@@ -76,7 +84,12 @@ def record(
     fields.update(user_agent=meta.user_agent, request_id=meta.request_id)
     started = time.perf_counter()
     try:
+        connection = transaction.get_connection()
+        on_its_own = not connection.in_atomic_block
         with transaction.atomic():
+            if not durable and on_its_own and connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL synchronous_commit = off")
             event = AuditEvent.objects.create(
                 action=action,
                 actor=actor if actor and actor.pk else None,

@@ -259,7 +259,8 @@ def _issue(
         "source_identity": source_identity,
     }
 
-    record(f"{kind}.requested", duration_seconds=seconds, detail=under, **audit)
+    # Announced before AWS is asked; durable once the outcome's record commits (below).
+    record(f"{kind}.requested", duration_seconds=seconds, detail=under, durable=False, **audit)
     capped = False
     try:
         chained = aws.broker_uses_temporary_credentials()

@@ -3,6 +3,8 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -249,3 +251,26 @@ def test_it_reports_a_trust_policy_without_tag_session(client, world, sandbox):
     type(world.tenant_a).objects.filter(pk=world.tenant_a.pk).update(send_session_tags=True)
     assert open_console(client, grant).status_code == 502
     assert AuditEvent.objects.get(action="console.failed").error_code == "AccessDenied"
+
+
+@pytest.mark.django_db(transaction=True)  # each record commits on its own, as in production
+def test_the_requested_record_commits_without_waiting_for_the_disk_the_outcome_does(
+    client, world, bob_grant, sandbox
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("synchronous_commit is PostgreSQL's")
+    client.force_login(world.bob)
+    with CaptureQueriesContext(connection) as queries:
+        assert open_console(client, bob_grant).status_code == 200
+    statements = [q["sql"] for q in queries.captured_queries]
+    relaxed = [i for i, sql in enumerate(statements) if "synchronous_commit = off" in sql]
+    inserts = [
+        i for i, sql in enumerate(statements) if 'INSERT INTO "federation_auditevent"' in sql
+    ]
+    # One relaxed commit, for the first record (requested); the outcome's waits for the
+    # disk, and with it everything written before.
+    assert len(relaxed) == 1 and len(inserts) == 2
+    assert relaxed[0] < inserts[0] < inserts[1]
+    newest = AuditEvent.objects.order_by("-sequence").values_list("action", flat=True)[:2]
+    assert list(newest) == ["console.issued", "console.requested"]
+    assert "synchronous_commit" not in " ".join(statements[inserts[0] + 1 :])
