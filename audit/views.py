@@ -13,7 +13,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
+from django.db import connection
+from django.db.models import CharField, F, Func, Q
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -288,6 +289,54 @@ def audit_record(request, event_id):
     )
 
 
+def _written_rows(events, header):
+    """The export, written row by row in Python (SQLite)."""
+    writer = csv.writer(_Echo())
+    batch = [header]
+    for values in events.values_list(*CSV_FIELDS).iterator(chunk_size=2000):
+        batch.append(writer.writerow(_csv_cells(values)))
+        if len(batch) == CSV_BATCH_ROWS:
+            yield "".join(batch)
+            batch = []
+    yield "".join(batch)
+
+
+# A CSV_COLUMNS cell as PostgreSQL writes it: the text `_csv_cells` writes, a formula
+# defused, and nothing (NULL, an empty cell) for an empty value.
+UTC_TIME_SQL = "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+OUTCOME_SQL = "regexp_replace(%(expressions)s, '^.*[.]', '')"
+DEFUSED_SQL = (
+    "NULLIF(CASE WHEN %(expressions)s ~ '^[-=+@\\t\\r\\n]' THEN '''' || %(expressions)s "
+    "ELSE %(expressions)s END, '')"
+)
+
+
+def _sql_cell(field, write):
+    if write is _utc:
+        text = Func(F(field), template=UTC_TIME_SQL)
+    elif write is AuditEvent.outcome_of:
+        text = Func(F(field), template=OUTCOME_SQL)
+    elif field == "client_ip":
+        text = Func(F(field), template="host(%(expressions)s)")
+    else:
+        text = Func(F(field), template="(%(expressions)s)::text")
+    return Func(text, template=DEFUSED_SQL, output_field=CharField())
+
+
+def _copied_rows(events, header):
+    """The export as PostgreSQL's COPY writes it, streamed in blocks: the same rows as
+    `_written_rows`, several times faster, in flat memory."""
+    cells = {f"cell{n}": _sql_cell(field, write) for n, (_, field, write) in enumerate(CSV_COLUMNS)}
+    sql, params = events.annotate(**cells).values_list(*cells).query.sql_with_params()
+    yield header.encode()
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", params) as copy,
+    ):
+        for block in copy:
+            yield bytes(block)
+
+
 @reviewers_only
 def audit_csv(request):
     """The same filter as the page, every matching record, streamed row by row."""
@@ -305,19 +354,11 @@ def audit_csv(request):
         meta=RequestMeta.from_request(request),
         detail=f"CSV export, filter: {request.GET.urlencode() or 'none'}"[:500],
     )
-    writer = csv.writer(_Echo())
-
-    def rows():
-        batch = [writer.writerow([title for title, _, _ in CSV_COLUMNS])]
-        for values in events.values_list(*CSV_FIELDS).iterator(chunk_size=2000):
-            batch.append(writer.writerow(_csv_cells(values)))
-            if len(batch) == CSV_BATCH_ROWS:
-                yield "".join(batch)
-                batch = []
-        yield "".join(batch)
-
+    header = csv.writer(_Echo()).writerow([title for title, _, _ in CSV_COLUMNS])
+    copied = connection.vendor == "postgresql"
+    rows = _copied_rows(events, header) if copied else _written_rows(events, header)
     stamp = timezone.now().astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="portcullis-audit-{stamp}.csv"'
     response["Cache-Control"] = "no-store"
     return response

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from audit.records import RequestMeta, record
-from audit.views import PAGE_SIZE
+from audit.views import PAGE_SIZE, _copied_rows, _written_rows
 from federation.models import AwsAccount
 from tests.factories import MembershipFactory, UserFactory
 
@@ -332,3 +332,39 @@ def test_a_record_page_is_for_its_tenants_reviewers_only(client, world, trail):
     assert client.get(f"/audit/{globex.pk}/").status_code == 404
     client.force_login(world.bob)
     assert client.get(f"/audit/{acme.pk}/").status_code == 403
+
+
+def test_postgresqls_copy_writes_the_same_export_as_python(world):
+    if connection.vendor != "postgresql":
+        pytest.skip("COPY is PostgreSQL's; SQLite exports are written in Python")
+    odd = [
+        'a "quoted", comma, and\nnew line',
+        "=cmd|' /C calc'!A0",
+        "-1",
+        "\tleading tab",
+        "zoë 日本",
+        "",
+        "\\. a line COPY would end at",
+    ]
+    for n, text in enumerate(odd):
+        record(
+            "console.denied",
+            actor_username=text or "nobody",
+            tenant=world.tenant_a if n % 2 else None,
+            meta=RequestMeta(
+                client_ip=["2001:db8::7", "192.0.2.1", ""][n % 3], user_agent=text, request_id=""
+            ),
+            role_arn=ROLE_A if n % 2 else "",
+            duration_seconds=None if n % 3 else 900,
+            detail=text,
+        )
+    events = AuditEvent.objects.unscoped("test").order_by("-created_at", "-id")
+    header = "header\r\n"
+
+    def parsed(chunks):
+        body = "".join(c.decode() if isinstance(c, bytes) else c for c in chunks)
+        return list(csv.reader(io.StringIO(body)))
+
+    written, copied = parsed(_written_rows(events, header)), parsed(_copied_rows(events, header))
+    assert len(copied) >= len(odd) + 1  # the header and at least these records
+    assert copied == written
