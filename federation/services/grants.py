@@ -281,6 +281,7 @@ def check_role(*, tenant: Tenant, role_arn: str, max_session_seconds: int) -> li
     except aws.AwsError as error:
         return [f"The role was not checked: AWS did not answer ({error.code or 'no answer'})."]
     errors: dict[str, str] = {}
+    warnings: list[str] = []
     if not requires_external_id(facts.trust_policy, tenant.external_id):
         errors["role_arn"] = (
             "The role's trust policy does not demand this tenant's ExternalId: add the "
@@ -289,14 +290,17 @@ def check_role(*, tenant: Tenant, role_arn: str, max_session_seconds: int) -> li
     else:
         try:
             account_id, broker_arn = aws.caller_identity()
-        except aws.AwsError:
-            account_id = broker_arn = ""
-        if account_id and not trusts_broker(
-            facts.trust_policy, account_id=account_id, broker_arn=broker_arn
-        ):
-            errors["role_arn"] = (
-                f"The role's trust policy does not let the portal ({broker_arn}) assume it."
+        except aws.AwsError as error:
+            # Unknown is not trusted: say so rather than pass the role unchecked.
+            warnings.append(
+                "The role's trust policy was not checked for the portal: AWS did not say who "
+                f"the portal is ({error.code or 'no answer'})."
             )
+        else:
+            if not trusts_broker(facts.trust_policy, account_id=account_id, broker_arn=broker_arn):
+                errors["role_arn"] = (
+                    f"The role's trust policy does not let the portal ({broker_arn}) assume it."
+                )
     if max_session_seconds > facts.max_session_seconds:
         errors["max_session_seconds"] = (
             f"The role allows sessions of at most {humanize.duration(facts.max_session_seconds)} "
@@ -304,7 +308,7 @@ def check_role(*, tenant: Tenant, role_arn: str, max_session_seconds: int) -> li
         )
     if errors:
         raise ValidationError(errors)
-    return []
+    return warnings
 
 
 def revoke_role_sessions(

@@ -94,6 +94,37 @@ def test_a_role_the_broker_cannot_read_is_granted_with_a_warning(admin, world, m
     assert "The role was not checked" in saved.content.decode()
 
 
+def test_a_broker_that_may_not_read_iam_grants_with_a_warning(admin, world, sandbox):
+    arn = role(world.tenant_a, "AcmeUnread")
+    sandbox.faults = {"iam": "no-read"}
+
+    saved = admin.post(
+        GRANT_URL,
+        {**grant_form(world.tenant_a, role_arn=arn), "users": [world.bob.pk]},
+        follow=True,
+    )
+
+    assert RoleMapping.objects.filter(role_arn=arn, user=world.bob).exists()
+    assert (
+        "The role was not checked: AWS refused: the portal&#x27;s AWS identity lacks iam:GetRole"
+        in saved.content.decode()
+    )
+
+
+def test_a_broker_that_cannot_say_who_it_is_grants_with_a_warning(admin, world, sandbox):
+    arn = role(world.tenant_a, "AcmeNobody")
+    sandbox.faults = {"sts": "throttle", "only": "GetCallerIdentity"}
+
+    saved = admin.post(
+        GRANT_URL,
+        {**grant_form(world.tenant_a, role_arn=arn), "users": [world.bob.pk]},
+        follow=True,
+    )
+
+    assert RoleMapping.objects.filter(role_arn=arn, user=world.bob).exists()
+    assert "AWS did not say who the portal is (Throttling)" in saved.content.decode()
+
+
 @pytest.mark.parametrize(
     ("principal", "trusted"),
     [
