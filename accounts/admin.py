@@ -31,6 +31,7 @@ from core.admin_scoping import (
     TenantScopedInline,
     is_operator,
 )
+from core.validation import known_time_zones
 
 
 class MembershipInline(TenantScopedInline):
@@ -184,7 +185,7 @@ class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
 @admin.register(Tenant)
 class TenantAdmin(TenantScopedAdmin):
     """Tenants. Operators create and manage them; a tenant admin adjusts their own
-    tenant's limits and switches."""
+    tenant's limits, switches and time zone."""
 
     tenant_admin_permissions = frozenset({"view", "change"})
     list_display = ["name", "slug", "max_session_seconds", "active", "created_at"]
@@ -202,6 +203,17 @@ class TenantAdmin(TenantScopedAdmin):
 
     def get_prepopulated_fields(self, request, obj=None):
         return self.prepopulated_fields if is_operator(request.user) else {}
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "time_zone":
+            # Picked from the IANA names this machine knows, not typed.
+            return forms.ChoiceField(
+                label="Time zone",
+                choices=[(name, name) for name in sorted(known_time_zones())],
+                initial=db_field.default,
+                help_text=db_field.help_text,
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
 @admin.register(Membership)

@@ -8,6 +8,7 @@ Users belong to tenants through memberships; everything a tenant owns is reached
 import re
 import secrets
 import unicodedata
+import zoneinfo
 
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
@@ -18,6 +19,7 @@ from django.utils.functional import cached_property
 
 from core import sealing
 from core.scoping import TENANT_ADMIN, TenantScopedQuerySet, scoped_managers, signed_in, tenant_ids
+from core.validation import validate_time_zone
 
 # AWS accepts role sessions from 15 minutes to 12 hours.
 MIN_SESSION_SECONDS = 900
@@ -182,6 +184,13 @@ class Tenant(models.Model):
         help_text="Every member must set up an authenticator app before using the portal. "
         "Staff always must.",
     )
+    time_zone = models.CharField(
+        max_length=64,
+        default="UTC",
+        validators=[validate_time_zone],
+        help_text="The tenant's own time zone (an IANA name such as Europe/Berlin): a grant "
+        "ending on a date alone ends at the end of that day here.",
+    )
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -193,6 +202,14 @@ class Tenant(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """The tenant's time zone (UTC when the name is unknown to this machine)."""
+        try:
+            return zoneinfo.ZoneInfo(self.time_zone or "UTC")
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return zoneinfo.ZoneInfo("UTC")
 
 
 class Membership(models.Model):

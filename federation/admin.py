@@ -1,4 +1,6 @@
-from datetime import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import admin, messages
@@ -22,6 +24,7 @@ from federation import aws, services
 from federation.forms import DURATION_PRESETS
 from federation.models import (
     CONSOLE_SERVICES,
+    END_OF_DAY,
     MAX_ACTIVATION_SECONDS,
     MAX_APPROVALS,
     MIN_ACTIVATION_SECONDS,
@@ -34,9 +37,28 @@ from federation.models import (
 )
 
 
-class DateOrDateTimeField(forms.SplitDateTimeField):
-    """A date and a time, or a date alone: the end of that day (23:59:59) in the time zone
-    the admin's pages show (stated beside the field)."""
+class TenantTimeField(forms.SplitDateTimeField):
+    """A date and a time in the grant's tenant's time zone (`zone`, which the form sets and
+    states beside the field), not in the zone the admin's own pages show."""
+
+    zone: ZoneInfo | None = None
+
+    def compress(self, data_list):
+        with timezone.override(self.zone or UTC):
+            return super().compress(data_list)
+
+    def prepare_value(self, value):
+        # The saved moment, shown on the tenant's clock (the widget leaves naive ones be).
+        if isinstance(value, datetime) and timezone.is_aware(value):
+            return timezone.make_naive(value, self.zone or UTC)
+        return value
+
+    def has_changed(self, initial, data):
+        return super().has_changed(self.prepare_value(initial), data)
+
+
+class DateOrDateTimeField(TenantTimeField):
+    """A date and a time, or a date alone: the end of that day (23:59:59)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, require_all_fields=False, **kwargs)
@@ -44,8 +66,23 @@ class DateOrDateTimeField(forms.SplitDateTimeField):
 
     def compress(self, data_list):
         if data_list and data_list[0] and not data_list[1]:
-            data_list = [data_list[0], time(23, 59, 59)]
+            data_list = [data_list[0], END_OF_DAY]
         return super().compress(data_list)
+
+
+def state_time_zone(field: TenantTimeField, tenants: Iterable[Tenant]) -> None:
+    """Say on the form which clock its times are on: the tenant's."""
+    zones = sorted({tenant.time_zone for tenant in tenants})
+    if len(zones) == 1:
+        field.help_text += (
+            f" A date alone means until the end of the day, {zones[0]}. Times are "
+            f"{zones[0]}, the tenant's time zone."
+        )
+    else:
+        field.help_text += (
+            " A date alone means until the end of that day. Times are in the tenant's time "
+            "zone (each tenant sets its own)."
+        )
 
 
 class GrantForm(forms.Form):
@@ -92,8 +129,7 @@ class GrantForm(forms.Form):
         label="Until",
         required=False,
         widget=AdminSplitDateTime,
-        help_text="Leave empty for a grant without an end date. A date alone means the end "
-        "of that day.",
+        help_text="Leave empty for a grant without an end date.",
     )
     session_policy = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4}),
@@ -139,14 +175,23 @@ class GrantForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields[
-            "valid_until"
-        ].help_text += f" Times are {timezone.get_current_timezone_name()}."
-        self.fields["tenant"].queryset = scoped(Tenant.objects.all(), user)
+        tenants = self.fields["tenant"].queryset = scoped(Tenant.objects.all(), user)
+        # The chosen tenant's clock reads the end date; the page names it.
+        chosen = self._chosen_tenant() or (tenants.first() if len(tenants) == 1 else None)
+        self.fields["valid_until"].zone = chosen.zone if chosen else None
+        state_time_zone(self.fields["valid_until"], [chosen] if chosen else tenants)
         self.fields["users"].queryset = scoped(User.objects.order_by("username"), user)
         self.fields["teams"].queryset = scoped(Team.objects.select_related("tenant"), user)
         self.fields["approvers"].queryset = self.fields["users"].queryset
         self.fields["approver_teams"].queryset = self.fields["teams"].queryset
+
+    def _chosen_tenant(self) -> Tenant | None:
+        if not self.is_bound:
+            return None
+        try:
+            return self.fields["tenant"].clean(self.data.get("tenant"))
+        except ValidationError:
+            return None
 
     def clean_activation(self):
         return self.cleaned_data["activation"] or RoleMapping.Activation.STANDING
@@ -182,8 +227,25 @@ class GrantForm(forms.Form):
 
 
 class RoleMappingForm(forms.ModelForm):
-    """A grant's change page: its approval policy is checked as a whole. (The admin gives
-    it its model and fields.)"""
+    """A grant's change page: its dates on the tenant's clock, its approval policy checked
+    as a whole. (The admin gives it its model and fields.)"""
+
+    valid_from = TenantTimeField(label="Valid from", widget=AdminSplitDateTime)
+    valid_until = DateOrDateTimeField(
+        label="Until",
+        required=False,
+        widget=AdminSplitDateTime,
+        help_text="Leave empty for a grant without an end date.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        tenant = self.instance.tenant if self.instance.tenant_id else None
+        for name in ("valid_from", "valid_until"):
+            if name in self.fields:
+                self.fields[name].zone = tenant.zone if tenant else None
+        if "valid_until" in self.fields and tenant is not None:
+            state_time_zone(self.fields["valid_until"], [tenant])
 
     def clean(self):
         cleaned = super().clean()

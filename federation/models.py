@@ -3,7 +3,7 @@
 import hashlib
 import json
 import secrets
-from datetime import timedelta
+from datetime import time, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -29,6 +29,9 @@ from federation import aws
 MIN_ACTIVATION_SECONDS = 1800
 MAX_ACTIVATION_SECONDS = 24 * 3600
 MAX_APPROVALS = 3
+
+# A grant ending on a date alone ends at the last second of that day (the tenant's).
+END_OF_DAY = time(23, 59, 59)
 
 # AWS's limit for an inline session policy passed to AssumeRole.
 SESSION_POLICY_MAX_CHARS = 2048

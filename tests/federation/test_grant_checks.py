@@ -1,7 +1,7 @@
 """Granting with confidence: the role is checked in IAM (through the sandbox) before a
 grant is saved."""
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,7 +10,7 @@ from federation import aws, services
 from federation.models import RoleMapping
 from federation.services.grants import trusts_broker
 from tests.conftest import READ_ONLY_POLICY
-from tests.federation.test_grants import GRANT_URL, grant_form
+from tests.federation.test_grants import GRANT_URL, change_form, grant_form
 
 pytestmark = pytest.mark.django_db
 
@@ -149,12 +149,16 @@ def test_who_the_trust_policy_lets_in(principal, trusted):
 def test_limits_are_chosen_by_name_and_a_date_alone_means_the_end_of_that_day(
     admin, world, sandbox
 ):
+    world.tenant_a.time_zone = "Europe/Berlin"
+    world.tenant_a.save()
     arn = role(world.tenant_a, "AcmeDay", seconds=43200)
     page = admin.get(GRANT_URL).content.decode()
-    assert '<option value="14400">4 hours</option>' in page and "Times are UTC." in page
+    assert '<option value="14400">4 hours</option>' in page
+    assert "until the end of the day, Europe/Berlin" in page
 
     day = date.today() + timedelta(days=3)
-    admin.cookies["portcullis_tz"] = "Europe/Berlin"
+    # The tenant's clock, not the admin's browser's.
+    admin.cookies["portcullis_tz"] = "America/New_York"
     admin.post(
         GRANT_URL,
         {
@@ -171,3 +175,31 @@ def test_limits_are_chosen_by_name_and_a_date_alone_means_the_end_of_that_day(
         microsecond=0, tzinfo=ZoneInfo("Europe/Berlin")
     )
     assert grant.valid_until == berlin
+
+
+def test_the_grants_page_takes_a_date_alone_on_the_tenants_clock(admin, world, bob_grant):
+    world.tenant_a.time_zone = "Asia/Tokyo"
+    world.tenant_a.save()
+    admin.cookies["portcullis_tz"] = "Europe/London"
+    url = f"/admin/federation/rolemapping/{bob_grant.pk}/change/"
+    assert "until the end of the day, Asia/Tokyo" in admin.get(url).content.decode()
+    day = date.today() + timedelta(days=10)
+    tokyo = ZoneInfo("Asia/Tokyo")
+    start = bob_grant.valid_from.astimezone(tokyo)
+
+    response = admin.post(
+        url,
+        {
+            **change_form(bob_grant),
+            "valid_from_0": f"{start:%Y-%m-%d}",
+            "valid_from_1": f"{start:%H:%M:%S}",
+            "valid_until_0": day.isoformat(),
+            "valid_until_1": "",
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()
+    bob_grant.refresh_from_db()
+    assert bob_grant.valid_until == datetime.combine(day, time(23, 59, 59), tzinfo=tokyo)
+    # The start it had, to the second: read and shown on the same clock.
+    assert abs(bob_grant.valid_from - start) < timedelta(seconds=1)

@@ -114,22 +114,19 @@ def test_it_refuses_an_end_date_in_the_past(client, world):
     assert not RoleMapping.objects.exists()
 
 
-def test_it_records_an_extension_naming_who_made_it(client, world, bob_grant):
-    client.force_login(world.alice)
-    page = client.get(f"/admin/federation/rolemapping/{bob_grant.pk}/change/")
-    assert page.status_code == 200
-    until = timezone.now() + timedelta(days=90)
+def change_form(grant, **fields):
+    """The grant's change page as it renders for a standing grant (tenant in UTC)."""
     data = {
-        "label": bob_grant.label,
+        "label": grant.label,
         "account_alias": "",
-        "max_session_seconds": "43200",
+        "max_session_seconds": str(grant.max_session_seconds),
         "destination_path": "/console/home",
         "region": "",
         "session_policy": "",
-        "valid_from_0": bob_grant.valid_from.strftime("%Y-%m-%d"),
-        "valid_from_1": bob_grant.valid_from.strftime("%H:%M:%S"),
-        "valid_until_0": until.strftime("%Y-%m-%d"),
-        "valid_until_1": "12:00:00",
+        "valid_from_0": grant.valid_from.strftime("%Y-%m-%d"),
+        "valid_from_1": grant.valid_from.strftime("%H:%M:%S"),
+        "valid_until_0": "",
+        "valid_until_1": "",
         "active": "on",
         # The access-on-request fields, as the page renders them for a standing grant.
         "activation": "standing",
@@ -137,6 +134,18 @@ def test_it_records_an_extension_naming_who_made_it(client, world, bob_grant):
         "max_activation_seconds": "3600",
         "escalate_after_seconds": "3600",
     }
+    data.update(fields)
+    return data
+
+
+def test_it_records_an_extension_naming_who_made_it(client, world, bob_grant):
+    client.force_login(world.alice)
+    page = client.get(f"/admin/federation/rolemapping/{bob_grant.pk}/change/")
+    assert page.status_code == 200
+    until = timezone.now() + timedelta(days=90)
+    data = change_form(
+        bob_grant, valid_until_0=until.strftime("%Y-%m-%d"), valid_until_1="12:00:00"
+    )
     response = client.post(f"/admin/federation/rolemapping/{bob_grant.pk}/change/", data)
     assert response.status_code == 302, response.content.decode()
     bob_grant.refresh_from_db()
