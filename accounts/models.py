@@ -28,6 +28,8 @@ session_seconds_validators = [
     MinValueValidator(MIN_SESSION_SECONDS),
     MaxValueValidator(MAX_SESSION_SECONDS),
 ]
+# Session lengths people pick from, by name: 15 minutes to 12 hours.
+SESSION_PRESETS = [900, 1800, 3600, 7200, 14400, 28800, 43200]
 
 
 ADMIN_ROLE = TENANT_ADMIN
@@ -164,9 +166,10 @@ class Tenant(models.Model):
         "policies require it (the confused-deputy guard between tenants).",
     )
     max_session_seconds = models.PositiveIntegerField(
+        "longest session",
         default=MAX_SESSION_SECONDS,
         validators=session_seconds_validators,
-        help_text="Ceiling for every role session in this tenant, in seconds (900–43200).",
+        help_text="The ceiling for every role session in this tenant (15 minutes to 12 hours).",
     )
     send_source_identity = models.BooleanField(
         "send SourceIdentity",

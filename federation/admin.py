@@ -14,20 +14,20 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts import admin as accounts_admin
-from accounts.models import Team, Tenant, User
+from accounts.models import SESSION_PRESETS, Team, Tenant, User
 from audit.models import AuditEvent
 from audit.records import AuditUnavailable, RequestMeta
 from core import humanize
 from core.admin_scoping import TenantScopedAdmin, scoped
+from core.durations import DurationField, offer_saved_durations
 from core.validation import describe
 from federation import aws, services
-from federation.forms import DURATION_PRESETS
 from federation.models import (
     CONSOLE_SERVICES,
     END_OF_DAY,
-    MAX_ACTIVATION_SECONDS,
+    ESCALATION_PRESETS,
     MAX_APPROVALS,
-    MIN_ACTIVATION_SECONDS,
+    WINDOW_PRESETS,
     ApiToken,
     AwsAccount,
     RoleMapping,
@@ -112,12 +112,10 @@ class GrantForm(forms.Form):
         widget=FilteredSelectMultiple("teams", is_stacked=False),
         help_text="A team grant reaches every member, and stops for anyone who leaves.",
     )
-    max_session_seconds = forms.TypedChoiceField(
+    max_session_seconds = DurationField(
         label="Longest session",
-        choices=[("", "1 hour (the default)")]
-        + [(seconds, humanize.duration(seconds)) for seconds in DURATION_PRESETS],
-        coerce=int,
-        empty_value=None,
+        presets=SESSION_PRESETS,
+        blank_label="1 hour (the default)",
         required=False,
         help_text="Within the tenant's limit and the role's MaxSessionDuration.",
     )
@@ -156,21 +154,18 @@ class GrantForm(forms.Form):
     approvals_needed = forms.IntegerField(
         min_value=1, max_value=MAX_APPROVALS, initial=1, required=False
     )
-    max_activation_seconds = forms.IntegerField(
-        label="Longest window (seconds)",
-        min_value=MIN_ACTIVATION_SECONDS,
-        max_value=MAX_ACTIVATION_SECONDS,
-        initial=3600,
-        required=False,
+    max_activation_seconds = DurationField(
+        label="Longest window", presets=WINDOW_PRESETS, initial=3600, required=False
     )
     ticket_required = forms.BooleanField(required=False)
     break_glass = forms.BooleanField(label="Break-glass allowed", required=False)
-    escalate_after_seconds = forms.IntegerField(
-        label="Escalate after (seconds)",
-        min_value=0,
+    escalate_after_seconds = DurationField(
+        label="Escalate after",
+        presets=ESCALATION_PRESETS,
+        zero_label="Never",
         initial=3600,
         required=False,
-        help_text="A request nobody decides by then goes to the tenant's admins too (0: never).",
+        help_text="A request nobody decides by then goes to the tenant's admins too.",
     )
 
     def __init__(self, *args, user, **kwargs):
@@ -230,6 +225,22 @@ class RoleMappingForm(forms.ModelForm):
     """A grant's change page: its dates on the tenant's clock, its approval policy checked
     as a whole. (The admin gives it its model and fields.)"""
 
+    max_session_seconds = DurationField(
+        label="Longest session",
+        presets=SESSION_PRESETS,
+        help_text=RoleMapping._meta.get_field("max_session_seconds").help_text,
+    )
+    max_activation_seconds = DurationField(
+        label="Longest window",
+        presets=WINDOW_PRESETS,
+        help_text=RoleMapping._meta.get_field("max_activation_seconds").help_text,
+    )
+    escalate_after_seconds = DurationField(
+        label="Escalate after",
+        presets=ESCALATION_PRESETS,
+        zero_label="Never",
+        help_text=RoleMapping._meta.get_field("escalate_after_seconds").help_text,
+    )
     valid_from = TenantTimeField(label="Valid from", widget=AdminSplitDateTime)
     valid_until = DateOrDateTimeField(
         label="Until",
@@ -240,6 +251,7 @@ class RoleMappingForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        offer_saved_durations(self)
         tenant = self.instance.tenant if self.instance.tenant_id else None
         for name in ("valid_from", "valid_until"):
             if name in self.fields:

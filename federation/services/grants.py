@@ -111,7 +111,7 @@ def _describe_policy(mapping: RoleMapping) -> str:
     ]
     return (
         f", on request: {mapping.approvals_needed} approval(s) from {', '.join(names)}, "
-        f"windows up to {mapping.max_activation_seconds} s"
+        f"windows up to {humanize.duration(mapping.max_activation_seconds)}"
         f"{', ticket required' if mapping.ticket_required else ''}"
         f"{', break-glass allowed' if mapping.break_glass else ''}"
     )

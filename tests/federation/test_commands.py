@@ -221,7 +221,9 @@ def test_it_grants_a_role_on_request_with_its_approval_policy(world, demo_role):
     assert list(grant.approvers.all()) == [world.alice]
     assert list(grant.approver_teams.all()) == [team]
     granted = AuditEvent.objects.get(action="mapping.granted")
-    assert "on request: 1 approval(s) from alice, team dba" in granted.detail
+    assert "on request: 1 approval(s) from alice, team dba, windows up to 2 hours" in (
+        granted.detail
+    )
 
 
 @pytest.mark.parametrize(

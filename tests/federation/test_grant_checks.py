@@ -2,6 +2,7 @@
 grant is saved."""
 
 from datetime import date, datetime, time, timedelta
+from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -203,3 +204,83 @@ def test_the_grants_page_takes_a_date_alone_on_the_tenants_clock(admin, world, b
     assert bob_grant.valid_until == datetime.combine(day, time(23, 59, 59), tzinfo=tokyo)
     # The start it had, to the second: read and shown on the same clock.
     assert abs(bob_grant.valid_from - start) < timedelta(seconds=1)
+
+
+class VisibleText(HTMLParser):
+    """What a person reads on a page: text, not markup, names or scripts."""
+
+    def __init__(self):
+        super().__init__()
+        self.parts, self._skip = [], 0
+
+    def handle_starttag(self, tag, attrs):
+        self._skip += tag in {"script", "style"}
+
+    def handle_endtag(self, tag):
+        self._skip -= tag in {"script", "style"}
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.parts.append(data)
+
+
+def visible_text(response):
+    parser = VisibleText()
+    parser.feed(response.content.decode())
+    return " ".join(" ".join(parser.parts).split())
+
+
+def test_no_grant_or_tenant_page_asks_for_seconds(admin, world, bob_grant):
+    pages = [
+        GRANT_URL,
+        f"/admin/federation/rolemapping/{bob_grant.pk}/change/",
+        "/admin/federation/rolemapping/",
+        f"/admin/accounts/tenant/{world.tenant_a.pk}/change/",
+        "/admin/accounts/tenant/",
+    ]
+    for url in pages:
+        text = visible_text(admin.get(url))
+        assert "seconds" not in text.lower(), (url, text)
+    grant_page = admin.get(GRANT_URL).content.decode()
+    assert '<option value="86400">24 hours</option>' in grant_page  # longest window
+    assert '<option value="0">Never</option>' in grant_page  # escalate after
+    assert "12 hours" in visible_text(admin.get("/admin/accounts/tenant/"))
+
+
+def test_the_grants_page_offers_limits_by_name_and_keeps_one_set_elsewhere(admin, world, bob_grant):
+    # 1 hour 30 minutes, set from the command line: no preset, and kept as it is.
+    RoleMapping.objects.filter(pk=bob_grant.pk).update(max_session_seconds=5400)
+    url = f"/admin/federation/rolemapping/{bob_grant.pk}/change/"
+    page = admin.get(url).content.decode()
+    assert '<option value="5400" selected>1 hour 30 minutes</option>' in page
+    assert '<option value="28800">8 hours</option>' in page
+
+    response = admin.post(url, change_form(bob_grant, max_session_seconds="5400", label="Kept"))
+    assert response.status_code == 302, response.content.decode()
+    bob_grant.refresh_from_db()
+    assert (bob_grant.label, bob_grant.max_session_seconds) == ("Kept", 5400)
+
+    # A number typed into the request is no choice.
+    refused = admin.post(url, change_form(bob_grant, max_session_seconds="4000"))
+    assert refused.status_code == 200 and "Select a valid choice" in refused.content.decode()
+
+
+def test_a_tenant_picks_its_longest_session_by_name(admin, world):
+    url = f"/admin/accounts/tenant/{world.tenant_a.pk}/change/"
+    assert '<option value="43200" selected>12 hours</option>' in admin.get(url).content.decode()
+    response = admin.post(
+        url,
+        {
+            "name": "Acme",
+            "max_session_seconds": "14400",
+            "send_source_identity": "on",
+            "time_zone": "UTC",
+            "memberships-TOTAL_FORMS": "0",
+            "memberships-INITIAL_FORMS": "0",
+            "memberships-MIN_NUM_FORMS": "0",
+            "memberships-MAX_NUM_FORMS": "1000",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()
+    world.tenant_a.refresh_from_db()
+    assert world.tenant_a.max_session_seconds == 14400
