@@ -223,7 +223,10 @@ class GrantForm(forms.Form):
 
 class RoleMappingForm(forms.ModelForm):
     """A grant's change page: its dates on the tenant's clock, its approval policy checked
-    as a whole. (The admin gives it its model and fields.)"""
+    as a whole, and its role checked in IAM as on the page that granted it (the warnings
+    are in `role_warnings`). (The admin gives it its model and fields.)"""
+
+    role_warnings: list[str]
 
     max_session_seconds = DurationField(
         label="Longest session",
@@ -251,6 +254,7 @@ class RoleMappingForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.role_warnings = []
         offer_saved_durations(self)
         tenant = self.instance.tenant if self.instance.tenant_id else None
         for name in ("valid_from", "valid_until"):
@@ -270,7 +274,24 @@ class RoleMappingForm(forms.ModelForm):
             grantees=[self.instance.user] if self.instance.user_id else [],
         ).items():
             self.add_error(field if field in self.fields else None, message)
+        self._check_role(cleaned)
         return cleaned
+
+    def _check_role(self, cleaned):
+        """The role as IAM has it now, for a grant that stays in force: one no issuance
+        could use is refused here, as when it was granted. An ended grant is left be."""
+        limit = cleaned.get("max_session_seconds")
+        if not self.instance.pk or not cleaned.get("active", True) or limit is None:
+            return
+        try:
+            self.role_warnings = services.check_role(
+                tenant=self.instance.tenant,
+                role_arn=self.instance.role_arn,
+                max_session_seconds=limit,
+            )
+        except ValidationError as error:
+            for field, messages_ in error.message_dict.items():
+                self.add_error(field if field in self.fields else None, messages_)
 
 
 def _latest_record(**filters):
@@ -505,6 +526,8 @@ class RoleMappingAdmin(TenantScopedAdmin):
                 changed_fields=form.changed_data,
                 meta=RequestMeta.from_request(request),
             )
+        for warning in getattr(form, "role_warnings", []):
+            self.message_user(request, warning, messages.WARNING)
 
     @admin.action(description="End the selected grants now", permissions=["change"])
     def end_grants(self, request, queryset):

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from audit.models import AuditEvent
 from federation import aws, services
 from federation.models import RoleMapping
 from federation.services.grants import trusts_broker
@@ -284,3 +285,39 @@ def test_a_tenant_picks_its_longest_session_by_name(admin, world):
     assert response.status_code == 302, response.content.decode()
     world.tenant_a.refresh_from_db()
     assert world.tenant_a.max_session_seconds == 14400
+
+
+def test_the_grants_page_checks_the_role_in_iam_as_granting_does(admin, world, sandbox):
+    arn = role(world.tenant_a, "AcmeHour", seconds=3600)
+    grant = services.grant_role(
+        actor=world.alice, tenant=world.tenant_a, user=world.bob, role_arn=arn
+    )
+    url = f"/admin/federation/rolemapping/{grant.pk}/change/"
+
+    longer = admin.post(url, change_form(grant, max_session_seconds="14400"))
+
+    assert longer.status_code == 200
+    assert "at most 1 hour (its MaxSessionDuration)" in longer.content.decode()
+    grant.refresh_from_db()
+    assert grant.max_session_seconds == 3600
+    assert not AuditEvent.objects.filter(action="mapping.changed").exists()
+
+    # IAM says nothing: the change is saved, with a warning that the role was not checked.
+    sandbox.faults = {"iam": "no-read"}
+    saved = admin.post(url, change_form(grant, label="Hour"), follow=True)
+    assert "The role was not checked" in saved.content.decode()
+    grant.refresh_from_db()
+    assert grant.label == "Hour"
+
+    # A grant whose role is gone from IAM cannot be changed, but it can be ended.
+    sandbox.faults = {}
+    iam = aws.iam_client()
+    for policy in iam.list_role_policies(RoleName="AcmeHour")["PolicyNames"]:
+        iam.delete_role_policy(RoleName="AcmeHour", PolicyName=policy)
+    iam.delete_role(RoleName="AcmeHour")
+    refused = admin.post(url, change_form(grant, label="Gone"))
+    assert "AWS has no role with this ARN." in refused.content.decode()
+    ended = admin.post(url, change_form(grant, label="Hour", active=""))
+    assert ended.status_code == 302
+    grant.refresh_from_db()
+    assert not grant.active
