@@ -12,7 +12,7 @@ import zoneinfo
 
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils.functional import cached_property
@@ -186,6 +186,22 @@ class Tenant(models.Model):
         default=False,
         help_text="Every member must set up an authenticator app before using the portal. "
         "Staff always must.",
+    )
+    administration_role_name = models.CharField(
+        "administration role",
+        max_length=200,
+        blank=True,
+        validators=[
+            RegexValidator(
+                r"^(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$",
+                "A role name such as PortcullisAdministration, with its path if it has one "
+                "(ops/PortcullisAdministration).",
+            )
+        ],
+        help_text="The name of a role in each of the tenant's AWS accounts (other than the "
+        "portal's own) that trusts the portal and demands this tenant's ExternalId: the "
+        "portal reads roles and ends sessions there through it. Empty: only roles in the "
+        "portal's own account can be checked and have their sessions ended.",
     )
     time_zone = models.CharField(
         max_length=64,

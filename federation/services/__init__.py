@@ -5,6 +5,7 @@ acting person, writes its audit record through `audit.records` and calls AWS onl
 portal's own exceptions (`core.errors.PortalError`), which carry their HTTP status.
 """
 
+from federation.services.directory import administration_role
 from federation.services.errors import (
     AccessWindowRequired,
     GrantNotFound,
@@ -34,6 +35,7 @@ from federation.services.roles import broker_trust_policy, create_broker_role
 from federation.services.tokens import create_token, revoke_token, revoke_tokens
 
 __all__ = [
+    "administration_role",
     "check_role",
     "AccessWindowRequired",
     "DEFAULT_SESSION_SECONDS",

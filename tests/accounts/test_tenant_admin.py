@@ -138,6 +138,7 @@ def test_it_adjusts_my_tenant_but_not_its_identity_and_creates_no_tenants(as_ali
             "max_session_seconds": "7200",
             "send_source_identity": "on",
             "time_zone": "Europe/Berlin",
+            "administration_role_name": "ops/PortcullisAdministration",
             "memberships-TOTAL_FORMS": "0",
             "memberships-INITIAL_FORMS": "0",
             "memberships-MIN_NUM_FORMS": "0",
@@ -148,6 +149,7 @@ def test_it_adjusts_my_tenant_but_not_its_identity_and_creates_no_tenants(as_ali
     tenant.refresh_from_db()
     assert (tenant.name, tenant.max_session_seconds) == ("Acme Corp", 7200)
     assert tenant.time_zone == "Europe/Berlin"
+    assert tenant.administration_role_name == "ops/PortcullisAdministration"
     assert (tenant.slug, tenant.active) == ("acme", True)
     assert as_alice.get("/admin/accounts/tenant/add/").status_code == 403
     assert as_alice.get(f"/admin/accounts/tenant/{tenant.pk}/delete/").status_code == 403
@@ -156,6 +158,13 @@ def test_it_adjusts_my_tenant_but_not_its_identity_and_creates_no_tenants(as_ali
 def test_a_tenant_keeps_a_time_zone_that_exists(world):
     world.tenant_a.time_zone = "Mars/Olympus_Mons"
     with pytest.raises(ValidationError, match="not a time zone"):
+        world.tenant_a.full_clean()
+
+
+@pytest.mark.parametrize("name", ["arn:aws:iam::123456789012:role/Admin", "two words", "a" * 65])
+def test_an_administration_role_is_named_as_iam_names_roles(world, name):
+    world.tenant_a.administration_role_name = name
+    with pytest.raises(ValidationError, match="A role name such as PortcullisAdministration"):
         world.tenant_a.full_clean()
     assert Tenant.objects.get(pk=world.tenant_b.pk).time_zone == "UTC"
 

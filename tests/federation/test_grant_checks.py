@@ -59,6 +59,12 @@ def test_a_good_role_is_granted_without_a_word(admin, world, sandbox):
             "role_arn",
             "does not demand this tenant&#x27;s ExternalId",
         ),
+        # The role exists, but not under this path: AssumeRole would not find it.
+        (
+            lambda world: role(world.tenant_a, "AcmePath").replace(":role/", ":role/ops/"),
+            "role_arn",
+            "IAM knows this role as arn:aws:iam::123456789012:role/AcmePath: use that ARN.",
+        ),
         (
             lambda world: role(world.tenant_a, "AcmeShort", seconds=3600),
             "max_session_seconds",
@@ -115,6 +121,7 @@ def test_a_broker_that_may_not_read_iam_grants_with_a_warning(admin, world, sand
 
 def test_a_broker_that_cannot_say_who_it_is_grants_with_a_warning(admin, world, sandbox):
     arn = role(world.tenant_a, "AcmeNobody")
+    aws.reset_clients()  # a portal process that has not asked AWS who it is yet
     sandbox.faults = {"sts": "throttle", "only": "GetCallerIdentity"}
 
     saved = admin.post(
