@@ -93,7 +93,10 @@ class GrantForm(forms.Form):
         label="Role ARN",
         max_length=2048,
         validators=[validate_role_arn],
-        help_text="arn:aws:iam::123456789012:role/Name, trusting the portal with this "
+        # The roles the portal can see are offered as you type (a datalist); any ARN goes.
+        widget=forms.TextInput(attrs={"list": "role-choices", "autocomplete": "off"}),
+        help_text="Pick one of the roles offered, or type an ARN such as "
+        "arn:aws:iam::123456789012:role/Name; the role must trust the portal with this "
         "tenant's ExternalId.",
     )
     label = forms.CharField(
@@ -171,10 +174,12 @@ class GrantForm(forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         tenants = self.fields["tenant"].queryset = scoped(Tenant.objects.all(), user)
-        # The chosen tenant's clock reads the end date; the page names it.
-        chosen = self._chosen_tenant() or (tenants.first() if len(tenants) == 1 else None)
-        self.fields["valid_until"].zone = chosen.zone if chosen else None
-        state_time_zone(self.fields["valid_until"], [chosen] if chosen else tenants)
+        # The chosen tenant (or the only one): its clock reads the end date, its accounts'
+        # roles are offered. Without one, every tenant the person may grant in.
+        self.tenant = self._chosen_tenant() or (tenants.first() if len(tenants) == 1 else None)
+        self.tenants = [self.tenant] if self.tenant else list(tenants)
+        self.fields["valid_until"].zone = self.tenant.zone if self.tenant else None
+        state_time_zone(self.fields["valid_until"], self.tenants)
         self.fields["users"].queryset = scoped(User.objects.order_by("username"), user)
         self.fields["teams"].queryset = scoped(Team.objects.select_related("tenant"), user)
         self.fields["approvers"].queryset = self.fields["users"].queryset
@@ -513,6 +518,7 @@ class RoleMappingAdmin(TenantScopedAdmin):
             "form": form,
             "media": self.media + form.media,
             "regions": aws.available_regions("aws"),
+            "picker": services.role_picker(form.tenants),
         }
         return TemplateResponse(request, "admin/federation/rolemapping/grant.html", context)
 

@@ -643,6 +643,63 @@ def _delete_role(iam: Any, name: str) -> None:
     iam.delete_role(RoleName=name)
 
 
+# ListRoles answers in pages; the picker reads a bounded number of roles per account.
+ROLE_LIST_PAGE = 100
+ROLE_LIST_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class RoleSummary:
+    """One role as iam:ListRoles gives it."""
+
+    arn: str
+    name: str
+    trust_policy: dict[str, Any]
+    max_session_seconds: int
+
+
+@dataclass(frozen=True)
+class RoleList:
+    roles: list[RoleSummary]
+    truncated: bool  # the account holds more roles than were read
+
+
+def list_roles(
+    *, partition: str, account_id: str, via: AdministrationRole | None = None
+) -> RoleList:
+    """The roles of an account (iam:ListRoles, page by page, at most ROLE_LIST_LIMIT).
+    Raises RoleRefused (naming the missing permission), AccountUnreachable or
+    UpstreamUnavailable."""
+    iam = client_in_account("iam", partition=partition, account_id=account_id, via=via)
+    roles: list[RoleSummary] = []
+    truncated = False
+    try:
+        pages = iam.get_paginator("list_roles").paginate(
+            PaginationConfig={"MaxItems": ROLE_LIST_LIMIT, "PageSize": ROLE_LIST_PAGE}
+        )
+        for page in pages:
+            for found in page.get("Roles", []):
+                roles.append(
+                    RoleSummary(
+                        arn=found["Arn"],
+                        name=found["RoleName"],
+                        trust_policy=_policy_document(found.get("AssumeRolePolicyDocument") or {}),
+                        max_session_seconds=int(found.get("MaxSessionDuration") or 3600),
+                    )
+                )
+            truncated = bool(page.get("NextToken") or page.get("IsTruncated"))
+    except BOTO_ERRORS as error:
+        raise _translate_iam(error, "iam:ListRoles") from None
+    except (KeyError, TypeError):
+        raise UpstreamUnavailable(UNAVAILABLE_MESSAGE, code="MalformedResponse") from None
+    return RoleList(roles=roles, truncated=truncated)
+
+
+def home_partition() -> str:
+    """The partition of the portal's configured region (its own accounts are there)."""
+    return partition_of_region(_session().region_name or "us-east-1")
+
+
 def get_role_arn(name: str, partition: str = "aws") -> str | None:
     """The ARN of an existing role, or None."""
     iam = iam_client(partition)

@@ -31,7 +31,7 @@ from federation.services.issuance import (
     session_limit,
     usable_grants,
 )
-from federation.services.roles import broker_trust_policy, create_broker_role
+from federation.services.roles import broker_trust_policy, create_broker_role, role_picker
 from federation.services.tokens import create_token, revoke_token, revoke_tokens
 
 __all__ = [
@@ -58,6 +58,7 @@ __all__ = [
     "revoke_role_sessions",
     "revoke_token",
     "revoke_tokens",
+    "role_picker",
     "session_limit",
     "usable_grants",
 ]
