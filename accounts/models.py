@@ -203,6 +203,15 @@ class Tenant(models.Model):
         "portal reads roles and ends sessions there through it. Empty: only roles in the "
         "portal's own account can be checked and have their sessions ended.",
     )
+    management_account_id = models.CharField(
+        "AWS Organizations management account",
+        max_length=12,
+        blank=True,
+        validators=[RegexValidator(r"^\d{12}$", "An AWS account ID is 12 digits.")],
+        help_text="The account ID of the tenant's AWS Organizations management account: the "
+        "AWS accounts page can fill its names from there (organizations:ListAccounts, "
+        "through the administration role unless it is the portal's own account).",
+    )
     time_zone = models.CharField(
         max_length=64,
         default="UTC",

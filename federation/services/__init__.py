@@ -5,12 +5,19 @@ acting person, writes its audit record through `audit.records` and calls AWS onl
 portal's own exceptions (`core.errors.PortalError`), which carry their HTTP status.
 """
 
-from federation.services.directory import administration_role
+from federation.services.directory import (
+    Filled,
+    administration_role,
+    fill_from_organizations,
+    known_accounts,
+)
 from federation.services.errors import (
     AccessWindowRequired,
     GrantNotFound,
     InvalidChoice,
+    NoManagementAccount,
     RateLimited,
+    TenantNotFound,
 )
 from federation.services.grants import (
     change_grant,
@@ -35,7 +42,12 @@ from federation.services.roles import broker_trust_policy, create_broker_role, r
 from federation.services.tokens import create_token, revoke_token, revoke_tokens
 
 __all__ = [
+    "Filled",
+    "NoManagementAccount",
+    "TenantNotFound",
     "administration_role",
+    "fill_from_organizations",
+    "known_accounts",
     "check_role",
     "AccessWindowRequired",
     "DEFAULT_SESSION_SECONDS",

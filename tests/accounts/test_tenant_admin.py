@@ -139,6 +139,7 @@ def test_it_adjusts_my_tenant_but_not_its_identity_and_creates_no_tenants(as_ali
             "send_source_identity": "on",
             "time_zone": "Europe/Berlin",
             "administration_role_name": "ops/PortcullisAdministration",
+            "management_account_id": "333333333333",
             "memberships-TOTAL_FORMS": "0",
             "memberships-INITIAL_FORMS": "0",
             "memberships-MIN_NUM_FORMS": "0",
@@ -150,6 +151,7 @@ def test_it_adjusts_my_tenant_but_not_its_identity_and_creates_no_tenants(as_ali
     assert (tenant.name, tenant.max_session_seconds) == ("Acme Corp", 7200)
     assert tenant.time_zone == "Europe/Berlin"
     assert tenant.administration_role_name == "ops/PortcullisAdministration"
+    assert tenant.management_account_id == "333333333333"
     assert (tenant.slug, tenant.active) == ("acme", True)
     assert as_alice.get("/admin/accounts/tenant/add/").status_code == 403
     assert as_alice.get(f"/admin/accounts/tenant/{tenant.pk}/delete/").status_code == 403

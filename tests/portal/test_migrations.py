@@ -314,7 +314,7 @@ def test_an_upgrade_to_tenant_clocks_keeps_tenants_accounts_and_grants():
 
     tenant = Tenant.objects.unscoped("test").get(slug="acme")
     assert (tenant.time_zone, tenant.max_session_seconds) == ("UTC", 5400)
-    assert tenant.administration_role_name == ""
+    assert tenant.administration_role_name == tenant.management_account_id == ""
     account = AwsAccount.objects.unscoped("test").get()
     assert (account.tenant_id, account.account_id, account.name) == (
         tenant.pk,
