@@ -7,7 +7,8 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.widgets import AdminSplitDateTime, FilteredSelectMultiple
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import CharField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Concat, StrIndex
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -308,6 +309,19 @@ def _latest_record(**filters):
     )
 
 
+def _account_name():
+    """The name the grant's tenant gives, in its account directory, to the account of the
+    grant's role (whose ARN holds it as ":<account id>:role/")."""
+    needle = Concat(Value(":"), "account_id", Value(":role/"), output_field=CharField())
+    return Subquery(
+        AwsAccount.objects.unscoped("the names of the grant's own tenant")
+        .filter(tenant=OuterRef("tenant"))
+        .alias(at=StrIndex(OuterRef("role_arn"), needle))
+        .filter(at__gt=0)
+        .values("name")[:1]
+    )
+
+
 def _sessions_revoked_at():
     """When the role's live sessions were last revoked in the grant's tenant."""
     return _latest_record(
@@ -485,7 +499,11 @@ class RoleMappingAdmin(TenantScopedAdmin):
         return (
             super()
             .get_queryset(request)
-            .annotate(sessions_revoked=_sessions_revoked_at(), last_used_at=_last_used_at())
+            .annotate(
+                sessions_revoked=_sessions_revoked_at(),
+                last_used_at=_last_used_at(),
+                account_name=_account_name(),
+            )
         )
 
     @admin.display(description="for", ordering="user__username")
@@ -494,12 +512,14 @@ class RoleMappingAdmin(TenantScopedAdmin):
 
     @admin.display(description="role", ordering="role_arn")
     def role(self, grant):
-        account = grant.account_alias or grant.role.account_id
+        # The account as the tenant's directory names it; its id when it has no name.
+        account_id = grant.role.account_id
         return format_html(
-            '<span title="{}">{}</span><br><span class="quiet">{}</span>',
+            '<span title="{}">{}</span><br><span class="quiet" title="account {}">{}</span>',
             grant.role_arn,
             grant.role.name,
-            account,
+            account_id,
+            getattr(grant, "account_name", None) or account_id,
         )
 
     @admin.display(description="longest session", ordering="max_session_seconds")

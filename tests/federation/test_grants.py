@@ -6,7 +6,8 @@ import pytest
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from federation.models import RoleMapping
+from federation import services
+from federation.models import AwsAccount, RoleMapping
 from tests.factories import MembershipFactory, TeamFactory, UserFactory
 from tests.federation.helpers import open_console
 
@@ -226,11 +227,28 @@ def test_the_grants_list_says_who_what_how_long_and_when_last_used(
     assert open_console(client, bob_grant).status_code == 200
     client.force_login(world.alice)
 
+    # The account as Acme's directory names it (not Globex's name for the same id, nor the
+    # grant's alias); a role in an account it does not name shows the bare id.
+    AwsAccount.objects.create(tenant=world.tenant_a, account_id="123456789012", name="Sandbox")
+    AwsAccount.objects.create(tenant=world.tenant_b, account_id="123456789012", name="Globex's")
+    RoleMapping.objects.filter(pk=bob_grant.pk).update(account_alias="acme-dev")
+
     listing = client.get("/admin/federation/rolemapping/").content.decode()
     assert "Acme admin" in listing and "Old one" not in listing  # ended: hidden by default
     assert f'<span title="{bob_grant.role_arn}">AcmeAdmin</span>' in listing
+    assert '<span class="quiet" title="account 123456789012">Sandbox</span>' in listing
+    assert "Globex" not in listing and "acme-dev" not in listing
     assert "12 hours" in listing and "in force" in listing
     assert '<td class="field-last_used">never</td>' not in listing
 
     everything = client.get("/admin/federation/rolemapping/", {"state": "ended"}).content.decode()
     assert "Old one" in everything and "Acme admin" not in everything
+
+    services.grant_role(
+        actor=world.alice,
+        tenant=world.tenant_a,
+        user=world.bob,
+        role_arn="arn:aws:iam::210987654321:role/Elsewhere",
+    )
+    unnamed = client.get("/admin/federation/rolemapping/").content.decode()
+    assert '<span class="quiet" title="account 210987654321">210987654321</span>' in unnamed
