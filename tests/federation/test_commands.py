@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 from accounts.models import User
 from audit.models import AuditEvent
 from federation import aws
-from federation.models import ApiToken, RoleMapping
+from federation.models import ApiToken, AwsAccount, RoleMapping
 from tests.conftest import READ_ONLY_POLICY
 from tests.factories import TeamFactory
 
@@ -191,6 +191,8 @@ def test_it_seeds_the_demo_and_bob_opens_the_console(client, sandbox):
     on_request = RoleMapping.objects.get(user=bob, activation="on_request")
     assert [a.username for a in on_request.approvers.all()] == ["alice"]
     assert RoleMapping.objects.count() == 2  # the second run added nothing
+    (account,) = AwsAccount.objects.all()
+    assert (account.account_id, account.name) == (grant.role.account_id, "Sandbox")
     assert client.post("/login/", {"username": "bob", "password": "bobpassword"}).status_code == 302
     response = client.post(f"/console/{grant.pk}/", {"duration": "43200"})
     assert b"Session is valid for 12 hours" in response.content
