@@ -843,7 +843,7 @@ def _translate_iam(error: Exception, permission: str) -> AwsError:
     translated = _translate(error)
     if translated.code in {"AccessDenied", "AccessDeniedException"}:
         return RoleRefused(
-            f"AWS refused: the portal's AWS identity lacks {permission} on this role.",
+            f"AWS refused: Portcullis lacks {permission} on this role.",
             code=translated.code,
             aws_request_id=translated.aws_request_id,
         )

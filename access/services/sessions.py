@@ -109,6 +109,8 @@ def end_sessions(*, request: AccessRequest, actor: User, meta: RequestMeta) -> s
         record(Action.SESSIONS_FAILED, error_code="NoSourceIdentity", detail=message, **audit)
         return message
     rows = SessionCutoff.objects.unscoped("the role's live statements, in every tenant")
+    # The role's account is reached as the grant's tenant reaches it.
+    via = administration_role(tenant)
     try:
         with _role_turn(grant.role_arn):
             # After the window's end committed: a session handed out before then was made
@@ -128,7 +130,7 @@ def end_sessions(*, request: AccessRequest, actor: User, meta: RequestMeta) -> s
             )
             try:
                 if not requires_external_id(
-                    aws.role_trust_policy(grant.role_arn, via=administration_role(tenant)),
+                    aws.role_trust_policy(grant.role_arn, via=via),
                     tenant.external_id,
                 ):
                     rows.filter(pk=row.pk).delete()
@@ -144,25 +146,19 @@ def end_sessions(*, request: AccessRequest, actor: User, meta: RequestMeta) -> s
                         **audit,
                     )
                     return message
-                _put_statement(row, rows, via=administration_role(tenant))
+                _put_statement(row, rows, via=via)
             except aws.AwsError:
                 rows.filter(pk=row.pk).delete()
                 raise
-    except aws.AccountUnreachable as error:
-        message = f"{error.message} The live sessions run until {planned_end} at the latest."
-        record(
-            Action.SESSIONS_FAILED,
-            error_code=error.code[:64],
-            aws_request_id=error.aws_request_id,
-            detail=message,
-            **audit,
-        )
-        return message
     except aws.AwsError as error:
-        message = (
-            f"AWS refused to end the live sessions ({error.message}); they run until "
-            f"{planned_end} at the latest."
-        )
+        if isinstance(error, aws.AccountUnreachable):
+            # Not AWS's refusal: the portal has no way into the role's account.
+            message = f"{error.message} The live sessions run until {planned_end} at the latest."
+        else:
+            message = (
+                f"AWS refused to end the live sessions ({error.message}); they run until "
+                f"{planned_end} at the latest."
+            )
         record(
             Action.SESSIONS_FAILED,
             error_code=error.code[:64],

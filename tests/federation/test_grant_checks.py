@@ -114,7 +114,7 @@ def test_a_broker_that_may_not_read_iam_grants_with_a_warning(admin, world, sand
 
     assert RoleMapping.objects.filter(role_arn=arn, user=world.bob).exists()
     assert (
-        "The role was not checked: AWS refused: the portal&#x27;s AWS identity lacks iam:GetRole"
+        "The role was not checked: AWS refused: Portcullis lacks iam:GetRole on this role."
         in saved.content.decode()
     )
 
