@@ -147,6 +147,9 @@ def role_picker(tenants: Iterable[Tenant]) -> RolePicker:
     tenants = list(tenants)
     choices: list[RoleChoice] = []
     notes: list[str] = []
+    if len(tenants) > ROLE_LIST_ACCOUNTS:
+        # An operator of many tenants: asking every one of their accounts would be slow.
+        return RolePicker([], ["Roles are offered where you run a few tenants: type the ARN."])
     read = 0
     for tenant in tenants:
         for account_id, name in known_accounts(tenant):

@@ -8,6 +8,7 @@ from accounts.models import Membership
 from federation import aws, services
 from federation.models import AwsAccount
 from tests.conftest import READ_ONLY_POLICY
+from tests.factories import UserFactory
 from tests.federation.helpers import (
     ADMINISTRATION_ROLE,
     BROKER_ACCOUNT,
@@ -124,3 +125,13 @@ def test_it_reads_every_page_and_stops_at_its_bound(admin, world, accounts, monk
         f"Production ({CUSTOMER_ACCOUNT}) holds more roles than are listed: type the ARN."
         in page.content.decode()
     )
+
+
+def test_an_operator_of_many_tenants_types_the_arn(client, world, accounts, monkeypatch):
+    monkeypatch.setattr("federation.services.roles.ROLE_LIST_ACCOUNTS", 1)
+    client.force_login(UserFactory(username="op", is_staff=True, is_superuser=True))
+
+    page = client.get(GRANT_URL)
+
+    assert offered(page) == ""
+    assert "Roles are offered where you run a few tenants: type the ARN." in page.content.decode()
