@@ -18,6 +18,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import mfa, providers
 from accounts.models import (
+    SESSION_PRESETS,
     ExternalIdentity,
     IdentityProvider,
     Membership,
@@ -28,12 +29,15 @@ from accounts.models import (
 )
 from audit.models import AuditEvent
 from audit.records import RequestMeta, record_for_person
+from core import humanize
 from core.admin_scoping import (
     OperatorsOnlyMixin,
     TenantScopedAdmin,
     TenantScopedInline,
     is_operator,
 )
+from core.durations import DurationField, offer_saved_durations
+from core.validation import known_time_zones
 
 
 class MembershipInline(TenantScopedInline):
@@ -184,13 +188,34 @@ class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
                 )
 
 
+class TenantForm(forms.ModelForm):
+    """A tenant's settings in words: its longest session picked by name, its time zone from
+    the IANA names this machine knows. (The admin gives it its model and fields.)"""
+
+    max_session_seconds = DurationField(
+        label="Longest session",
+        presets=SESSION_PRESETS,
+        help_text=Tenant._meta.get_field("max_session_seconds").help_text,
+    )
+    time_zone = forms.ChoiceField(
+        choices=[(name, name) for name in sorted(known_time_zones())],
+        initial="UTC",
+        help_text=Tenant._meta.get_field("time_zone").help_text,
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        offer_saved_durations(self)
+
+
 @admin.register(Tenant)
 class TenantAdmin(TenantScopedAdmin):
     """Tenants. Operators create and manage them; a tenant admin adjusts their own
-    tenant's limits and switches."""
+    tenant's limits, switches and time zone."""
 
     tenant_admin_permissions = frozenset({"view", "change"})
-    list_display = ["name", "slug", "max_session_seconds", "active", "created_at"]
+    form = TenantForm
+    list_display = ["name", "slug", "longest_session", "time_zone", "active", "created_at"]
     list_filter = ["active"]
     search_fields = ["name", "slug", "external_id"]
     readonly_fields = ["external_id", "created_at"]
@@ -205,6 +230,10 @@ class TenantAdmin(TenantScopedAdmin):
 
     def get_prepopulated_fields(self, request, obj=None):
         return self.prepopulated_fields if is_operator(request.user) else {}
+
+    @admin.display(description="longest session", ordering="max_session_seconds")
+    def longest_session(self, tenant):
+        return humanize.duration(tenant.max_session_seconds)
 
 
 @admin.register(Membership)

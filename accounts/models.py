@@ -8,10 +8,11 @@ Users belong to tenants through memberships; everything a tenant owns is reached
 import re
 import secrets
 import unicodedata
+import zoneinfo
 
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils.functional import cached_property
@@ -19,6 +20,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from core import sealing
 from core.scoping import TENANT_ADMIN, TenantScopedQuerySet, scoped_managers, signed_in, tenant_ids
+from core.validation import validate_time_zone
 
 # AWS accepts role sessions from 15 minutes to 12 hours.
 MIN_SESSION_SECONDS = 900
@@ -27,6 +29,8 @@ session_seconds_validators = [
     MinValueValidator(MIN_SESSION_SECONDS),
     MaxValueValidator(MAX_SESSION_SECONDS),
 ]
+# Session lengths people pick from, by name: 15 minutes to 12 hours.
+SESSION_PRESETS = [900, 1800, 3600, 7200, 14400, 28800, 43200]
 
 
 ADMIN_ROLE = TENANT_ADMIN
@@ -163,9 +167,10 @@ class Tenant(models.Model):
         "policies require it (the confused-deputy guard between tenants).",
     )
     max_session_seconds = models.PositiveIntegerField(
+        "longest session",
         default=MAX_SESSION_SECONDS,
         validators=session_seconds_validators,
-        help_text="Ceiling for every role session in this tenant, in seconds (900–43200).",
+        help_text="The ceiling for every role session in this tenant (15 minutes to 12 hours).",
     )
     send_source_identity = models.BooleanField(
         "send SourceIdentity",
@@ -183,6 +188,38 @@ class Tenant(models.Model):
         help_text="Every member must set up an authenticator app before using the portal. "
         "Staff always must.",
     )
+    administration_role_name = models.CharField(
+        "administration role",
+        max_length=200,
+        blank=True,
+        validators=[
+            RegexValidator(
+                r"^(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$",
+                "A role name such as PortcullisAdministration, with its path if it has one "
+                "(ops/PortcullisAdministration).",
+            )
+        ],
+        help_text="The name of a role in each of the tenant's AWS accounts (other than the "
+        "portal's own) that trusts the portal and demands this tenant's ExternalId: the "
+        "portal reads roles and ends sessions there through it. Empty: only roles in the "
+        "portal's own account can be checked and have their sessions ended.",
+    )
+    management_account_id = models.CharField(
+        "AWS Organizations management account",
+        max_length=12,
+        blank=True,
+        validators=[RegexValidator(r"^\d{12}$", "An AWS account ID is 12 digits.")],
+        help_text="The account ID of the tenant's AWS Organizations management account: the "
+        "AWS accounts page can fill its names from there (organizations:ListAccounts, "
+        "through the administration role unless it is the portal's own account).",
+    )
+    time_zone = models.CharField(
+        max_length=64,
+        default="UTC",
+        validators=[validate_time_zone],
+        help_text="The tenant's own time zone (an IANA name such as Europe/Berlin): a grant "
+        "ending on a date alone ends at the end of that day here.",
+    )
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -194,6 +231,14 @@ class Tenant(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """The tenant's time zone (UTC when the name is unknown to this machine)."""
+        try:
+            return zoneinfo.ZoneInfo(self.time_zone or "UTC")
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return zoneinfo.ZoneInfo("UTC")
 
 
 class Membership(models.Model):

@@ -83,6 +83,8 @@ class AuditEvent(models.Model):
         CHANNEL_ADDED = "channel.added"
         CHANNEL_CHANGED = "channel.changed"
         CHANNEL_REMOVED = "channel.removed"
+        # The tenant's AWS account directory.
+        AWS_ACCOUNTS_FILLED = "aws_accounts.filled"
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     tenant = models.ForeignKey(

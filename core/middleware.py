@@ -1,7 +1,6 @@
 """Request-wide plumbing."""
 
 import contextvars
-import functools
 import re
 import time
 import uuid
@@ -16,6 +15,7 @@ from django.utils import timezone
 
 from core.logging import bind, request_context
 from core.sessions import SEEN_AT, SIGNED_IN_AT
+from core.validation import known_time_zones
 from core.views import bad_request
 
 _CLEAN_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -146,11 +146,6 @@ class CurrentRequestMiddleware:
 
 # The browser's time zone, as tz.js reports it (a person's own setting wins).
 TIME_ZONE_COOKIE = "portcullis_tz"
-
-
-@functools.cache
-def known_time_zones():
-    return frozenset(zoneinfo.available_timezones())
 
 
 class TimeZoneMiddleware:

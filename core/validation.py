@@ -1,4 +1,8 @@
-"""Turning validation errors into one line a person (or a script) can act on."""
+"""Turning validation errors into one line a person (or a script) can act on, and the
+validators several apps share."""
+
+import functools
+import zoneinfo
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
@@ -12,3 +16,16 @@ def describe(error: ValidationError) -> str:
         text = " ".join(errors)
         parts.append(text if field == NON_FIELD_ERRORS else f"{field}: {text}")
     return "; ".join(parts)
+
+
+@functools.cache
+def known_time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def validate_time_zone(name: str) -> None:
+    """An IANA time zone name such as Europe/Berlin (or UTC)."""
+    if name not in known_time_zones():
+        raise ValidationError(
+            f"{name!r} is not a time zone: use an IANA name such as Europe/Berlin, or UTC."
+        )

@@ -1,30 +1,35 @@
-from datetime import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.widgets import AdminSplitDateTime, FilteredSelectMultiple
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import CharField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Concat, StrIndex
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts import admin as accounts_admin
-from accounts.models import Team, Tenant, User
+from accounts.models import SESSION_PRESETS, Team, Tenant, User
 from audit.models import AuditEvent
 from audit.records import AuditUnavailable, RequestMeta
 from core import humanize
 from core.admin_scoping import TenantScopedAdmin, scoped
+from core.durations import DurationField, offer_saved_durations
 from core.validation import describe
 from federation import aws, services
-from federation.forms import DURATION_PRESETS
 from federation.models import (
     CONSOLE_SERVICES,
-    MAX_ACTIVATION_SECONDS,
+    END_OF_DAY,
+    ESCALATION_PRESETS,
     MAX_APPROVALS,
-    MIN_ACTIVATION_SECONDS,
+    WINDOW_PRESETS,
     ApiToken,
     AwsAccount,
     RoleMapping,
@@ -34,9 +39,28 @@ from federation.models import (
 )
 
 
-class DateOrDateTimeField(forms.SplitDateTimeField):
-    """A date and a time, or a date alone: the end of that day (23:59:59) in the time zone
-    the admin's pages show (stated beside the field)."""
+class TenantTimeField(forms.SplitDateTimeField):
+    """A date and a time in the grant's tenant's time zone (`zone`, which the form sets and
+    states beside the field), not in the zone the admin's own pages show."""
+
+    zone: ZoneInfo | None = None
+
+    def compress(self, data_list):
+        with timezone.override(self.zone or UTC):
+            return super().compress(data_list)
+
+    def prepare_value(self, value):
+        # The saved moment, shown on the tenant's clock (the widget leaves naive ones be).
+        if isinstance(value, datetime) and timezone.is_aware(value):
+            return timezone.make_naive(value, self.zone or UTC)
+        return value
+
+    def has_changed(self, initial, data):
+        return super().has_changed(self.prepare_value(initial), data)
+
+
+class DateOrDateTimeField(TenantTimeField):
+    """A date and a time, or a date alone: the end of that day (23:59:59)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, require_all_fields=False, **kwargs)
@@ -44,8 +68,23 @@ class DateOrDateTimeField(forms.SplitDateTimeField):
 
     def compress(self, data_list):
         if data_list and data_list[0] and not data_list[1]:
-            data_list = [data_list[0], time(23, 59, 59)]
+            data_list = [data_list[0], END_OF_DAY]
         return super().compress(data_list)
+
+
+def state_time_zone(field: TenantTimeField, tenants: Iterable[Tenant]) -> None:
+    """Say on the form which clock its times are on: the tenant's."""
+    zones = sorted({tenant.time_zone for tenant in tenants})
+    if len(zones) == 1:
+        field.help_text += (
+            f" A date alone means until the end of the day, {zones[0]}. Times are "
+            f"{zones[0]}, the tenant's time zone."
+        )
+    else:
+        field.help_text += (
+            " A date alone means until the end of that day. Times are in the tenant's time "
+            "zone (each tenant sets its own)."
+        )
 
 
 class GrantForm(forms.Form):
@@ -56,7 +95,10 @@ class GrantForm(forms.Form):
         label="Role ARN",
         max_length=2048,
         validators=[validate_role_arn],
-        help_text="arn:aws:iam::123456789012:role/Name, trusting the portal with this "
+        # The roles the portal can see are offered as you type (a datalist); any ARN goes.
+        widget=forms.TextInput(attrs={"list": "role-choices", "autocomplete": "off"}),
+        help_text="Pick one of the roles offered, or type an ARN such as "
+        "arn:aws:iam::123456789012:role/Name; the role must trust the portal with this "
         "tenant's ExternalId.",
     )
     label = forms.CharField(
@@ -75,12 +117,10 @@ class GrantForm(forms.Form):
         widget=FilteredSelectMultiple("teams", is_stacked=False),
         help_text="A team grant reaches every member, and stops for anyone who leaves.",
     )
-    max_session_seconds = forms.TypedChoiceField(
+    max_session_seconds = DurationField(
         label="Longest session",
-        choices=[("", "1 hour (the default)")]
-        + [(seconds, humanize.duration(seconds)) for seconds in DURATION_PRESETS],
-        coerce=int,
-        empty_value=None,
+        presets=SESSION_PRESETS,
+        blank_label="1 hour (the default)",
         required=False,
         help_text="Within the tenant's limit and the role's MaxSessionDuration.",
     )
@@ -92,8 +132,7 @@ class GrantForm(forms.Form):
         label="Until",
         required=False,
         widget=AdminSplitDateTime,
-        help_text="Leave empty for a grant without an end date. A date alone means the end "
-        "of that day.",
+        help_text="Leave empty for a grant without an end date.",
     )
     session_policy = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4}),
@@ -120,33 +159,41 @@ class GrantForm(forms.Form):
     approvals_needed = forms.IntegerField(
         min_value=1, max_value=MAX_APPROVALS, initial=1, required=False
     )
-    max_activation_seconds = forms.IntegerField(
-        label="Longest window (seconds)",
-        min_value=MIN_ACTIVATION_SECONDS,
-        max_value=MAX_ACTIVATION_SECONDS,
-        initial=3600,
-        required=False,
+    max_activation_seconds = DurationField(
+        label="Longest window", presets=WINDOW_PRESETS, initial=3600, required=False
     )
     ticket_required = forms.BooleanField(required=False)
     break_glass = forms.BooleanField(label="Break-glass allowed", required=False)
-    escalate_after_seconds = forms.IntegerField(
-        label="Escalate after (seconds)",
-        min_value=0,
+    escalate_after_seconds = DurationField(
+        label="Escalate after",
+        presets=ESCALATION_PRESETS,
+        zero_label="Never",
         initial=3600,
         required=False,
-        help_text="A request nobody decides by then goes to the tenant's admins too (0: never).",
+        help_text="A request nobody decides by then goes to the tenant's admins too.",
     )
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields[
-            "valid_until"
-        ].help_text += f" Times are {timezone.get_current_timezone_name()}."
-        self.fields["tenant"].queryset = scoped(Tenant.objects.all(), user)
+        tenants = self.fields["tenant"].queryset = scoped(Tenant.objects.all(), user)
+        # The chosen tenant (or the only one): its clock reads the end date, its accounts'
+        # roles are offered. Without one, every tenant the person may grant in.
+        self.tenant = self._chosen_tenant() or (tenants.first() if len(tenants) == 1 else None)
+        self.tenants = [self.tenant] if self.tenant else list(tenants)
+        self.fields["valid_until"].zone = self.tenant.zone if self.tenant else None
+        state_time_zone(self.fields["valid_until"], self.tenants)
         self.fields["users"].queryset = scoped(User.objects.order_by("username"), user)
         self.fields["teams"].queryset = scoped(Team.objects.select_related("tenant"), user)
         self.fields["approvers"].queryset = self.fields["users"].queryset
         self.fields["approver_teams"].queryset = self.fields["teams"].queryset
+
+    def _chosen_tenant(self) -> Tenant | None:
+        if not self.is_bound:
+            return None
+        try:
+            return self.fields["tenant"].clean(self.data.get("tenant"))
+        except ValidationError:
+            return None
 
     def clean_activation(self):
         return self.cleaned_data["activation"] or RoleMapping.Activation.STANDING
@@ -182,8 +229,46 @@ class GrantForm(forms.Form):
 
 
 class RoleMappingForm(forms.ModelForm):
-    """A grant's change page: its approval policy is checked as a whole. (The admin gives
-    it its model and fields.)"""
+    """A grant's change page: its dates on the tenant's clock, its approval policy checked
+    as a whole, and its role checked in IAM as on the page that granted it (the warnings
+    are in `role_warnings`). (The admin gives it its model and fields.)"""
+
+    role_warnings: list[str]
+
+    max_session_seconds = DurationField(
+        label="Longest session",
+        presets=SESSION_PRESETS,
+        help_text=RoleMapping._meta.get_field("max_session_seconds").help_text,
+    )
+    max_activation_seconds = DurationField(
+        label="Longest window",
+        presets=WINDOW_PRESETS,
+        help_text=RoleMapping._meta.get_field("max_activation_seconds").help_text,
+    )
+    escalate_after_seconds = DurationField(
+        label="Escalate after",
+        presets=ESCALATION_PRESETS,
+        zero_label="Never",
+        help_text=RoleMapping._meta.get_field("escalate_after_seconds").help_text,
+    )
+    valid_from = TenantTimeField(label="Valid from", widget=AdminSplitDateTime)
+    valid_until = DateOrDateTimeField(
+        label="Until",
+        required=False,
+        widget=AdminSplitDateTime,
+        help_text="Leave empty for a grant without an end date.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.role_warnings = []
+        offer_saved_durations(self)
+        tenant = self.instance.tenant if self.instance.tenant_id else None
+        for name in ("valid_from", "valid_until"):
+            if name in self.fields:
+                self.fields[name].zone = tenant.zone if tenant else None
+        if "valid_until" in self.fields and tenant is not None:
+            state_time_zone(self.fields["valid_until"], [tenant])
 
     def clean(self):
         cleaned = super().clean()
@@ -196,7 +281,24 @@ class RoleMappingForm(forms.ModelForm):
             grantees=[self.instance.user] if self.instance.user_id else [],
         ).items():
             self.add_error(field if field in self.fields else None, message)
+        self._check_role(cleaned)
         return cleaned
+
+    def _check_role(self, cleaned):
+        """The role as IAM has it now, for a grant that stays in force: one no issuance
+        could use is refused here, as when it was granted. An ended grant is left be."""
+        limit = cleaned.get("max_session_seconds")
+        if not self.instance.pk or not cleaned.get("active", True) or limit is None:
+            return
+        try:
+            self.role_warnings = services.check_role(
+                tenant=self.instance.tenant,
+                role_arn=self.instance.role_arn,
+                max_session_seconds=limit,
+            )
+        except ValidationError as error:
+            for field, messages_ in error.message_dict.items():
+                self.add_error(field if field in self.fields else None, messages_)
 
 
 def _latest_record(**filters):
@@ -204,6 +306,19 @@ def _latest_record(**filters):
     columns with OuterRef) was written, for each grant in the list."""
     return Subquery(
         AuditEvent.objects.filter(**filters).order_by("-created_at").values("created_at")[:1]
+    )
+
+
+def _account_name():
+    """The name the grant's tenant gives, in its account directory, to the account of the
+    grant's role (whose ARN holds it as ":<account id>:role/")."""
+    needle = Concat(Value(":"), "account_id", Value(":role/"), output_field=CharField())
+    return Subquery(
+        AwsAccount.objects.unscoped("the names of the grant's own tenant")
+        .filter(tenant=OuterRef("tenant"))
+        .alias(at=StrIndex(OuterRef("role_arn"), needle))
+        .filter(at__gt=0)
+        .values("name")[:1]
     )
 
 
@@ -250,15 +365,67 @@ class GrantStateFilter(admin.SimpleListFilter):
         return queryset
 
 
+class FillForm(forms.Form):
+    """Which tenant's directory to fill from AWS Organizations."""
+
+    tenant = forms.ModelChoiceField(queryset=Tenant.objects.none())
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        tenants = scoped(Tenant.objects.all(), user)
+        self.fields["tenant"].queryset = tenants
+        if len(tenants) == 1:
+            self.fields["tenant"].initial = tenants[0].pk
+
+
 @admin.register(AwsAccount)
 class AwsAccountAdmin(TenantScopedAdmin):
-    """Names for the tenant's AWS accounts, shown on the roles page instead of bare ids."""
+    """Names for the tenant's AWS accounts, shown wherever an account id is; typed here or
+    filled from the tenant's AWS Organizations organization."""
 
     tenant_admin_permissions = frozenset({"view", "add", "change", "delete"})
     list_display = ["name", "account_id", "tenant"]
     list_filter = ["tenant"]
     search_fields = ["name", "account_id"]
     list_select_related = ["tenant"]
+
+    def get_urls(self):
+        fill = path(
+            "fill/",
+            self.admin_site.admin_view(self.fill_view),
+            name="federation_awsaccount_fill",
+        )
+        return [fill, *super().get_urls()]
+
+    def fill_view(self, request):
+        """Fill from AWS Organizations: choose the tenant, then the portal reads and names."""
+        if not (self.has_add_permission(request) and self.has_change_permission(request)):
+            raise PermissionDenied
+        form = FillForm(request.POST or None, user=request.user)
+        if request.method == "POST" and form.is_valid():
+            tenant = form.cleaned_data["tenant"]
+            try:
+                filled = services.fill_from_organizations(
+                    actor=request.user, tenant=tenant, meta=RequestMeta.from_request(request)
+                )
+            except (services.NoManagementAccount, aws.AwsError, AuditUnavailable) as error:
+                self.message_user(request, f"Nothing was filled: {error.message}", messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    f"Filled {tenant}'s AWS accounts from AWS Organizations: "
+                    f"{filled.added} added, {filled.renamed} renamed, "
+                    f"{filled.unchanged} unchanged.",
+                    messages.SUCCESS,
+                )
+                return redirect("admin:federation_awsaccount_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Fill from AWS Organizations",
+            "opts": self.opts,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/federation/awsaccount/fill.html", context)
 
 
 @admin.register(RoleMapping)
@@ -332,7 +499,11 @@ class RoleMappingAdmin(TenantScopedAdmin):
         return (
             super()
             .get_queryset(request)
-            .annotate(sessions_revoked=_sessions_revoked_at(), last_used_at=_last_used_at())
+            .annotate(
+                sessions_revoked=_sessions_revoked_at(),
+                last_used_at=_last_used_at(),
+                account_name=_account_name(),
+            )
         )
 
     @admin.display(description="for", ordering="user__username")
@@ -341,12 +512,14 @@ class RoleMappingAdmin(TenantScopedAdmin):
 
     @admin.display(description="role", ordering="role_arn")
     def role(self, grant):
-        account = grant.account_alias or grant.role.account_id
+        # The account as the tenant's directory names it; its id when it has no name.
+        account_id = grant.role.account_id
         return format_html(
-            '<span title="{}">{}</span><br><span class="quiet">{}</span>',
+            '<span title="{}">{}</span><br><span class="quiet" title="account {}">{}</span>',
             grant.role_arn,
             grant.role.name,
-            account,
+            account_id,
+            getattr(grant, "account_name", None) or account_id,
         )
 
     @admin.display(description="longest session", ordering="max_session_seconds")
@@ -418,6 +591,7 @@ class RoleMappingAdmin(TenantScopedAdmin):
             "form": form,
             "media": self.media + form.media,
             "regions": aws.available_regions("aws"),
+            "picker": services.role_picker(form.tenants),
         }
         return TemplateResponse(request, "admin/federation/rolemapping/grant.html", context)
 
@@ -431,6 +605,8 @@ class RoleMappingAdmin(TenantScopedAdmin):
                 changed_fields=form.changed_data,
                 meta=RequestMeta.from_request(request),
             )
+        for warning in getattr(form, "role_warnings", []):
+            self.message_user(request, warning, messages.WARNING)
 
     @admin.action(description="End the selected grants now", permissions=["change"])
     def end_grants(self, request, queryset):

@@ -3,8 +3,13 @@
 Only this module imports boto3 or sends HTTP to AWS. It keeps one boto3 session, one STS
 and IAM client per partition and one HTTP session per process, bounds every call with
 explicit timeouts and botocore's `standard` retries, and answers with small dataclasses
-or the portal's own exceptions (`RoleRefused`, `UpstreamUnavailable`,
+or the portal's own exceptions (`RoleRefused`, `AccountUnreachable`, `UpstreamUnavailable`,
 `BrokerMisconfigured`). Nothing here logs or stores a credential, a token or a URL.
+
+IAM (and Organizations) is read and written in the account that holds the role: with the
+broker's own credentials in the broker's account, and in a tenant's other accounts with
+short-lived credentials of the tenant's administration role there (`AdministrationRole`),
+kept in memory for a few minutes.
 
 Endpoints come from boto3's own configuration (AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL,
 regions, the credential chain); this module never passes an `endpoint_url` that would
@@ -18,7 +23,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict
 from urllib.parse import unquote, urlencode, urlsplit
 
@@ -127,6 +132,11 @@ class BrokerMisconfigured(UpstreamUnavailable):
     """The portal's own AWS credentials are missing, invalid or expired."""
 
 
+class AccountUnreachable(RoleRefused):
+    """The portal has no way into the account that holds the role: the tenant names no
+    administration role, or AWS refused the portal the one it names."""
+
+
 @dataclass(frozen=True)
 class RoleArn:
     arn: str
@@ -154,6 +164,20 @@ class Credentials:
 
 
 @dataclass(frozen=True)
+class AdministrationRole:
+    """The way into a tenant's AWS accounts other than the broker's own: a role of this
+    name (with its path, if any) in each of them that trusts the portal and demands the
+    tenant's ExternalId. The portal reads and writes IAM there with it; it never hands its
+    sessions to anyone."""
+
+    name: str
+    external_id: str
+
+    def arn(self, *, partition: str, account_id: str) -> str:
+        return f"arn:{partition}:iam::{account_id}:role/{self.name.strip('/')}"
+
+
+@dataclass(frozen=True)
 class AssumedRole:
     credentials: Credentials
     assumed_role_arn: str
@@ -167,15 +191,28 @@ _lock = threading.Lock()
 _boto_session = None
 _clients: dict[tuple[str, str], Any] = {}
 _http: requests.Session | None = None
+# partition → (account id, ARN) of the broker's own credentials.
+_identities: dict[str, tuple[str, str]] = {}
+# (service, administration role ARN, ExternalId) → (client on its credentials, reuse until).
+_account_clients: dict[tuple[str, str, str], tuple[Any, datetime]] = {}
+
+# Administration sessions are the shortest AWS issues, and reused until a few minutes
+# before they end: enough for a page's calls, never kept anywhere but in memory.
+ADMINISTRATION_SESSION_SECONDS = 900
+ADMINISTRATION_SESSION_NAME = "portcullis"
+ADMINISTRATION_REUSE_MARGIN = timedelta(minutes=5)
 
 
 def reset_clients() -> None:
-    """Forget the cached session and clients (after configuration changed, and in tests)."""
+    """Forget the cached session, clients and identity (after configuration changed, and
+    in tests)."""
     global _boto_session, _http, _credentials_checked
     with _lock:
         _boto_session = None
         _credentials_checked = None
         _clients.clear()
+        _identities.clear()
+        _account_clients.clear()
         if _http is not None:
             _http.close()
         _http = None
@@ -204,17 +241,20 @@ def region_for(partition: str) -> str:
     return PARTITIONS[partition]["home_region"]
 
 
+def _config() -> Config:
+    return Config(
+        connect_timeout=settings.AWS_CONNECT_TIMEOUT,
+        read_timeout=settings.AWS_READ_TIMEOUT,
+        retries={"mode": "standard", "total_max_attempts": settings.AWS_MAX_ATTEMPTS},
+    )
+
+
 def _client(service: str, partition: str) -> Any:
     key = (service, partition)
     with _lock:
         if key not in _clients:
-            config = Config(
-                connect_timeout=settings.AWS_CONNECT_TIMEOUT,
-                read_timeout=settings.AWS_READ_TIMEOUT,
-                retries={"mode": "standard", "total_max_attempts": settings.AWS_MAX_ATTEMPTS},
-            )
             _clients[key] = _session().client(
-                service, region_name=region_for(partition), config=config
+                service, region_name=region_for(partition), config=_config()
             )
         return _clients[key]
 
@@ -484,13 +524,88 @@ def available_regions(partition: str) -> list[str]:
 
 
 @metrics.timed_aws_call("sts:GetCallerIdentity")
-def caller_identity() -> tuple[str, str]:
-    """The broker's own identity: (account id, ARN)."""
+def _ask_caller_identity(partition: str) -> tuple[str, str]:
     try:
-        response = sts_client().get_caller_identity()
+        response = sts_client(partition).get_caller_identity()
     except BOTO_ERRORS as error:
         raise _translate(error) from None
     return response["Account"], response["Arn"]
+
+
+def caller_identity(partition: str = "aws") -> tuple[str, str]:
+    """The broker's own identity: (account id, ARN), asked once per process."""
+    with _lock:
+        known = _identities.get(partition)
+    if known is not None:
+        return known
+    identity = _ask_caller_identity(partition)
+    with _lock:
+        _identities[partition] = identity
+    return identity
+
+
+SERVICE_NAMES = {"iam": "IAM", "organizations": "AWS Organizations"}
+
+
+@sensitive_variables("assumed", "credentials")
+def client_in_account(
+    service: str, *, partition: str, account_id: str, via: AdministrationRole | None
+) -> Any:
+    """A client of `service` acting in `account_id`: on the broker's own credentials in
+    the broker's account, else on those of the tenant's administration role there.
+
+    Raises AccountUnreachable when the tenant names no administration role or AWS refuses
+    the portal that role; UpstreamUnavailable when AWS does not answer.
+    """
+    own_account, _ = caller_identity(partition)
+    if account_id == own_account:
+        return _client(service, partition)
+    what = SERVICE_NAMES.get(service, service)
+    if via is None or not via.name:
+        raise AccountUnreachable(
+            f"Portcullis cannot reach {what} in account {account_id}: name an administration "
+            "role (a role in each of the tenant's accounts that trusts the portal and demands "
+            "the tenant's ExternalId).",
+            code="NoAdministrationRole",
+        )
+    role_arn = via.arn(partition=partition, account_id=account_id)
+    key = (service, role_arn, via.external_id)
+    now = datetime.now(UTC)
+    with _lock:
+        cached = _account_clients.get(key)
+    if cached is not None and cached[1] > now:
+        return cached[0]
+    try:
+        assumed = assume_role(
+            role_arn=role_arn,
+            session_name=ADMINISTRATION_SESSION_NAME,
+            duration_seconds=ADMINISTRATION_SESSION_SECONDS,
+            external_id=via.external_id,
+        )
+    except RoleRefused as error:
+        raise AccountUnreachable(
+            f"Portcullis cannot reach {what} in account {account_id}: AWS refused it the "
+            f"administration role {role_arn} ({error.code or 'refused'}). The role must trust "
+            "the portal and demand the tenant's ExternalId.",
+            code=error.code,
+            aws_request_id=error.aws_request_id,
+        ) from None
+    credentials = assumed.credentials
+    client = _session().client(
+        service,
+        region_name=region_for(partition),
+        config=_config(),
+        aws_access_key_id=credentials.access_key_id,
+        aws_secret_access_key=credentials.secret_access_key,
+        aws_session_token=credentials.session_token,
+    )
+    with _lock:
+        _account_clients[key] = (client, credentials.expiration - ADMINISTRATION_REUSE_MARGIN)
+    return client
+
+
+def _iam_for(role: "RoleArn", via: AdministrationRole | None) -> Any:
+    return client_in_account("iam", partition=role.partition, account_id=role.account_id, via=via)
 
 
 def create_role(
@@ -538,6 +653,124 @@ def _delete_role(iam: Any, name: str) -> None:
     iam.delete_role(RoleName=name)
 
 
+# ListRoles answers in pages; the picker reads a bounded number of roles per account.
+ROLE_LIST_PAGE = 100
+ROLE_LIST_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class RoleSummary:
+    """One role as iam:ListRoles gives it."""
+
+    arn: str
+    name: str
+    trust_policy: dict[str, Any]
+    max_session_seconds: int
+
+
+@dataclass(frozen=True)
+class RoleList:
+    roles: list[RoleSummary]
+    truncated: bool  # the account holds more roles than were read
+
+
+@metrics.timed_aws_call("iam:ListRoles")
+def list_roles(
+    *, partition: str, account_id: str, via: AdministrationRole | None = None
+) -> RoleList:
+    """The roles of an account (iam:ListRoles, page by page, at most ROLE_LIST_LIMIT).
+    Raises RoleRefused (naming the missing permission), AccountUnreachable or
+    UpstreamUnavailable."""
+    iam = client_in_account("iam", partition=partition, account_id=account_id, via=via)
+    roles: list[RoleSummary] = []
+    truncated = False
+    try:
+        pages = iam.get_paginator("list_roles").paginate(
+            PaginationConfig={"MaxItems": ROLE_LIST_LIMIT, "PageSize": ROLE_LIST_PAGE}
+        )
+        for page in pages:
+            for found in page.get("Roles", []):
+                roles.append(
+                    RoleSummary(
+                        arn=found["Arn"],
+                        name=found["RoleName"],
+                        trust_policy=_policy_document(found.get("AssumeRolePolicyDocument") or {}),
+                        max_session_seconds=int(found.get("MaxSessionDuration") or 3600),
+                    )
+                )
+            truncated = bool(page.get("NextToken") or page.get("IsTruncated"))
+    except BOTO_ERRORS as error:
+        raise _translate_iam(error, "iam:ListRoles") from None
+    except (KeyError, TypeError):
+        raise UpstreamUnavailable(UNAVAILABLE_MESSAGE, code="MalformedResponse") from None
+    return RoleList(roles=roles, truncated=truncated)
+
+
+# Organizations answers in pages too; an organization of more accounts is read in part.
+ORGANIZATION_PAGE = 20
+ORGANIZATION_LIMIT = 2000
+
+
+@dataclass(frozen=True)
+class OrganizationAccount:
+    """One member account as organizations:ListAccounts gives it."""
+
+    account_id: str
+    name: str
+    status: str
+
+
+@metrics.timed_aws_call("organizations:ListAccounts")
+def organization_accounts(
+    *, management_account_id: str, partition: str, via: AdministrationRole | None = None
+) -> list[OrganizationAccount]:
+    """The accounts of the organization `management_account_id` manages (ListAccounts,
+    page by page, at most ORGANIZATION_LIMIT). Raises RoleRefused (not in an organization,
+    not its management account, or not allowed), AccountUnreachable or
+    UpstreamUnavailable."""
+    client = client_in_account(
+        "organizations", partition=partition, account_id=management_account_id, via=via
+    )
+    try:
+        pages = client.get_paginator("list_accounts").paginate(
+            PaginationConfig={"MaxItems": ORGANIZATION_LIMIT, "PageSize": ORGANIZATION_PAGE}
+        )
+        return [
+            OrganizationAccount(
+                account_id=found["Id"], name=found.get("Name", ""), status=found.get("Status", "")
+            )
+            for page in pages
+            for found in page.get("Accounts", [])
+        ]
+    except botocore.exceptions.ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        request_id = error.response.get("ResponseMetadata", {}).get("RequestId", "")
+        if code == "AWSOrganizationsNotInUseException":
+            raise RoleRefused(
+                f"Account {management_account_id} is in no AWS Organizations organization.",
+                code=code,
+                aws_request_id=request_id,
+            ) from None
+        if code in {"AccessDenied", "AccessDeniedException"}:
+            raise RoleRefused(
+                f"AWS refused organizations:ListAccounts in account {management_account_id}: "
+                "it must be the organization's management account, and the portal's role "
+                "there must allow it.",
+                code=code,
+                aws_request_id=request_id,
+            ) from None
+        raise _translate(error) from None
+    except BOTO_ERRORS as error:
+        raise _translate(error) from None
+    except (KeyError, TypeError):
+        raise UpstreamUnavailable(UNAVAILABLE_MESSAGE, code="MalformedResponse") from None
+
+
+def home_partition() -> str:
+    """The partition of the portal's configured region (its own accounts are there)."""
+    return partition_of_region(_session().region_name or "us-east-1")
+
+
 def get_role_arn(name: str, partition: str = "aws") -> str | None:
     """The ARN of an existing role, or None."""
     iam = iam_client(partition)
@@ -575,38 +808,43 @@ def revoke_older_sessions_policy(issued_before: datetime) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class RoleFacts:
-    """What IAM says of a role (iam:GetRole)."""
+    """What IAM says of a role (iam:GetRole), read in the account that holds it."""
 
+    arn: str
     trust_policy: dict[str, Any]
     max_session_seconds: int
 
 
 @metrics.timed_aws_call("iam:GetRole")
-def describe_role(role_arn: str) -> RoleFacts:
-    """The role's trust policy and MaxSessionDuration. Raises RoleRefused (no such role,
-    or the broker may not read it) or UpstreamUnavailable."""
+def describe_role(role_arn: str, *, via: AdministrationRole | None = None) -> RoleFacts:
+    """The role's ARN as IAM has it, its trust policy and MaxSessionDuration. Raises
+    RoleRefused (no such role, or the portal may not read it), AccountUnreachable or
+    UpstreamUnavailable."""
     role = RoleArn.parse(role_arn)
     try:
-        found = iam_client(role.partition).get_role(RoleName=role.name)["Role"]
+        found = _iam_for(role, via).get_role(RoleName=role.name)["Role"]
     except BOTO_ERRORS as error:
         raise _translate_iam(error, "iam:GetRole") from None
     return RoleFacts(
+        arn=found.get("Arn", role_arn),
         trust_policy=_policy_document(found["AssumeRolePolicyDocument"]),
         max_session_seconds=int(found.get("MaxSessionDuration") or 3600),
     )
 
 
-def role_trust_policy(role_arn: str) -> dict[str, Any]:
+def role_trust_policy(role_arn: str, *, via: AdministrationRole | None = None) -> dict[str, Any]:
     """The role's trust policy document (a dict)."""
-    return describe_role(role_arn).trust_policy
+    return describe_role(role_arn, via=via).trust_policy
 
 
 @metrics.timed_aws_call("iam:PutRolePolicy")
-def revoke_older_sessions(*, role_arn: str, issued_before: datetime) -> None:
+def revoke_older_sessions(
+    *, role_arn: str, issued_before: datetime, via: AdministrationRole | None = None
+) -> None:
     """Deny everything to the role's sessions issued before `issued_before` (iam:PutRolePolicy)."""
     role = RoleArn.parse(role_arn)
     try:
-        iam_client(role.partition).put_role_policy(
+        _iam_for(role, via).put_role_policy(
             RoleName=role.name,
             PolicyName=REVOKE_POLICY_NAME,
             PolicyDocument=json.dumps(revoke_older_sessions_policy(issued_before)),
@@ -619,7 +857,7 @@ def _translate_iam(error: Exception, permission: str) -> AwsError:
     translated = _translate(error)
     if translated.code in {"AccessDenied", "AccessDeniedException"}:
         return RoleRefused(
-            f"AWS refused: the portal's AWS identity lacks {permission} on this role.",
+            f"AWS refused: Portcullis lacks {permission} on this role.",
             code=translated.code,
             aws_request_id=translated.aws_request_id,
         )
@@ -718,8 +956,13 @@ def _other_inline_policies_size(iam: Any, role_name: str) -> int:
     return total
 
 
+@metrics.timed_aws_call("iam:PutRolePolicy")
 def add_ended_access_statement(
-    *, role_arn: str, statement: dict[str, Any], replace_all: bool = False
+    *,
+    role_arn: str,
+    statement: dict[str, Any],
+    replace_all: bool = False,
+    via: AdministrationRole | None = None,
 ) -> None:
     """Put `statement` in the role's PortcullisEndedAccess policy, replacing one with its Sid
     (or, with `replace_all`, every statement there: a statement for everyone covers them).
@@ -729,7 +972,7 @@ def add_ended_access_statement(
     UpstreamUnavailable otherwise.
     """
     role = RoleArn.parse(role_arn)
-    iam = iam_client(role.partition)
+    iam = _iam_for(role, via)
     document = _role_policy(iam, role.name, ENDED_ACCESS_POLICY_NAME) or {
         "Version": "2012-10-17",
         "Statement": [],
@@ -756,11 +999,14 @@ def add_ended_access_statement(
         raise translated from None
 
 
-def remove_ended_access_statements(*, role_arn: str, sids: Iterable[str]) -> None:
+@metrics.timed_aws_call("iam:PutRolePolicy")
+def remove_ended_access_statements(
+    *, role_arn: str, sids: Iterable[str], via: AdministrationRole | None = None
+) -> None:
     """Drop these statements from the role's PortcullisEndedAccess policy, and the policy
     once it has none left. A role or policy that is gone leaves nothing to prune."""
     role = RoleArn.parse(role_arn)
-    iam = iam_client(role.partition)
+    iam = _iam_for(role, via)
     document = _role_policy(iam, role.name, ENDED_ACCESS_POLICY_NAME)
     if document is None:
         return

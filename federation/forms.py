@@ -2,12 +2,12 @@ from django import forms
 from django.conf import settings
 from django.core.validators import MaxValueValidator
 
-from accounts.models import MAX_SESSION_SECONDS, MIN_SESSION_SECONDS
+from accounts.models import MAX_SESSION_SECONDS, MIN_SESSION_SECONDS, SESSION_PRESETS
 from core import humanize
 from federation.models import CONSOLE_SERVICES
 
 # Session lengths offered on the self-service page, cut at each grant's limit.
-DURATION_PRESETS = [900, 1800, 3600, 7200, 14400, 28800, 43200]
+DURATION_PRESETS = SESSION_PRESETS
 
 
 def duration_choices(limit, presets=DURATION_PRESETS):

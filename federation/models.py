@@ -3,7 +3,7 @@
 import hashlib
 import json
 import secrets
-from datetime import timedelta
+from datetime import time, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -28,7 +28,14 @@ from federation import aws
 # AWS issues none shorter than 15 minutes, so a window must leave room for at least one.
 MIN_ACTIVATION_SECONDS = 1800
 MAX_ACTIVATION_SECONDS = 24 * 3600
+# Windows people may be allowed, by name: half an hour to a day.
+WINDOW_PRESETS = [1800, 3600, 7200, 14400, 28800, 43200, 86400]
+# How long a request may wait before the tenant's admins hear of it (0: never).
+ESCALATION_PRESETS = [0, 900, 1800, 3600, 7200, 14400, 28800, 86400]
 MAX_APPROVALS = 3
+
+# A grant ending on a date alone ends at the last second of that day (the tenant's).
+END_OF_DAY = time(23, 59, 59)
 
 # AWS's limit for an inline session policy passed to AssumeRole.
 SESSION_POLICY_MAX_CHARS = 2048
@@ -176,13 +183,14 @@ class RoleMapping(models.Model):
     label = models.CharField(max_length=100, help_text="What people see, e.g. 'Prod read-only'.")
     account_alias = models.CharField(max_length=63, blank=True)
     max_session_seconds = models.PositiveIntegerField(
+        "longest session",
         default=3600,
         validators=[
             MinValueValidator(MIN_SESSION_SECONDS),
             MaxValueValidator(MAX_SESSION_SECONDS),
         ],
-        help_text="Longest session people may choose (900–43200 s), within the tenant's limit "
-        "and the role's own MaxSessionDuration.",
+        help_text="The longest session people may choose (15 minutes to 12 hours), within the "
+        "tenant's limit and the role's own MaxSessionDuration.",
     )
     destination_path = models.CharField(
         "default destination",
@@ -233,7 +241,7 @@ class RoleMapping(models.Model):
             MinValueValidator(MIN_ACTIVATION_SECONDS),
             MaxValueValidator(MAX_ACTIVATION_SECONDS),
         ],
-        help_text="Longest access window people may ask for, in seconds (1800–86400).",
+        help_text="The longest access window people may ask for (30 minutes to 24 hours).",
     )
     ticket_required = models.BooleanField(
         default=False, help_text="Requests must name a ticket (change or incident)."
@@ -247,8 +255,7 @@ class RoleMapping(models.Model):
     escalate_after_seconds = models.PositiveIntegerField(
         "escalate after",
         default=3600,
-        help_text="Seconds a request may wait before the tenant's admins are alerted too "
-        "(0: never).",
+        help_text="How long a request may wait before the tenant's admins are alerted too.",
     )
 
     objects, rows = scoped_managers(RoleMappingQuerySet)

@@ -66,7 +66,8 @@ class Sandbox(StsMixin, FederationMixin, ConsoleMixin):
         self.lock = threading.Lock()
         self.sessions = {}
         self.tokens = {}
-        # e.g. {"sts": "throttle"} or {"federation": "no-token", "delay": 5}
+        # e.g. {"sts": "throttle"}, {"federation": "no-token", "delay": 5}, or one action
+        # only: {"sts": "throttle", "only": "GetCallerIdentity"}
         self.faults = {}
         # Requests seen, by STS action or federation action: what tests count.
         self.calls = collections.Counter()
@@ -124,17 +125,18 @@ class Sandbox(StsMixin, FederationMixin, ConsoleMixin):
             environ["CONTENT_LENGTH"] = str(len(body))
             form = parse_qs(body.decode("utf-8", "replace")) if body else {}
             service = self._service(request)
+            action = form.get("Action", [""])[0]
             if service == "sts":
-                self.calls[f"sts:{form.get('Action', [''])[0]}"] += 1
-            if form.get("Action") == ["AssumeRole"] and service == "sts":
+                self.calls[f"sts:{action}"] += 1
+            if action == "AssumeRole" and service == "sts":
                 response = (
-                    self._fault("sts")
+                    self._fault("sts", action)
                     or self._denied_caller(request, service, form)
                     or self.assume_role(request, environ, form)
                 )
             elif service == "sts":
                 response = (
-                    self._fault("sts")
+                    self._fault("sts", action)
                     or self._denied_caller(request, service, form)
                     or self._moto(environ)
                 )
@@ -185,9 +187,9 @@ class Sandbox(StsMixin, FederationMixin, ConsoleMixin):
             self.faults = faults if isinstance(faults, dict) else {}
         return Response(json.dumps(self.faults), content_type="application/json")
 
-    def _fault(self, target):
+    def _fault(self, target, action=""):
         kind = self.faults.get(target)
-        if not kind:
+        if not kind or self.faults.get("only", action) != action:
             return None
         if kind == "slow":
             time.sleep(float(self.faults.get("delay", 30)))
@@ -209,9 +211,14 @@ class Sandbox(StsMixin, FederationMixin, ConsoleMixin):
         return None
 
     def _iam_fault(self, form):
-        # {"iam": "denied"}: the broker lacks IAM write permissions (reads still work).
+        # {"iam": "denied"}: the broker lacks IAM write permissions (reads still work);
+        # {"iam": "no-read"}: it may not read IAM either (GetRole, ListRoles...).
         action = form.get("Action", [""])[0]
-        if self.faults.get("iam") == "denied" and action.startswith(("Put", "Create", "Delete")):
+        kind = self.faults.get("iam")
+        writes = ("Put", "Create", "Delete")
+        if (kind == "denied" and action.startswith(writes)) or (
+            kind == "no-read" and action.startswith((*writes, "Get", "List"))
+        ):
             return self._sts_error(
                 AwsFault(
                     403,

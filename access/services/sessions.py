@@ -30,7 +30,7 @@ from audit.models import AuditEvent
 from audit.records import RequestMeta, record
 from core import humanize
 from federation import aws
-from federation.services import requires_external_id
+from federation.services import administration_role, requires_external_id
 
 log = logging.getLogger(__name__)
 Action = AuditEvent.Action
@@ -110,6 +110,8 @@ def end_sessions(*, request: AccessRequest, actor: User, meta: RequestMeta) -> s
         record(Action.SESSIONS_FAILED, error_code="NoSourceIdentity", detail=message, **audit)
         return message
     rows = SessionCutoff.objects.unscoped("the role's live statements, in every tenant")
+    # The role's account is reached as the grant's tenant reaches it.
+    via = administration_role(tenant)
     try:
         with _role_turn(grant.role_arn):
             # After the window's end committed: a session handed out before then was made
@@ -129,7 +131,8 @@ def end_sessions(*, request: AccessRequest, actor: User, meta: RequestMeta) -> s
             )
             try:
                 if not requires_external_id(
-                    aws.role_trust_policy(grant.role_arn), tenant.external_id
+                    aws.role_trust_policy(grant.role_arn, via=via),
+                    tenant.external_id,
                 ):
                     rows.filter(pk=row.pk).delete()
                     message = (
@@ -144,15 +147,19 @@ def end_sessions(*, request: AccessRequest, actor: User, meta: RequestMeta) -> s
                         **audit,
                     )
                     return message
-                _put_statement(row, rows)
+                _put_statement(row, rows, via=via)
             except aws.AwsError:
                 rows.filter(pk=row.pk).delete()
                 raise
     except aws.AwsError as error:
-        message = (
-            f"AWS refused to end the live sessions ({error.message}); they run until "
-            f"{planned_end} at the latest."
-        )
+        if isinstance(error, aws.AccountUnreachable):
+            # Not AWS's refusal: the portal has no way into the role's account.
+            message = f"{error.message} The live sessions run until {planned_end} at the latest."
+        else:
+            message = (
+                f"AWS refused to end the live sessions ({error.message}); they run until "
+                f"{planned_end} at the latest."
+            )
         record(
             Action.SESSIONS_FAILED,
             error_code=error.code[:64],
@@ -183,7 +190,7 @@ def end_sessions(*, request: AccessRequest, actor: User, meta: RequestMeta) -> s
     return message
 
 
-def _put_statement(row: SessionCutoff, rows: Any) -> None:
+def _put_statement(row: SessionCutoff, rows: Any, *, via: aws.AdministrationRole | None) -> None:
     """Write the person's statement; when the role's inline policies are full, one
     statement denying every session of the role issued before the cut-off takes the place
     of all of them (it covers each earlier one), and lives as long as the longest."""
@@ -193,6 +200,7 @@ def _put_statement(row: SessionCutoff, rows: Any) -> None:
             statement=aws.ended_access_statement(
                 sid=row.sid, source_identity=row.source_identity, issued_before=row.issued_before
             ),
+            via=via,
         )
         return
     except aws.PolicyQuotaExceeded:
@@ -206,6 +214,7 @@ def _put_statement(row: SessionCutoff, rows: Any) -> None:
             sid=sid, source_identity="", issued_before=row.issued_before
         ),
         replace_all=True,
+        via=via,
     )
     with transaction.atomic():
         live.update(removed_at=timezone.now())
@@ -218,8 +227,10 @@ def prune_cutoffs(now: datetime | None = None) -> int:
     a 10,240-character quota). Returns how many were pruned; a role AWS will not touch now is
     tried again on the next run."""
     now = now or timezone.now()
-    due = SessionCutoff.objects.unscoped("the clock prunes every tenant's statements").filter(
-        removed_at__isnull=True, keep_until__lte=now
+    due = (
+        SessionCutoff.objects.unscoped("the clock prunes every tenant's statements")
+        .filter(removed_at__isnull=True, keep_until__lte=now)
+        .select_related("tenant")
     )
     by_role: dict[str, list[SessionCutoff]] = defaultdict(list)
     for cutoff in due:
@@ -230,7 +241,12 @@ def prune_cutoffs(now: datetime | None = None) -> int:
         try:
             if sids:
                 with _role_turn(role_arn):
-                    aws.remove_ended_access_statements(role_arn=role_arn, sids=sids)
+                    # The role is reached as the tenant that put the statements there.
+                    aws.remove_ended_access_statements(
+                        role_arn=role_arn,
+                        sids=sids,
+                        via=administration_role(cutoffs[0].tenant),
+                    )
         except aws.AwsError as error:
             log.warning(
                 "ended-access statements not pruned",

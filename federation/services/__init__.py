@@ -5,12 +5,20 @@ acting person, writes its audit record through `audit.records` and calls AWS onl
 portal's own exceptions (`core.errors.PortalError`), which carry their HTTP status.
 """
 
+from federation.services.directory import (
+    Filled,
+    administration_role,
+    fill_from_organizations,
+    known_accounts,
+)
 from federation.services.errors import (
     AccessWindowRequired,
     AlreadyShown,
     GrantNotFound,
     InvalidChoice,
+    NoManagementAccount,
     RateLimited,
+    TenantNotFound,
 )
 from federation.services.grants import (
     change_grant,
@@ -32,10 +40,16 @@ from federation.services.issuance import (
     session_limit,
     usable_grants,
 )
-from federation.services.roles import broker_trust_policy, create_broker_role
+from federation.services.roles import broker_trust_policy, create_broker_role, role_picker
 from federation.services.tokens import create_token, revoke_token, revoke_tokens
 
 __all__ = [
+    "Filled",
+    "NoManagementAccount",
+    "TenantNotFound",
+    "administration_role",
+    "fill_from_organizations",
+    "known_accounts",
     "check_role",
     "AccessWindowRequired",
     "AlreadyShown",
@@ -60,6 +74,7 @@ __all__ = [
     "revoke_role_sessions",
     "revoke_token",
     "revoke_tokens",
+    "role_picker",
     "session_limit",
     "usable_grants",
 ]

@@ -1,4 +1,4 @@
-"""The issuance services' refusals, each with the status and title it is answered with."""
+"""The services' refusals, each with the status and title it is answered with."""
 
 from core.errors import PortalError
 
@@ -45,3 +45,20 @@ class AlreadyShown(PortalError):
 
     def __init__(self) -> None:
         super().__init__("This session was already opened and is not shown again.")
+
+
+class TenantNotFound(PortalError):
+    """No tenant with that id is one this person runs (answered as a 404)."""
+
+    status = 404
+    title = "Not found"
+
+    def __init__(self, message: str = "There is nothing here, or it is not yours to see.") -> None:
+        super().__init__(message)
+
+
+class NoManagementAccount(PortalError):
+    """The tenant names no AWS Organizations management account to read its accounts from."""
+
+    status = 400
+    title = "Name the management account first"

@@ -14,6 +14,7 @@ from audit.records import RequestMeta, record
 from core import humanize
 from federation import aws
 from federation.models import RoleMapping, approval_policy_errors
+from federation.services.directory import administration_role
 from federation.services.errors import GrantNotFound
 
 
@@ -111,7 +112,7 @@ def _describe_policy(mapping: RoleMapping) -> str:
     ]
     return (
         f", on request: {mapping.approvals_needed} approval(s) from {', '.join(names)}, "
-        f"windows up to {mapping.max_activation_seconds} s"
+        f"windows up to {humanize.duration(mapping.max_activation_seconds)}"
         f"{', ticket required' if mapping.ticket_required else ''}"
         f"{', break-glass allowed' if mapping.break_glass else ''}"
     )
@@ -268,12 +269,24 @@ def _all_principals(trust_policy: dict[str, Any]) -> list[str]:
 
 
 def check_role(*, tenant: Tenant, role_arn: str, max_session_seconds: int) -> list[str]:
-    """Before a grant is saved: the role exists, trusts the broker, demands the tenant's
-    ExternalId and allows sessions as long as the grant's. Raises ValidationError (by
-    field) for what would make every issuance fail; returns warnings for what could not
-    be checked (the broker may not read IAM, or AWS did not answer)."""
+    """Before a grant is saved: the role exists (in the account its ARN names, read there
+    through the tenant's administration role unless it is the portal's own), trusts the
+    broker, demands the tenant's ExternalId and allows sessions as long as the grant's.
+    Raises ValidationError (by field) for what would make every issuance fail; returns
+    warnings for what could not be checked (the portal cannot reach the account or may not
+    read IAM, or AWS did not answer)."""
+    role = aws.RoleArn.parse(role_arn)
     try:
-        facts = aws.describe_role(role_arn)
+        account_id, broker_arn = aws.caller_identity(role.partition)
+    except aws.AwsError as error:
+        # Unknown is not trusted: without its own identity the portal cannot tell which
+        # account it would read the role in, nor whether the role lets it in.
+        return [
+            "The role was not checked: AWS did not say who the portal is "
+            f"({error.code or 'no answer'})."
+        ]
+    try:
+        facts = aws.describe_role(role_arn, via=administration_role(tenant))
     except aws.RoleRefused as error:
         if error.code == "NoSuchEntity":
             raise ValidationError({"role_arn": "AWS has no role with this ARN."}) from None
@@ -281,22 +294,17 @@ def check_role(*, tenant: Tenant, role_arn: str, max_session_seconds: int) -> li
     except aws.AwsError as error:
         return [f"The role was not checked: AWS did not answer ({error.code or 'no answer'})."]
     errors: dict[str, str] = {}
-    if not requires_external_id(facts.trust_policy, tenant.external_id):
+    if facts.arn != role_arn:
+        errors["role_arn"] = f"IAM knows this role as {facts.arn}: use that ARN."
+    elif not requires_external_id(facts.trust_policy, tenant.external_id):
         errors["role_arn"] = (
             "The role's trust policy does not demand this tenant's ExternalId: add the "
             f'condition "StringEquals": {{"sts:ExternalId": "{tenant.external_id}"}}.'
         )
-    else:
-        try:
-            account_id, broker_arn = aws.caller_identity()
-        except aws.AwsError:
-            account_id = broker_arn = ""
-        if account_id and not trusts_broker(
-            facts.trust_policy, account_id=account_id, broker_arn=broker_arn
-        ):
-            errors["role_arn"] = (
-                f"The role's trust policy does not let the portal ({broker_arn}) assume it."
-            )
+    elif not trusts_broker(facts.trust_policy, account_id=account_id, broker_arn=broker_arn):
+        errors["role_arn"] = (
+            f"The role's trust policy does not let the portal ({broker_arn}) assume it."
+        )
     if max_session_seconds > facts.max_session_seconds:
         errors["max_session_seconds"] = (
             f"The role allows sessions of at most {humanize.duration(facts.max_session_seconds)} "
@@ -323,17 +331,18 @@ def revoke_role_sessions(
     if tenant is None or not granted.exists():
         raise GrantNotFound
     audit: dict[str, Any] = {"actor": actor, "tenant": tenant, "meta": meta, "role_arn": role_arn}
+    via = administration_role(tenant)
     # The policy's clock has whole seconds: round up so no session from this second survives.
     issued_before = (timezone.now() + timedelta(seconds=1)).replace(microsecond=0)
     try:
-        if not requires_external_id(aws.role_trust_policy(role_arn), tenant.external_id):
+        if not requires_external_id(aws.role_trust_policy(role_arn, via=via), tenant.external_id):
             message = (
                 "The role's trust policy does not require this tenant's ExternalId, so the "
                 "portal leaves its sessions alone."
             )
             record(AuditEvent.Action.SESSIONS_DENIED, detail=message, **audit)
             raise aws.RoleRefused(message, code="ExternalIdNotRequired")
-        aws.revoke_older_sessions(role_arn=role_arn, issued_before=issued_before)
+        aws.revoke_older_sessions(role_arn=role_arn, issued_before=issued_before, via=via)
     except aws.AwsError as error:
         if error.code != "ExternalIdNotRequired":
             record(

@@ -14,8 +14,18 @@ from access.models import AccessRequest, SessionCutoff
 from access.services import clock
 from audit.models import AuditEvent
 from federation import aws, services
+from federation.models import RoleMapping
 from tests.access.conftest import client_for, decide, file, state_of
-from tests.federation.helpers import console_url, follow, open_console
+from tests.federation.helpers import (
+    ADMINISTRATION_ROLE,
+    CUSTOMER_ACCOUNT,
+    console_url,
+    follow,
+    iam_in,
+    make_role,
+    open_console,
+    trusting_the_portal,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -349,3 +359,56 @@ def test_a_window_ended_while_aws_answers_hands_nothing_out(
     assert not AuditEvent.objects.filter(action="cli.issued").exists()
     # The end saw the session coming and put the statement up.
     assert AuditEvent.objects.filter(action="sessions.ended").count() == 1
+
+
+@pytest.fixture
+def customer_grant(world, dave, sandbox):
+    """Bob's on-request grant of Production in Acme's own AWS account (not the portal's)."""
+    iam = iam_in(sandbox, CUSTOMER_ACCOUNT)
+    arn = make_role(
+        iam, "Production", trust=trusting_the_portal(world.tenant_a), max_session_seconds=43200
+    )
+    make_role(iam, ADMINISTRATION_ROLE, trust=trusting_the_portal(world.tenant_a))
+    return services.grant_role(
+        actor=world.alice,
+        tenant=world.tenant_a,
+        user=world.bob,
+        role_arn=arn,
+        activation=RoleMapping.Activation.ON_REQUEST,
+        approvers=[dave],
+        max_activation_seconds=7200,
+    )
+
+
+def test_ending_a_window_early_reaches_a_role_in_the_tenants_account(
+    bob_client, world, dave, customer_grant
+):
+    world.tenant_a.administration_role_name = ADMINISTRATION_ROLE
+    world.tenant_a.save()
+    access = approved(world, customer_grant, dave)
+    link = console_url(open_console(bob_client, customer_grant))
+    assert follow(link).status_code == 200
+
+    response = bob_client.post(f"/requests/{access.pk}/end/", follow=True)
+
+    assert "Every session of this role bob opened before" in response.content.decode()
+    assert follow(link).status_code == 403
+    assert AuditEvent.objects.get(action="sessions.ended").role_arn == customer_grant.role_arn
+
+
+def test_without_a_way_into_the_account_the_window_ends_and_the_record_says_why(
+    bob_client, world, dave, customer_grant
+):
+    access = approved(world, customer_grant, dave)
+    link = console_url(open_console(bob_client, customer_grant))
+
+    response = bob_client.post(f"/requests/{access.pk}/end/", follow=True)
+
+    page = html.unescape(response.content.decode())
+    assert f"Portcullis cannot reach IAM in account {CUSTOMER_ACCOUNT}" in page
+    assert "The live sessions run until" in page
+    assert state_of(access) == "ended"
+    assert follow(link).status_code == 200  # AWS was told nothing: it lives to its end
+    failed = AuditEvent.objects.get(action="sessions.failed")
+    assert failed.error_code == "NoAdministrationRole"
+    assert "name an administration role" in failed.detail

@@ -148,6 +148,7 @@ def test_tenant_admins_see_that_an_operator_changed_something_but_not_who(
             "max_session_seconds": 43200,
             "send_source_identity": "on",
             "active": "on",
+            "time_zone": "UTC",
             "memberships-TOTAL_FORMS": "0",
             "memberships-INITIAL_FORMS": "0",
             "memberships-MIN_NUM_FORMS": "0",

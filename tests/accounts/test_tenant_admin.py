@@ -140,6 +140,9 @@ def test_it_adjusts_my_tenant_but_not_its_identity_and_creates_no_tenants(as_ali
             "active": "",
             "max_session_seconds": "7200",
             "send_source_identity": "on",
+            "time_zone": "Europe/Berlin",
+            "administration_role_name": "ops/PortcullisAdministration",
+            "management_account_id": "333333333333",
             "memberships-TOTAL_FORMS": "0",
             "memberships-INITIAL_FORMS": "0",
             "memberships-MIN_NUM_FORMS": "0",
@@ -149,9 +152,26 @@ def test_it_adjusts_my_tenant_but_not_its_identity_and_creates_no_tenants(as_ali
     assert response.status_code == 302, response.content.decode()
     tenant.refresh_from_db()
     assert (tenant.name, tenant.max_session_seconds) == ("Acme Corp", 7200)
+    assert tenant.time_zone == "Europe/Berlin"
+    assert tenant.administration_role_name == "ops/PortcullisAdministration"
+    assert tenant.management_account_id == "333333333333"
     assert (tenant.slug, tenant.active) == ("acme", True)
     assert as_alice.get("/admin/accounts/tenant/add/").status_code == 403
     assert as_alice.get(f"/admin/accounts/tenant/{tenant.pk}/delete/").status_code == 403
+
+
+def test_a_tenant_keeps_a_time_zone_that_exists(world):
+    world.tenant_a.time_zone = "Mars/Olympus_Mons"
+    with pytest.raises(ValidationError, match="not a time zone"):
+        world.tenant_a.full_clean()
+
+
+@pytest.mark.parametrize("name", ["arn:aws:iam::123456789012:role/Admin", "two words", "a" * 65])
+def test_an_administration_role_is_named_as_iam_names_roles(world, name):
+    world.tenant_a.administration_role_name = name
+    with pytest.raises(ValidationError, match="A role name such as PortcullisAdministration"):
+        world.tenant_a.full_clean()
+    assert Tenant.objects.get(pk=world.tenant_b.pk).time_zone == "UTC"
 
 
 def test_it_keeps_teams_to_members_of_their_tenant(as_alice, world, client):
@@ -279,6 +299,7 @@ def test_an_operator_sees_and_manages_everything(client, world):
             "slug": "initech",
             "active": "on",
             "max_session_seconds": "3600",
+            "time_zone": "UTC",
             "memberships-TOTAL_FORMS": "0",
             "memberships-INITIAL_FORMS": "0",
             "memberships-MIN_NUM_FORMS": "0",

@@ -1,4 +1,6 @@
 import io
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -6,11 +8,12 @@ from django.core.management import CommandError, call_command
 from accounts.models import User
 from audit.models import AuditEvent
 from federation import aws
-from federation.models import ApiToken, RoleMapping
+from federation.models import ApiToken, AwsAccount, RoleMapping
 from tests.conftest import READ_ONLY_POLICY
 from tests.factories import TeamFactory
 
 pytestmark = pytest.mark.django_db
+AUCKLAND = ZoneInfo("Pacific/Auckland")
 
 
 def run(*args):
@@ -20,6 +23,8 @@ def run(*args):
 
 
 def test_it_grants_a_role_and_audits_it(world, demo_role):
+    world.tenant_a.time_zone = "Pacific/Auckland"
+    world.tenant_a.save()
     out, _ = run(
         "grant",
         "BOB",
@@ -37,7 +42,8 @@ def test_it_grants_a_role_and_audits_it(world, demo_role):
     )
     mapping = RoleMapping.objects.get(pk=int(out))
     assert (mapping.user, mapping.max_session_seconds, mapping.label) == (world.bob, 7200, "Admin")
-    assert mapping.valid_until.isoformat().startswith("2099-12-31T23:59:59")
+    # A date alone: the end of that day on the tenant's clock.
+    assert mapping.valid_until == datetime(2099, 12, 31, 23, 59, 59, tzinfo=AUCKLAND)
     event = AuditEvent.objects.get(action="mapping.granted")
     assert event.actor_username == "(command line)"
     assert event.mapping_id == mapping.pk
@@ -187,6 +193,8 @@ def test_it_seeds_the_demo_and_bob_opens_the_console(client, sandbox):
     alice = User.objects.get(username="alice")
     assert alice.is_staff and alice.memberships.get().role == "admin"
     assert RoleMapping.objects.count() == 2  # the second run added nothing
+    (account,) = AwsAccount.objects.all()
+    assert (account.account_id, account.name) == (grant.role.account_id, "Sandbox")
     assert client.post("/login/", {"username": "bob", "password": "bobpassword"}).status_code == 302
     response = client.post(f"/console/{grant.pk}/", {"duration": "43200"})
     assert b"Session is valid for 12 hours" in response.content
@@ -217,7 +225,9 @@ def test_it_grants_a_role_on_request_with_its_approval_policy(world, demo_role):
     assert list(grant.approvers.all()) == [world.alice]
     assert list(grant.approver_teams.all()) == [team]
     granted = AuditEvent.objects.get(action="mapping.granted")
-    assert "on request: 1 approval(s) from alice, team dba" in granted.detail
+    assert "on request: 1 approval(s) from alice, team dba, windows up to 2 hours" in (
+        granted.detail
+    )
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,8 @@ import pytest
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from federation.models import RoleMapping
+from federation import services
+from federation.models import AwsAccount, RoleMapping
 from tests.factories import MembershipFactory, TeamFactory, UserFactory
 from tests.federation.helpers import open_console
 
@@ -114,22 +115,19 @@ def test_it_refuses_an_end_date_in_the_past(client, world):
     assert not RoleMapping.objects.exists()
 
 
-def test_it_records_an_extension_naming_who_made_it(client, world, bob_grant):
-    client.force_login(world.alice)
-    page = client.get(f"/admin/federation/rolemapping/{bob_grant.pk}/change/")
-    assert page.status_code == 200
-    until = timezone.now() + timedelta(days=90)
+def change_form(grant, **fields):
+    """The grant's change page as it renders for a standing grant (tenant in UTC)."""
     data = {
-        "label": bob_grant.label,
+        "label": grant.label,
         "account_alias": "",
-        "max_session_seconds": "43200",
+        "max_session_seconds": str(grant.max_session_seconds),
         "destination_path": "/console/home",
         "region": "",
         "session_policy": "",
-        "valid_from_0": bob_grant.valid_from.strftime("%Y-%m-%d"),
-        "valid_from_1": bob_grant.valid_from.strftime("%H:%M:%S"),
-        "valid_until_0": until.strftime("%Y-%m-%d"),
-        "valid_until_1": "12:00:00",
+        "valid_from_0": grant.valid_from.strftime("%Y-%m-%d"),
+        "valid_from_1": grant.valid_from.strftime("%H:%M:%S"),
+        "valid_until_0": "",
+        "valid_until_1": "",
         "active": "on",
         # The access-on-request fields, as the page renders them for a standing grant.
         "activation": "standing",
@@ -137,6 +135,18 @@ def test_it_records_an_extension_naming_who_made_it(client, world, bob_grant):
         "max_activation_seconds": "3600",
         "escalate_after_seconds": "3600",
     }
+    data.update(fields)
+    return data
+
+
+def test_it_records_an_extension_naming_who_made_it(client, world, bob_grant):
+    client.force_login(world.alice)
+    page = client.get(f"/admin/federation/rolemapping/{bob_grant.pk}/change/")
+    assert page.status_code == 200
+    until = timezone.now() + timedelta(days=90)
+    data = change_form(
+        bob_grant, valid_until_0=until.strftime("%Y-%m-%d"), valid_until_1="12:00:00"
+    )
     response = client.post(f"/admin/federation/rolemapping/{bob_grant.pk}/change/", data)
     assert response.status_code == 302, response.content.decode()
     bob_grant.refresh_from_db()
@@ -217,11 +227,28 @@ def test_the_grants_list_says_who_what_how_long_and_when_last_used(
     assert open_console(client, bob_grant).status_code == 200
     client.force_login(world.alice)
 
+    # The account as Acme's directory names it (not Globex's name for the same id, nor the
+    # grant's alias); a role in an account it does not name shows the bare id.
+    AwsAccount.objects.create(tenant=world.tenant_a, account_id="123456789012", name="Sandbox")
+    AwsAccount.objects.create(tenant=world.tenant_b, account_id="123456789012", name="Globex's")
+    RoleMapping.objects.filter(pk=bob_grant.pk).update(account_alias="acme-dev")
+
     listing = client.get("/admin/federation/rolemapping/").content.decode()
     assert "Acme admin" in listing and "Old one" not in listing  # ended: hidden by default
     assert f'<span title="{bob_grant.role_arn}">AcmeAdmin</span>' in listing
+    assert '<span class="quiet" title="account 123456789012">Sandbox</span>' in listing
+    assert "Globex" not in listing and "acme-dev" not in listing
     assert "12 hours" in listing and "in force" in listing
     assert '<td class="field-last_used">never</td>' not in listing
 
     everything = client.get("/admin/federation/rolemapping/", {"state": "ended"}).content.decode()
     assert "Old one" in everything and "Acme admin" not in everything
+
+    services.grant_role(
+        actor=world.alice,
+        tenant=world.tenant_a,
+        user=world.bob,
+        role_arn="arn:aws:iam::210987654321:role/Elsewhere",
+    )
+    unnamed = client.get("/admin/federation/rolemapping/").content.decode()
+    assert '<span class="quiet" title="account 210987654321">210987654321</span>' in unnamed

@@ -279,3 +279,57 @@ def test_an_upgrade_to_identity_providers_keeps_people_teams_sessions_and_the_tr
     out = StringIO()
     call_command("verify_audit", stdout=out)
     assert out.getvalue().startswith(f"audit trail intact: {TRAIL + 1} record(s)")
+
+
+# The release before tenants had a time zone and a way into their other AWS accounts.
+BEFORE_TENANT_CLOCKS = [
+    ("accounts", "0008_user_time_zone"),
+    ("audit", "0004_identity_providers"),
+    ("federation", "0013_aws_accounts"),
+    ("access", "0001_initial"),
+    ("otp_totp", "0003_add_timestamps"),
+]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upgrade_to_tenant_clocks_keeps_tenants_accounts_and_grants():
+    try:
+        apps = migrate(BEFORE_TENANT_CLOCKS)
+        fill_as_the_last_release(apps)
+        Tenant = apps.get_model("accounts", "Tenant")
+        tenant = Tenant._default_manager.get(slug="acme")
+        Tenant._default_manager.filter(pk=tenant.pk).update(max_session_seconds=5400)
+        apps.get_model("federation", "AwsAccount")._default_manager.create(
+            tenant=tenant, account_id="123456789012", name="Production"
+        )
+        apps.get_model("federation", "RoleMapping")._default_manager.filter(label="Ops").update(
+            max_session_seconds=2700, max_activation_seconds=5400, escalate_after_seconds=0
+        )
+        migrate(latest())
+    finally:
+        migrate(latest())
+
+    from accounts.models import Tenant
+    from federation.models import AwsAccount, RoleMapping
+
+    tenant = Tenant.objects.unscoped("test").get(slug="acme")
+    assert (tenant.time_zone, tenant.max_session_seconds) == ("UTC", 5400)
+    assert tenant.administration_role_name == tenant.management_account_id == ""
+    account = AwsAccount.objects.unscoped("test").get()
+    assert (account.tenant_id, account.account_id, account.name) == (
+        tenant.pk,
+        "123456789012",
+        "Production",
+    )
+    grants = RoleMapping.objects.unscoped("test")
+    assert grants.count() == 21
+    ops = grants.get(label="Ops")
+    assert (ops.max_session_seconds, ops.max_activation_seconds, ops.escalate_after_seconds) == (
+        2700,
+        5400,
+        0,
+    )
+    record("mapping.changed", detail="after the upgrade")
+    out = StringIO()
+    call_command("verify_audit", stdout=out)
+    assert out.getvalue().startswith(f"audit trail intact: {TRAIL + 1} record(s)")

@@ -10,10 +10,11 @@ from accounts.models import IdentityProvider, Membership, Team, Tenant, User
 from audit.records import RequestMeta
 from core.validation import describe
 from federation import aws, services
-from federation.models import RoleMapping
+from federation.models import AwsAccount, RoleMapping
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 DEMO_ROLE = "PortcullisDemoAdmin"
+DEMO_ACCOUNT_NAME = "Sandbox"
 # Used on request: bob asks, alice approves (access on request in the README).
 DEMO_PRODUCTION_ROLE = "PortcullisDemoProduction"
 DEMO_POLICY = {
@@ -130,6 +131,13 @@ class Command(BaseCommand):
             raise CommandError(f"the sandbox AWS did not answer: {error.message}") from None
 
         with transaction.atomic():
+            # The sandbox is the one AWS account here: the grants list and the grant page's
+            # roles name it (a name someone gave it since is kept).
+            AwsAccount.objects.get_or_create(
+                tenant=tenant,
+                account_id=aws.RoleArn.parse(role_arn).account_id,
+                defaults={"name": DEMO_ACCOUNT_NAME},
+            )
             bob = demo_person(tenant, "bob")
             alice = demo_person(tenant, "alice", admin=True)
             grant_once(

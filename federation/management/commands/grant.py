@@ -1,4 +1,4 @@
-from datetime import UTC, datetime, time
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
@@ -8,19 +8,20 @@ from accounts.management.lookup import tenant_by_slug
 from accounts.models import Team, User
 from core.validation import describe
 from federation import services
-from federation.models import RoleMapping
+from federation.models import END_OF_DAY, RoleMapping
 
 
-def parse_until(value):
-    """An ISO date (end of that day, UTC) or an ISO date-time."""
+def parse_until(value, zone):
+    """An ISO date (the end of that day in `zone`, the tenant's) or an ISO date-time (in
+    `zone` unless it names its offset)."""
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise CommandError(f"--until: '{value}' is not an ISO date such as 2026-12-31") from None
     if len(value) == 10:
-        moment = datetime.combine(moment.date(), time.max)
+        moment = datetime.combine(moment.date(), END_OF_DAY)
     if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment, UTC)
+        moment = timezone.make_aware(moment, zone)
     return moment
 
 
@@ -45,7 +46,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--label", default="", help="what people see (default: the role name)")
         parser.add_argument("--region", default="", help="default console region")
-        parser.add_argument("--until", metavar="ISO-DATE", help="the grant ends then")
+        parser.add_argument(
+            "--until",
+            metavar="ISO-DATE",
+            help="the grant ends then (a date alone: the end of that day in the tenant's "
+            "time zone)",
+        )
         policy = parser.add_argument_group(
             "access on request",
             "With --on-request the person asks each time and someone else approves a window.",
@@ -106,7 +112,7 @@ class Command(BaseCommand):
                 label=label,
                 max_session_seconds=max_session,
                 region=region,
-                valid_until=parse_until(until) if until else None,
+                valid_until=parse_until(until, tenant_obj.zone) if until else None,
                 **target,
                 **policy,
             )
