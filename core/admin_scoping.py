@@ -16,6 +16,8 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.http import Http404, HttpResponseRedirect
 
+from core.scoping import tenant_ids
+
 ALL_PERMISSIONS = frozenset({"view", "add", "change", "delete"})
 
 
@@ -160,10 +162,24 @@ class TenantScopedAdmin(ScopedMixin, admin.ModelAdmin):
                     entry.user = type(entry.user)(username="a platform operator")
         return response
 
+    def _runs_one_tenant(self, request):
+        """A tenant admin of one tenant: a tenant column or filter would say the same thing
+        on every row."""
+        return not is_operator(request.user) and len(tenant_ids(request.user, action="manage")) == 1
+
+    def get_list_display(self, request):
+        shown = super().get_list_display(request)
+        if self._runs_one_tenant(request):
+            shown = [name for name in shown if name != "tenant"]
+        return shown
+
     def get_list_filter(self, request):
         # A bare related field name would list every tenant's objects in the sidebar.
         filters = []
+        one_tenant = self._runs_one_tenant(request)
         for item in super().get_list_filter(request):
+            if one_tenant and item == "tenant":
+                continue
             if isinstance(item, str) and "__" not in item:
                 field = self.model._meta.get_field(item)
                 if isinstance(field, models.ForeignKey | models.ManyToManyField):

@@ -252,3 +252,16 @@ def test_the_grants_list_says_who_what_how_long_and_when_last_used(
     )
     unnamed = client.get("/admin/federation/rolemapping/").content.decode()
     assert '<span class="quiet" title="account 210987654321">210987654321</span>' in unnamed
+
+
+def test_a_tenant_column_and_filter_show_only_to_someone_running_several_tenants(
+    client, world, bob_grant
+):
+    client.force_login(world.alice)  # Acme's admin alone
+    listing = client.get("/admin/federation/rolemapping/").content.decode()
+    assert "column-tenant" not in listing and "By tenant" not in listing
+
+    operator = UserFactory(username="root-op", is_staff=True, is_superuser=True)
+    client.force_login(operator)
+    listing = client.get("/admin/federation/rolemapping/").content.decode()
+    assert "column-tenant" in listing and "By tenant" in listing
