@@ -17,9 +17,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django_otp.oath import TOTP
 
-from accounts.models import IdentityProvider, Tenant, User
-from accounts.providers import save_provider
-from audit.records import RequestMeta
+from accounts.models import Tenant, User
 from federation import services
 from federation.models import RoleMapping
 from tests.conftest import PASSWORD, READ_ONLY_POLICY
@@ -344,13 +342,13 @@ def virtual_authenticator(page):
     return cdp, added["authenticatorId"]
 
 
-def test_bob_adds_a_passkey_and_signs_in_with_it(context, live_server, world, settings):
+def test_bob_adds_a_passkey_and_signs_in_with_it(context, live_server, demo, settings):
     # WebAuthn needs a domain name: the live server is at http://localhost:PORT.
     settings.OTP_WEBAUTHN_RP_ID = "localhost"
     settings.OTP_WEBAUTHN_ALLOWED_ORIGINS = [live_server.url]
     page = context.new_page()
     cdp, authenticator = virtual_authenticator(page)
-    sign_in(page, "bob")
+    sign_in_to_demo(page, "bob")
     page.wait_for_selector("text=Signed in as")
 
     page.goto("/account/two-factor/")
@@ -367,7 +365,7 @@ def test_bob_adds_a_passkey_and_signs_in_with_it(context, live_server, world, se
     assert len(stored["credentials"]) == 1
 
     page.click("button:has-text('Sign out')")
-    sign_in(page, "bob")
+    sign_in_to_demo(page, "bob")
     page.wait_for_selector("#passkey-verification-button")
     shot(page, "passkey-sign-in")
     page.click("#passkey-verification-button")
@@ -375,42 +373,44 @@ def test_bob_adds_a_passkey_and_signs_in_with_it(context, live_server, world, se
     page.wait_for_selector("h1:has-text('My AWS roles')")
 
 
-def test_dave_signs_in_with_his_company_account(context, live_server, world, settings, tmp_path):
+def test_dave_signs_in_with_his_company_account(
+    context, live_server, demo, settings, tmp_path, monkeypatch
+):
     missing = identity_provider_missing()
     if missing and os.environ.get("PORTCULLIS_REQUIRE_IDP") == "true":
         pytest.fail(f"CI runs the sign-in tests against a real provider, but {missing}")
     if missing:
         pytest.skip(missing)
     settings.DEBUG = True  # the provider is plain http on loopback
+    # Example Corp's provider as `make run` starts it: dave, in the group aws-admins.
     client = {
-        "client_id": "acme-portal",
-        "client_secret": "acme-client-secret",
+        "client_id": "portcullis-demo",
+        "client_secret": "demo-client-secret",
         "redirect_uris": [f"{live_server.url}/login/oidc/callback/"],
     }
-    dave = {"password": "dave-at-idp", "email": "dave@acme.example", "groups": ["aws-admins"]}
-    with identity_provider(tmp_path, clients=[client], accounts={"dave-sub": dave}) as issuer:
-        provider = IdentityProvider(
-            tenant=world.tenant_a, issuer=issuer, client_id="acme-portal", groups_claim="groups"
-        )
-        save_provider(
-            provider=provider,
-            client_secret="acme-client-secret",
-            domains=["acme.example"],
-            actor=None,
-            meta=RequestMeta(),
-        )
+    dave = {
+        "password": "davepassword",
+        "email": "dave@example.com",
+        "groups": ["aws-admins"],
+        "amr": ["pwd", "otp"],
+    }
+    with identity_provider(tmp_path, clients=[client], accounts={"dave": dave}) as issuer:
+        monkeypatch.setattr("sys.stdin", io.StringIO("demo-client-secret\n"))
+        call_command("demo", "--identity-provider", issuer, stderr=io.StringIO())
         page = context.new_page()
         page.goto("/login/")
-        page.fill("#id_email", "dave@acme.example")
+        page.fill("#id_email", "dave@example.com")
         shot(page, "sign-in-company")
         page.click("button:has-text('Continue')")
         page.wait_for_url(f"{issuer}/**")
-        page.fill("input[name=login]", "dave-sub")
-        page.fill("input[name=password]", "dave-at-idp")
+        page.fill("input[name=login]", "dave")
+        page.fill("input[name=password]", "davepassword")
         page.click("button:has-text('Sign in')")
         page.wait_for_url(f"{live_server.url}/")
         page.wait_for_selector("text=Signed in as")
-        assert "dave@acme.example" in page.inner_text("header")
+        assert "dave@example.com" in page.inner_text("header")
+        # His provider group is the team that holds the sandbox administrator role.
+        assert "Sandbox administrator" in page.inner_text("main")
 
 
 def test_bob_finds_a_role_as_he_types_and_follows_a_link_to_one(
