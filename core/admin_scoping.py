@@ -10,6 +10,8 @@ The traps closed here are the ones Django's admin leaves open by default: choice
 redirects to the index instead of answering 404.
 """
 
+import functools
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import FieldDoesNotExist
@@ -17,6 +19,7 @@ from django.db import models
 from django.http import Http404, HttpResponseRedirect
 
 from core.scoping import tenant_ids
+from core.templatetags import units
 
 ALL_PERMISSIONS = frozenset({"view", "add", "change", "delete"})
 
@@ -136,6 +139,26 @@ def _drilldown_is_sane(query, field):
     return True
 
 
+@functools.cache
+def _moment_column(model, name):
+    """A list column of a date-time field shows the moment in the viewer's time zone with
+    UTC on hover, as the portal's pages do; any other column stays as it is."""
+    try:
+        field = model._meta.get_field(name) if isinstance(name, str) else None
+    except FieldDoesNotExist:
+        field = None
+    if not isinstance(field, models.DateTimeField):
+        return name
+
+    @admin.display(description=field.verbose_name, ordering=name, empty_value="-")
+    def column(obj):
+        moment = getattr(obj, name)
+        return units.when(moment) if moment else None
+
+    column.__name__ = name  # the column keeps its field's CSS class (field-<name>)
+    return column
+
+
 class TenantScopedAdmin(ScopedMixin, admin.ModelAdmin):
     """A ModelAdmin over tenant-owned rows."""
 
@@ -171,7 +194,7 @@ class TenantScopedAdmin(ScopedMixin, admin.ModelAdmin):
         shown = super().get_list_display(request)
         if self._runs_one_tenant(request):
             shown = [name for name in shown if name != "tenant"]
-        return shown
+        return [_moment_column(self.model, name) for name in shown]
 
     def get_list_filter(self, request):
         # A bare related field name would list every tenant's objects in the sidebar.

@@ -78,3 +78,15 @@ def test_links_to_the_trail_s_old_admin_address_still_arrive(client, operator):
     response = client.get("/admin/federation/auditevent/?action__exact=console.issued")
     assert response.status_code == 302
     assert response["Location"] == "/admin/audit/auditevent/?action__exact=console.issued"
+
+
+def test_admin_lists_give_times_in_the_viewers_zone_with_utc_on_hover(client, world, operator):
+    AuditEvent.objects.create(
+        tenant=world.tenant_a,
+        action="login.failed",
+        actor_username="bob",
+        created_at=datetime(2026, 1, 15, 12, 0, tzinfo=UTC),
+    )
+    client.cookies["portcullis_tz"] = "Asia/Tokyo"
+    listing = client.get("/admin/audit/auditevent/").content.decode()
+    assert 'title="2026-01-15 12:00:00 UTC">2026-01-15 21:00 JST</time>' in listing
