@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class AuditConfig(AppConfig):
     name = "audit"
     verbose_name = "Audit trail"
+
+    def ready(self):
+        # Connects the kick: each committed record queues deliveries to the sinks.
+        from audit import tasks  # noqa: F401
