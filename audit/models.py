@@ -1,11 +1,13 @@
 """The audit trail: one append-only, keyed, hash-chained record per thing that happened."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models, router, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from audit import chain
+from audit import chain, streaming
+from core import sealing
 from core.scoping import TenantScopedQuerySet, scoped_managers
 
 
@@ -85,6 +87,12 @@ class AuditEvent(models.Model):
         CHANNEL_REMOVED = "channel.removed"
         # The tenant's AWS account directory.
         AWS_ACCOUNTS_FILLED = "aws_accounts.filled"
+        # Streaming the trail to SIEMs.
+        SINK_ADDED = "sink.added"
+        SINK_CHANGED = "sink.changed"
+        SINK_REMOVED = "sink.removed"
+        SINK_FAILED = "sink.failed"
+        SINK_RECOVERED = "sink.recovered"
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     tenant = models.ForeignKey(
@@ -150,6 +158,8 @@ class AuditEvent(models.Model):
                 condition=Q(action="sessions.revoked"),
                 name="audit_sessions_revoked",
             ),
+            # A tenant's sink reads that tenant's records after its cursor, in order.
+            models.Index(fields=["tenant", "sequence"], name="audit_tenant_sequence"),
         ]
 
     def __str__(self):
@@ -197,3 +207,110 @@ class AuditEvent(models.Model):
     @property
     def outcome(self):
         return self.outcome_of(self.action)
+
+
+class AuditSink(models.Model):
+    """Where the audit trail is streamed: a SIEM's Splunk HTTP Event Collector, an HTTPS
+    endpoint taking NDJSON, or a syslog receiver over TLS.
+
+    A tenant's sink receives that tenant's records; the operator's sink (no tenant) receives
+    every record. The background worker sends the records after `cursor` in sequence order
+    and moves the cursor only once the receiver has taken them (audit/tasks.py). The token
+    is sealed at rest (core.sealing) and never shown again once saved.
+    """
+
+    Kind = streaming.Kind
+
+    tenant = models.ForeignKey(
+        "accounts.Tenant",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="audit_sinks",
+        help_text="Whose records it receives. Empty: the operator's sink, which receives "
+        "every tenant's records and those of no tenant.",
+    )
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    destination = models.CharField(
+        max_length=2048,
+        help_text="Splunk: the collector's URL (https://splunk.example.com:8088; "
+        "/services/collector/event is added when no path is given). HTTPS: the URL the "
+        "records are posted to. Syslog: host:port (port 6514 when left out).",
+    )
+    sealed_token = models.TextField(blank=True, editable=False)
+    ca_certificate = models.TextField(
+        "CA certificate",
+        blank=True,
+        help_text="PEM. The receiver's certificate is checked against it instead of the "
+        "public authorities: for a SIEM with a certificate from the company's own CA.",
+    )
+    active = models.BooleanField(default=True)
+    # Delivery state, written by the worker only.
+    cursor = models.BigIntegerField(
+        default=0,
+        editable=False,
+        help_text="The sequence number of the last record the receiver took.",
+    )
+    last_success_at = models.DateTimeField("last delivery", null=True, blank=True, editable=False)
+    last_error = models.CharField(max_length=200, blank=True, editable=False)
+    failing_since = models.DateTimeField(null=True, blank=True, editable=False)
+    failures = models.PositiveIntegerField("failed attempts in a row", default=0, editable=False)
+    retry_after = models.DateTimeField("next attempt", null=True, blank=True, editable=False)
+    # The id of the delivery task waiting to run ("" when none is queued).
+    queued_task = models.CharField(max_length=64, blank=True, editable=False)
+    # Held by the delivery that is sending: one at a time per sink.
+    lease_token = models.CharField(max_length=32, blank=True, editable=False)
+    leased_until = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects, rows = scoped_managers(TenantScopedQuerySet)
+
+    class Meta:
+        default_manager_name = "rows"
+        ordering = ["tenant__name", "name"]
+
+    def __str__(self):
+        return f"{self.name} ({self.get_kind_display()})"
+
+    @property
+    def allows_private_addresses(self) -> bool:
+        """The operator's SIEM is often inside the company network; a tenant's sink must be
+        on a public host unless AUDIT_SINK_ALLOW_PRIVATE says otherwise."""
+        return self.tenant_id is None or settings.AUDIT_SINK_ALLOW_PRIVATE
+
+    @property
+    def has_token(self) -> bool:
+        return bool(self.sealed_token)
+
+    def set_token(self, token: str) -> None:
+        self.sealed_token = sealing.seal(token) if token else ""
+
+    def token(self) -> str:
+        return sealing.unseal(self.sealed_token) if self.sealed_token else ""
+
+    def waiting(self):
+        """The records this sink has still to receive, oldest first."""
+        events = AuditEvent.objects.unscoped("a sink's own records, after its cursor").filter(
+            sequence__gt=self.cursor
+        )
+        if self.tenant_id is not None:
+            events = events.filter(tenant_id=self.tenant_id)
+        return events.order_by("sequence")
+
+    def clean(self):
+        errors = {}
+        if self.kind and self.destination:
+            try:
+                streaming.check_destination(
+                    self.kind, self.destination, allow_private=self.allows_private_addresses
+                )
+            except ValidationError as error:
+                errors["destination"] = error.messages
+        if self.ca_certificate:
+            try:
+                streaming.check_ca_certificate(self.ca_certificate)
+            except ValidationError as error:
+                errors["ca_certificate"] = error.messages
+        if errors:
+            raise ValidationError(errors)

@@ -272,6 +272,20 @@ try:
 except ValueError as error:
     sys.exit(f"Portcullis refuses to start: METRICS_ALLOWED_IPS has {error}.")
 
+# --- streaming the audit trail to SIEMs (audit sinks; README "Streaming the audit trail") ---
+# Records per batch, and how long one batch's exchange with a receiver may take.
+AUDIT_SINK_BATCH = env.int("AUDIT_SINK_BATCH", default=500)
+AUDIT_SINK_TIMEOUT_SECONDS = env.float("AUDIT_SINK_TIMEOUT_SECONDS", default=10.0)
+# Seconds between attempts while a receiver fails; the last repeats until it takes records.
+AUDIT_SINK_RETRY_SECONDS = env.list(
+    "AUDIT_SINK_RETRY_SECONDS", cast=float, default=[1, 5, 15, 60, 300]
+)
+# A committed record queues a delivery this long after: records written meanwhile share it.
+AUDIT_SINK_KICK_SECONDS = env.float("AUDIT_SINK_KICK_SECONDS", default=1.0)
+# Tenants' sinks on loopback, private or link-local addresses (and plain http) are refused
+# unless this is on; the operator's sink may always be inside the company network.
+AUDIT_SINK_ALLOW_PRIVATE = env.bool("AUDIT_SINK_ALLOW_PRIVATE", default=False)
+
 # Local memory by default (one process); Redis through CACHE_URL in production, so every
 # worker counts against the same limits.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}

@@ -1,5 +1,7 @@
 """Start real server processes on loopback for tests, and stop them afterwards."""
 
+import datetime
+import ipaddress
 import json
 import os
 import shutil
@@ -11,6 +13,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -20,6 +26,41 @@ def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def self_signed_certificate(tmp_path, host="127.0.0.1"):
+    """A certificate for `host` (an address or a name) that is its own authority, for a TLS
+    server on loopback: (its PEM, the certificate file, the key file)."""
+    try:
+        alternative_name = x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        alternative_name = x509.DNSName(host)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([alternative_name]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    cert_file, key_file = tmp_path / f"{host}.crt", tmp_path / f"{host}.key"
+    cert_file.write_text(pem)
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return pem, cert_file, key_file
 
 
 def wait_until_up(url, process, log, seconds=20):

@@ -28,6 +28,7 @@ def test_the_guarded_models_are_the_tenant_owned_ones():
         "accounts.Team",
         "accounts.IdentityProvider",
         "audit.AuditEvent",
+        "audit.AuditSink",
         "federation.RoleMapping",
         "access.AccessRequest",
         "access.SessionCutoff",

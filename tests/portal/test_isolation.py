@@ -26,7 +26,7 @@ from accounts.models import (
     Tenant,
     User,
 )
-from audit.models import AuditEvent
+from audit.models import AuditEvent, AuditSink
 from audit.records import RequestMeta, record
 from core.admin_scoping import OperatorsOnlyMixin, TenantScopedAdmin, TenantScopedInline
 from federation import services
@@ -120,6 +120,11 @@ def globex(world):
     SignInDomain.objects.create(provider=provider, domain="globex.example")
     ExternalIdentity.objects.create(tenant=b, user=world.carol, subject="carol-at-globex")
     account = AwsAccount.objects.create(tenant=b, account_id="222222222222", name="globex-prod")
+    sink = AuditSink.objects.create(
+        tenant=b, name="globex-siem", kind="https_json", destination="https://siem.globex.example/"
+    )
+    # The operator's sink receives every tenant's records: no tenant admin may see it.
+    AuditSink.objects.create(name="root-op-siem", kind="syslog_tls", destination="10.0.0.5:6514")
     return {
         User: world.carol,
         Tenant: b,
@@ -133,6 +138,7 @@ def globex(world):
         AccessRequest: access,
         SessionCutoff: cutoff,
         NotificationChannel: channel,
+        AuditSink: sink,
         "operator": operator,
     }
 
@@ -208,6 +214,11 @@ def test_the_operator_is_invisible_to_tenant_admins(as_alice, globex):
     assert as_alice.get(url(User, "change", operator.pk)).status_code == 404
     assert as_alice.get(f"/admin/accounts/user/{operator.pk}/password/").status_code == 404
     assert b"root-op" not in as_alice.get(url(User), {"q": "ROOT"}).content
+    # And so is the operator's audit sink.
+    sink = AuditSink.rows.get(tenant=None)
+    for view in ["change", "history", "delete"]:
+        assert as_alice.get(url(AuditSink, view, sink.pk)).status_code == 404
+    assert b"root-op" not in as_alice.get(url(AuditSink), {"q": "ROOT"}).content
 
 
 @pytest.mark.parametrize("model", TENANT_MODELS, ids=lambda m: m._meta.label)
@@ -294,6 +305,29 @@ def test_writes_naming_another_tenant_are_refused(as_alice, world, globex, an_is
         (Tenant, {"slug": "evil", "name": "Evil", "max_session_seconds": 3600}),
         (AuditEvent, {"action": "console.issued", "tenant": b.pk}),
         (ApiToken, {"name": "x", "user": carol.pk}),
+        (
+            AuditSink,
+            {
+                "tenant": b.pk,
+                "name": "hijack",
+                "kind": "https_json",
+                "destination": "https://8.8.8.8/",
+                "active": "on",
+                "start": "first",
+            },
+        ),
+        # No tenant: the operator's sink, which would receive every tenant's records.
+        (
+            AuditSink,
+            {
+                "tenant": "",
+                "name": "hijack",
+                "kind": "https_json",
+                "destination": "https://8.8.8.8/",
+                "active": "on",
+                "start": "first",
+            },
+        ),
         (
             IdentityProvider,
             {

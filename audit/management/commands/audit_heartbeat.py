@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand
 from django.db import DatabaseError, close_old_connections
 
 from audit import chain as audit_chain
+from audit import tasks
 from audit.models import AuditEvent
 
 log = logging.getLogger("audit")
@@ -15,7 +16,9 @@ class Command(BaseCommand):
         "Write the audit trail's head (sequence and hash) to the structured log every "
         "--every seconds, so records cut off the end of the trail show against the logs: "
         "`verify_audit --saved-head SEQUENCE:HASH` with a head from the log. Runs until "
-        "stopped (the Procfile's `heartbeat` process); --count stops after that many lines."
+        "stopped (the Procfile's `heartbeat` process); --count stops after that many lines. "
+        "Each time it also queues a delivery for any audit sink with records waiting and "
+        "none queued (a worker that died mid-delivery, a lost task)."
     )
 
     def add_arguments(self, parser):
@@ -40,6 +43,11 @@ class Command(BaseCommand):
                     digest,
                     extra={"event": "audit.head", "sequence": sequence, "hash": digest},
                 )
+            try:
+                tasks.ensure_deliveries()
+            except Exception:  # whatever it is, the heartbeat goes on
+                log.exception("audit sinks not checked", extra={"event": "audit.sinks"})
+                close_old_connections()
             written += 1
             if count and written >= count:
                 return
