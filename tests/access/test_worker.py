@@ -15,7 +15,9 @@ from access.services import clock
 from tests.access.conftest import client_for, decide, file, run_worker
 from tests.conftest import value
 
-pytestmark = pytest.mark.django_db
+# Transactional: the worker runs tasks in transactions of its own and closes its connection,
+# as in production.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def readiness(client):
@@ -82,7 +84,6 @@ def test_the_worker_figures_are_read_from_the_queue():
     assert found.waiting == 1 and found.last_beat is None
 
 
-@pytest.mark.django_db(transaction=True)  # notifications are queued when the change commits
 def test_requests_their_decisions_and_the_queue_are_measured(
     world, on_request, dave, scraper, inbox
 ):
@@ -109,7 +110,6 @@ def test_requests_their_decisions_and_the_queue_are_measured(
     assert value(found, "portcullis_task_queue_depth") == 0
 
 
-@pytest.mark.django_db(transaction=True)
 def test_a_notification_given_up_on_is_counted(world, on_request, scraper, settings, inbox):
     settings.EMAIL_PORT = 1  # nothing listens there
     settings.NOTIFICATION_RETRY_SECONDS = []
