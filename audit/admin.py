@@ -4,7 +4,9 @@ scoped like every admin page."""
 from django import forms
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
+from django.utils.decorators import method_decorator
 from django.utils.functional import cached_property
+from django.views.decorators.debug import sensitive_post_parameters
 
 from audit import sinks
 from audit.models import AuditEvent, AuditSink
@@ -82,7 +84,14 @@ class AuditSinkForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         kind, token = cleaned.get("kind"), cleaned.get("token")
-        if kind == AuditSink.Kind.SPLUNK_HEC and not (token or self.instance.has_token):
+        moved = self.instance.pk and {"kind", "destination", "ca_certificate"} & set(
+            self.changed_data
+        )
+        if moved and self.instance.has_token and kind != AuditSink.Kind.SYSLOG_TLS and not token:
+            # The saved token goes only where it was given for: a sink pointed elsewhere
+            # needs it given again, so nobody can send it to a host of their own.
+            self.add_error("token", "Enter the token again: the sink now points elsewhere.")
+        elif kind == AuditSink.Kind.SPLUNK_HEC and not (token or self.instance.has_token):
             self.add_error("token", "The HEC token Splunk gave for this input.")
         if kind == AuditSink.Kind.SYSLOG_TLS and token:
             self.add_error("token", "A syslog receiver takes no token.")
@@ -110,6 +119,11 @@ class AuditSinkAdmin(TenantScopedAdmin):
         "failing_since",
         "retry_after",
     ]
+
+    @method_decorator(sensitive_post_parameters("token"))
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # A crash while saving must not put the token into an error report.
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def get_fieldsets(self, request, obj=None):
         where = ["tenant", "name", "kind", "destination", "token", "ca_certificate", "active"]

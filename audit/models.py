@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, router, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from audit import chain, streaming
 from core import sealing
@@ -283,6 +284,7 @@ class AuditSink(models.Model):
     def has_token(self) -> bool:
         return bool(self.sealed_token)
 
+    @sensitive_variables("token")
     def set_token(self, token: str) -> None:
         self.sealed_token = sealing.seal(token) if token else ""
 

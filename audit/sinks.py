@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.views.decorators.debug import sensitive_variables
 
 from audit import streaming, tasks
 from audit.models import AuditEvent, AuditSink
@@ -21,6 +22,7 @@ def _described(sink: AuditSink) -> str:
     return f"{sink.get_kind_display()} {sink.name!r} to {where}, {whose}"
 
 
+@sensitive_variables("token")
 def save_sink(
     *,
     sink: AuditSink,

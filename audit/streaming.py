@@ -38,6 +38,7 @@ from cryptography import x509
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.views.decorators.debug import sensitive_variables
 
 from core import outbound
 
@@ -110,12 +111,14 @@ def check_ca_certificate(pem: str) -> None:
 
 
 def shown(kind: str, destination: str) -> str:
-    """The destination as records and pages show it: without a query string, which some
-    receivers take a key in."""
+    """The destination as records and pages show it: its host, never its path, query or
+    user part, where some collectors take their key (Sumo Logic's and Loggly's URLs end in
+    one)."""
     if kind == Kind.SYSLOG_TLS:
         return destination.strip()
     parts = urlsplit(destination)
-    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}{parts.path}"
+    path = "/…" if parts.path.strip("/") else ""
+    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}{path}"
 
 
 # --- what a receiver gets ----------------------------------------------------------------------
@@ -219,6 +222,7 @@ def syslog_frames(events: Iterable[Any]) -> bytes:
 # --- sending -----------------------------------------------------------------------------------
 
 
+@sensitive_variables("headers", "token")
 def send(sink: Sink, events: Sequence[Any]) -> None:
     """Hand `events` (oldest first) to the sink in one exchange, bounded by
     AUDIT_SINK_TIMEOUT_SECONDS. Returns once the receiver has taken them; raises

@@ -70,7 +70,7 @@ def test_a_tenant_admin_streams_their_tenants_records_to_a_public_host(as_alice,
     [(action, actor, tenant, detail)] = trail()
     assert (action, actor, tenant) == ("sink.added", "alice", world.tenant_a.pk)
     assert detail == (
-        "HTTPS endpoint (NDJSON) 'Acme SIEM' to https://8.8.8.8/ingest, acme's records, "
+        "HTTPS endpoint (NDJSON) 'Acme SIEM' to https://8.8.8.8/…, acme's records, "
         "from the first record"
     )
 
@@ -185,6 +185,36 @@ def test_changes_and_removal_are_recorded_and_the_token_kept_unless_replaced(as_
     assert details[1].endswith("changed name")
     assert details[2].endswith("changed name, token replaced")
     assert not any("first-token" in detail or "second-token" in detail for detail in details)
+
+
+def test_a_sink_pointed_elsewhere_needs_its_token_given_again(as_alice, world):
+    data = form(world, kind="splunk_hec", destination="https://8.8.8.8", token="first-token")
+    assert as_alice.post(ADD, data).status_code == 302
+    sink = AuditSink.rows.get()
+    change = f"/admin/audit/auditsink/{sink.pk}/change/"
+    data.pop("start")
+
+    # Another admin of the tenant points it at a host of their own: the saved token stays
+    # where it was given for.
+    moved = as_alice.post(change, {**data, "destination": "https://9.9.9.9", "token": ""})
+    assert moved.status_code == 200
+    assert "Enter the token again" in moved.content.decode()
+    assert AuditSink.rows.get().destination == "https://8.8.8.8"
+    assert as_alice.post(change, {**data, "ca_certificate": "x", "token": ""}).status_code == 200
+
+    given = {**data, "destination": "https://9.9.9.9", "token": "their-token"}
+    assert as_alice.post(change, given).status_code == 302
+    assert AuditSink.rows.get().token() == "their-token"
+
+
+def test_a_destinations_path_never_reaches_the_trail(as_alice, world):
+    # Some collectors take their key in the path (Sumo Logic, Loggly).
+    url = "https://8.8.8.8/receiver/v1/http/path-secret-4242"
+    assert as_alice.post(ADD, form(world, destination=url)).status_code == 302
+    [(_, _, _, detail)] = trail()
+    assert "path-secret-4242" not in detail and "https://8.8.8.8/…" in detail
+    listing = as_alice.get("/admin/audit/auditsink/").content.decode()
+    assert "path-secret-4242" not in listing
 
 
 def test_a_change_never_rewinds_what_the_worker_delivered(world):
