@@ -39,11 +39,7 @@ os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
 
 
 def on_starting(server):
-    """A fresh start counts from zero: files of earlier runs are removed."""
     os.makedirs(metrics_dir, exist_ok=True)
-    for name in os.listdir(metrics_dir):
-        if name.endswith(".db"):
-            os.remove(os.path.join(metrics_dir, name))
 
 
 def child_exit(server, worker):

@@ -108,6 +108,9 @@ class AuditFilterForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         since, until = cleaned.get("since"), cleaned.get("until")
+        for name, day in (("since", since), ("until", until)):
+            if day and day.year < 1970:  # the trail starts later; nor can every zone go back
+                self.add_error(name, "Choose a date from 1970 on.")
         if since and until and until < since:
             self.add_error("until", "The end date is before the start date.")
         return cleaned

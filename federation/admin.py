@@ -408,7 +408,12 @@ class AwsAccountAdmin(TenantScopedAdmin):
                 filled = services.fill_from_organizations(
                     actor=request.user, tenant=tenant, meta=RequestMeta.from_request(request)
                 )
-            except (services.NoManagementAccount, aws.AwsError, AuditUnavailable) as error:
+            except (
+                services.NoManagementAccount,
+                services.PortalsOwnAccount,
+                aws.AwsError,
+                AuditUnavailable,
+            ) as error:
                 self.message_user(request, f"Nothing was filled: {error.message}", messages.ERROR)
             else:
                 self.message_user(

@@ -591,15 +591,16 @@ def client_in_account(
             aws_request_id=error.aws_request_id,
         ) from None
     credentials = assumed.credentials
-    client = _session().client(
-        service,
-        region_name=region_for(partition),
-        config=_config(),
-        aws_access_key_id=credentials.access_key_id,
-        aws_secret_access_key=credentials.secret_access_key,
-        aws_session_token=credentials.session_token,
-    )
-    with _lock:
+    region = region_for(partition)
+    with _lock:  # a boto3 session makes one client at a time (threaded workers)
+        client = _session().client(
+            service,
+            region_name=region,
+            config=_config(),
+            aws_access_key_id=credentials.access_key_id,
+            aws_secret_access_key=credentials.secret_access_key,
+            aws_session_token=credentials.session_token,
+        )
         _account_clients[key] = (client, credentials.expiration - ADMINISTRATION_REUSE_MARGIN)
     return client
 

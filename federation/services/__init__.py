@@ -17,6 +17,7 @@ from federation.services.errors import (
     GrantNotFound,
     InvalidChoice,
     NoManagementAccount,
+    PortalsOwnAccount,
     RateLimited,
     TenantNotFound,
 )
@@ -46,6 +47,7 @@ from federation.services.tokens import create_token, revoke_token, revoke_tokens
 __all__ = [
     "Filled",
     "NoManagementAccount",
+    "PortalsOwnAccount",
     "TenantNotFound",
     "administration_role",
     "fill_from_organizations",

@@ -10,7 +10,7 @@ from audit.models import AuditEvent
 from audit.records import RequestMeta, record
 from federation import aws
 from federation.models import AwsAccount, RoleMapping
-from federation.services.errors import NoManagementAccount, TenantNotFound
+from federation.services.errors import NoManagementAccount, PortalsOwnAccount, TenantNotFound
 
 
 def administration_role(tenant: Tenant) -> aws.AdministrationRole | None:
@@ -72,9 +72,13 @@ def fill_from_organizations(*, actor: User, tenant: Tenant, meta: RequestMeta) -
             f"{tenant.name} names no AWS Organizations management account: set it on the "
             "tenant's page first."
         )
+    partition = aws.home_partition()
+    if not actor.is_superuser and tenant.management_account_id == aws.caller_identity(partition)[0]:
+        # The portal's own credentials would read the operator's organization for a tenant.
+        raise PortalsOwnAccount
     found = aws.organization_accounts(
         management_account_id=tenant.management_account_id,
-        partition=aws.home_partition(),
+        partition=partition,
         via=administration_role(tenant),
     )
     added = renamed = unchanged = 0

@@ -62,3 +62,17 @@ class NoManagementAccount(PortalError):
 
     status = 400
     title = "Name the management account first"
+
+
+class PortalsOwnAccount(PortalError):
+    """A tenant admin asked the portal to read its own AWS account for a tenant (a 403): the
+    portal's own credentials serve operators only."""
+
+    status = 403
+    title = "Not allowed"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "That is the portal's own AWS account: only a platform operator may fill a "
+            "tenant's directory from it."
+        )

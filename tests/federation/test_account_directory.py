@@ -131,3 +131,15 @@ def test_when_the_organization_cannot_be_read_nothing_changes_and_it_says_why(
     assert f"Nothing was filled: {message}" in page.content.decode().replace("&#x27;", "'")
     assert names(world.tenant_a) == {}
     assert not AuditEvent.objects.filter(action="aws_accounts.filled").exists()
+
+
+def test_a_tenant_admin_cannot_fill_from_the_portals_own_account(admin, world, organization):
+    own_account, _ = aws.caller_identity()
+    world.tenant_a.management_account_id = own_account
+    world.tenant_a.save()
+
+    page = admin.post(FILL_URL, {"tenant": world.tenant_a.pk}, follow=True).content.decode()
+
+    assert "Nothing was filled: That is the portal&#x27;s own AWS account" in page
+    assert names(world.tenant_a) == {}
+    assert not AuditEvent.objects.filter(action="aws_accounts.filled").exists()
