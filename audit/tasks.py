@@ -91,9 +91,9 @@ def kick(tenant_id: int | None) -> None:
     everyone = Q(tenant__isnull=True)
     matching = _sinks().filter(active=True)
     matching = matching.filter(everyone | Q(tenant_id=tenant_id) if tenant_id else everyone)
-    idle = list(matching.filter(queued_task="").values_list("pk", flat=True))
-    queued = [schedule(sink_id) for sink_id in idle]
-    if window > 0 and all(queued) and len(idle) == matching.count():
+    sinks = list(matching.values_list("pk", "queued_task"))
+    queued = [schedule(sink_id) for sink_id, waiting_task in sinks if not waiting_task]
+    if window > 0 and len(queued) == len(sinks) and all(queued):
         cache.set(key, True, timeout=window)
 
 

@@ -162,10 +162,6 @@ class Migration(migrations.Migration):
                 max_length=40,
             ),
         ),
-        migrations.AddIndex(
-            model_name="auditevent",
-            index=models.Index(fields=["tenant", "sequence"], name="audit_tenant_sequence"),
-        ),
         migrations.AddField(
             model_name="auditsink",
             name="tenant",
