@@ -3,6 +3,7 @@ finding those in the tenant's accounts a grant could use (role_picker)."""
 
 import hashlib
 import json
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,10 @@ from federation.services.grants import requires_external_id
 ROLE_LIST_CACHE_SECONDS = 300
 # Accounts read for one page, so a tenant with many accounts never waits on all of them.
 ROLE_LIST_ACCOUNTS = 12
+# The page waits at most about this long for AWS (plus the one account being read then),
+# and a failed listing is asked again only after a short while.
+ROLE_LIST_BUDGET_SECONDS = 8
+ROLE_LIST_RETRY_SECONDS = 30
 
 
 def broker_trust_policy(*, principal: str, external_id: str) -> dict[str, Any]:
@@ -121,8 +126,11 @@ def _listed(tenant: Tenant, account_id: str) -> _Listed:
         permission = "iam:ListRoles" if "iam:ListRoles" in error.message else error.code
         found = _Listed(note=f"Portcullis may not list them ({permission})")
     except aws.AwsError as error:
-        # Not kept: AWS may answer the next time.
-        return _Listed(note=f"AWS did not answer ({error.code or 'no answer'})")
+        # Kept for a moment only: AWS may answer the next time, but a page reloaded while
+        # it is slow should not wait for it again.
+        found = _Listed(note=f"AWS did not answer ({error.code or 'no answer'})")
+        cache.set(key, found, ROLE_LIST_RETRY_SECONDS)
+        return found
     else:
         administration = via.name.rsplit("/", 1)[-1] if via else None
         found = _Listed(
@@ -150,11 +158,14 @@ def role_picker(tenants: Iterable[Tenant]) -> RolePicker:
     if len(tenants) > ROLE_LIST_ACCOUNTS:
         # An operator of many tenants: asking every one of their accounts would be slow.
         return RolePicker([], ["Roles are offered where you run a few tenants: type the ARN."])
-    read = 0
+    read, started = 0, time.monotonic()
     for tenant in tenants:
         for account_id, name in known_accounts(tenant):
             if read == ROLE_LIST_ACCOUNTS:
                 notes.append("Roles in further accounts are not listed: type the ARN.")
+                return RolePicker(choices, notes)
+            if time.monotonic() - started > ROLE_LIST_BUDGET_SECONDS:
+                notes.append("AWS is slow to answer: roles in further accounts are not listed.")
                 return RolePicker(choices, notes)
             read += 1
             found = _listed(tenant, account_id)

@@ -135,3 +135,27 @@ def test_an_operator_of_many_tenants_types_the_arn(client, world, accounts, monk
 
     assert offered(page) == ""
     assert "Roles are offered where you run a few tenants: type the ARN." in page.content.decode()
+
+
+def test_a_listing_aws_failed_is_not_asked_again_at_every_reload(world, accounts, sandbox):
+    from federation.services.roles import role_picker
+
+    sandbox.faults = {"sts": "500", "only": "AssumeRole"}  # the way into Production fails
+    first = role_picker([world.tenant_a])
+    asked = sandbox.calls["sts:AssumeRole"]
+    assert asked >= 1
+    assert any("Production (" in note and "AWS did not answer" in note for note in first.notes)
+
+    again = role_picker([world.tenant_a])
+    assert sandbox.calls["sts:AssumeRole"] == asked
+    assert again.notes == first.notes
+
+
+def test_the_picker_stops_asking_aws_once_its_time_is_up(world, accounts, sandbox, monkeypatch):
+    from federation.services import roles
+
+    monkeypatch.setattr(roles, "ROLE_LIST_BUDGET_SECONDS", 0)
+    picker = roles.role_picker([world.tenant_a])
+    assert picker.choices == []
+    assert picker.notes == ["AWS is slow to answer: roles in further accounts are not listed."]
+    assert sandbox.calls["sts:AssumeRole"] == 0
