@@ -18,7 +18,7 @@ from django.db.models.functions import Lower
 from django.utils.functional import cached_property
 from django.views.decorators.debug import sensitive_variables
 
-from core import sealing
+from core import humanize, sealing
 from core.scoping import TENANT_ADMIN, TenantScopedQuerySet, scoped_managers, signed_in, tenant_ids
 from core.validation import validate_time_zone
 
@@ -235,10 +235,7 @@ class Tenant(models.Model):
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
         """The tenant's time zone (UTC when the name is unknown to this machine)."""
-        try:
-            return zoneinfo.ZoneInfo(self.time_zone or "UTC")
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            return zoneinfo.ZoneInfo("UTC")
+        return humanize.zone_named(self.time_zone)
 
 
 class Membership(models.Model):

@@ -30,7 +30,6 @@ import socket
 import ssl
 import time
 from collections.abc import Iterable, Sequence
-from datetime import UTC
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -40,7 +39,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.views.decorators.debug import sensitive_variables
 
-from core import outbound
+from core import humanize, outbound
 
 SPLUNK_SOURCETYPE = "portcullis:audit"
 SPLUNK_PATH = "/services/collector/event"
@@ -124,10 +123,6 @@ def shown(kind: str, destination: str) -> str:
 # --- what a receiver gets ----------------------------------------------------------------------
 
 
-def _utc(value: Any) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def as_json(event: Any) -> dict[str, Any]:
     """Every field of the record (its tenant's slug besides its id), the chain's first."""
     content: dict[str, Any] = {
@@ -135,7 +130,7 @@ def as_json(event: Any) -> dict[str, Any]:
         "hash": event.hash,
         "prev_hash": event.prev_hash,
         "key_id": event.key_id,
-        "created_at": _utc(event.created_at),
+        "created_at": humanize.utc_stamp(event.created_at),
         "tenant": event.tenant.slug if event.tenant_id is not None else None,
     }
     for field in event._meta.concrete_fields:
@@ -199,7 +194,7 @@ def syslog_message(event: Any, host: str) -> bytes:
     header = " ".join(
         [
             f"<{SYSLOG_PRI}>1",
-            _utc(event.created_at),
+            humanize.utc_stamp(event.created_at),
             _printable(host, 255),
             "portcullis",
             "-",

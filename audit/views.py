@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET
 
 from audit.models import AuditEvent
 from audit.records import RequestMeta, record
+from core import humanize
 from core.views import error_page
 
 # The tenant model, as the trail's own foreign key names it (audit sits beneath accounts).
@@ -56,8 +57,7 @@ ACTIONS = [value for value, _ in AuditEvent.Action.choices]
 OUTCOMES = sorted({AuditEvent.outcome_of(action) for action in ACTIONS})
 
 
-def _utc(value):
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+_utc = humanize.utc_stamp
 
 
 # (title, the field it shows, how to write it). The export reads plain values, not model

@@ -49,9 +49,14 @@ def relative(moment: datetime, now: datetime | None = None) -> str:
     return f"in {timeuntil(moment, now)}" if moment > now else f"{timesince(moment, now)} ago"
 
 
-def zone_named(name: str) -> tzinfo:
-    """The IANA zone `name`, or UTC for a name that is empty or unknown."""
+def zone_named(name: str) -> ZoneInfo:
+    """The IANA zone `name`, or UTC for a name that is empty or unknown to this machine."""
     try:
-        return ZoneInfo(name) if name else UTC
+        return ZoneInfo(name or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
-        return UTC
+        return ZoneInfo("UTC")
+
+
+def utc_stamp(moment: datetime) -> str:
+    """A moment for machines (the CSV export, the SIEM): UTC, ISO 8601, microseconds."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
