@@ -111,7 +111,8 @@ def restart_postgres():
 
 
 def pytest_counts(*args, env=None):
-    """Run part of the suite; returns (passed, failed, output)."""
+    """Run part of the suite; returns (passed, failed, output). Running nothing (a test
+    file moved) is an error, not a figure of 0 of 0."""
     result = subprocess.run(
         [str(harness.BIN / "python"), "-m", "pytest", "-p", "no:xdist", "-q", *args],
         cwd=harness.ROOT,
@@ -121,11 +122,10 @@ def pytest_counts(*args, env=None):
     )
     passed = re.search(r"(\d+) passed", result.stdout)
     failed = re.search(r"(\d+) failed", result.stdout)
-    return (
-        int(passed.group(1)) if passed else 0,
-        int(failed.group(1)) if failed else 0,
-        result.stdout,
-    )
+    counts = (int(passed.group(1)) if passed else 0, int(failed.group(1)) if failed else 0)
+    if not sum(counts):
+        raise SystemExit(f"pytest ran no test for {args}:\n{result.stdout[-2000:]}")
+    return (*counts, result.stdout)
 
 
 def security_figures():
@@ -139,7 +139,7 @@ def security_figures():
     inputs, endpoints = sum(seen.values()), len(seen)
     iso_passed, iso_failed, _ = pytest_counts("tests/portal/test_isolation.py")
     tamper_passed, tamper_failed, _ = pytest_counts(
-        "tests/federation/test_audit_chain.py", "-k", "names or notices"
+        "tests/audit/test_chain.py", "-k", "names or notices"
     )
     secret_passed, secret_failed, _ = pytest_counts("tests/federation/test_secrets.py")
     return [
