@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import psutil  # noqa: E402
 import requests  # noqa: E402
 
 from bench import harness  # noqa: E402
@@ -96,6 +97,78 @@ def issue_many(url, sessions, total, deadline):
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(one, range(total)))
     return results
+
+
+# Threads issuing at once, each step THROUGHPUT_SECONDS long: where issuances a second stop
+# rising is the portal's capacity on this machine.
+THROUGHPUT_STEPS = (1, 2, 4, 8, 16, 32)
+THROUGHPUT_SECONDS = 8
+
+
+def throughput(sessions):
+    """Console issuances at rising concurrency: [(threads, per second, p50 ms, p99 ms,
+    responses >= 500, how busy the machine's CPUs were in %)]."""
+    steps = []
+    for threads in THROUGHPUT_STEPS:
+        latencies, errors = [], []
+        lock = threading.Lock()
+        deadline = time.monotonic() + THROUGHPUT_SECONDS
+
+        def issue(n, deadline=deadline, latencies=latencies, errors=errors, lock=lock):
+            i = n
+            while time.monotonic() < deadline:
+                client, grant = sessions[i % len(sessions)]
+                i += len(THROUGHPUT_STEPS) * 7
+                started = time.perf_counter()
+                try:
+                    status = client.post(
+                        f"/console/{grant.pk}/", {"duration": "900"}, timeout=30
+                    ).status_code
+                except requests.RequestException:
+                    status = 599
+                with lock:
+                    latencies.append((time.perf_counter() - started) * 1000)
+                    if status >= 500:
+                        errors.append(status)
+
+        started = time.monotonic()
+        psutil.cpu_percent(interval=None)  # from here
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(issue, range(threads)))
+        busy = psutil.cpu_percent(interval=None)
+        elapsed = time.monotonic() - started
+        stats = harness.summary(latencies)
+        ordered = sorted(latencies)
+        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+        steps.append((threads, len(latencies) / elapsed, stats["p50"], p99, len(errors), busy))
+    return steps
+
+
+def flattens(steps):
+    """The concurrency from which more threads add less than a tenth to the rate."""
+    for (_, before, *_), (threads, rate, *_) in zip(steps, steps[1:], strict=False):
+        if rate < before * 1.1:
+            return threads
+    return None
+
+
+def saturation(steps, flat):
+    """What the throughput table says, in a sentence."""
+    if flat is None:
+        return "The rate still rises at the last step."
+    best = max(rate for _, rate, *_ in steps)
+    busy = next(step[5] for step in steps if step[0] == flat)
+    cause = (
+        "the limit is CPU (shared by gunicorn, PostgreSQL, the sandbox and this client), not "
+        "a lock, which would leave cores idle"
+        if busy >= 80
+        else "with cores idle, something waits, such as the audit chain's one lock"
+    )
+    return (
+        f"The rate stops rising at {flat} at once (less than a tenth more than the step "
+        f"before), at most {best:.0f} issuances/s. At that step the CPUs were {busy:.0f} % "
+        f"busy: {cause}."
+    )
 
 
 def restart_postgres():
@@ -186,6 +259,25 @@ def main():
                 f"{elapsed:.1f} s "
                 f"({len(results) / elapsed:.0f}/s): {urls} URLs returned, {rows} `console.issued` "
                 f"records, {errors} responses ≥ 500; audit chain {verify_chain()}.",
+                "",
+            ]
+
+            # 1b. Throughput at rising concurrency.
+            steps = throughput(sessions)
+            flat = flattens(steps)
+            lines += [
+                f"**Throughput at saturation.** Console issuances through 2 gunicorn workers of "
+                f"{harness.THREADS} threads on PostgreSQL, the sandbox answering at once, "
+                f"{THROUGHPUT_SECONDS} s at each concurrency:",
+                "",
+                "| issuing at once | issuances/s | p50 ms | p99 ms | responses ≥ 500 | CPUs busy |",
+                "|---|---|---|---|---|---|",
+                *[
+                    f"| {threads} | {rate:.0f} | {p50:.1f} | {p99:.1f} | {errors} | {busy:.0f} % |"
+                    for threads, rate, p50, p99, errors, busy in steps
+                ],
+                "",
+                saturation(steps, flat),
                 "",
             ]
 
