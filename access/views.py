@@ -44,10 +44,7 @@ def my_roles(request):
     grants = list(federation_services.usable_grants(user))
     names = account_names(user) if grants else {}
     for grant in grants:
-        # The tenant's name for the account, else the grant's own alias.
-        grant.account_name = names.get((grant.tenant_id, grant.role.account_id)) or (
-            grant.account_alias
-        )
+        grant.account_name = grant.account_name_in(names)
     every = len(grants)
     query = " ".join(request.GET.get("q", "").split())[:FILTER_MAX]
     only = request.GET.get("role", "")

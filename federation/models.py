@@ -280,6 +280,11 @@ class RoleMapping(models.Model):
     def __str__(self):
         return f"{self.label} ({self.role_arn})"
 
+    def account_name_in(self, names):
+        """The tenant's name for this role's account, from `names` (account_names()), else
+        the grant's own alias ("" when neither names it)."""
+        return names.get((self.tenant_id, self.role.account_id)) or self.account_alias
+
     @property
     def role(self):
         return aws.RoleArn.parse(self.role_arn)

@@ -17,7 +17,7 @@ def account(context, grant):
     if names is None:
         names = request._account_names = account_names(request.user)
     account_id = grant.role.account_id
-    name = names.get((grant.tenant_id, account_id)) or grant.account_alias
+    name = grant.account_name_in(names)
     if not name:
         return format_html('<span class="mono">{}</span>', account_id)
     return format_html('{} <span class="mono muted">{}</span>', name, account_id)
