@@ -230,14 +230,14 @@ def _issuing_view(*, console, template):
     @login_required
     def view(request, mapping_id):
         kind = "console" if console else "cli"
+        role_page = f"{reverse('home')}?{urlencode({'role': mapping_id})}"
         if request.method == "GET":
-            return redirect(f"{reverse('home')}?{urlencode({'role': mapping_id})}")
+            return redirect(role_page)
         if not mfa.recently_authenticated(request):
             # An old sign-in: prove it is still you first. Nothing is issued, or used up,
             # meanwhile: the role waits on the roles page afterwards.
             messages.info(request, "Confirm it is you before opening a new session.")
-            back = f"{reverse('home')}?{urlencode({'role': mapping_id})}"
-            return redirect(f"{reverse('reauthenticate')}?{urlencode({'next': back})}")
+            return redirect(f"{reverse('reauthenticate')}?{urlencode({'next': role_page})}")
         if not _first_use(request, mapping_id, kind=kind):
             return _shown_once(request, mapping_id, kind=kind)
         try:
