@@ -5,13 +5,21 @@ import time
 from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.exceptions import ValidationError
-from django.db.models.signals import m2m_changed
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
 from accounts.backends import PASSWORD_REFUSAL
-from accounts.models import Team, User
+from accounts.models import Membership, Team, User
 from audit.records import RequestMeta, record
+from core.scoping import forget_memberships
 from core.sessions import AUTHENTICATED_AT, PROVIDER_FACTOR, SEEN_AT, SIGNED_IN_AT
+
+
+@receiver(post_save, sender=Membership)
+@receiver(post_delete, sender=Membership)
+def membership_changed(sender, **kwargs):
+    # The scoping door reads each person's memberships once a request: not any more.
+    forget_memberships()
 
 
 @receiver(user_logged_in)

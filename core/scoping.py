@@ -28,6 +28,12 @@ TENANT_ADMIN = "admin"
 ACTIONS = ("view", "manage")
 
 _strict = contextvars.ContextVar("portcullis_strict_scoping", default=False)
+# While a request is served: {user id: [(tenant id, role), ...]}, each person's memberships
+# read once, since a page asks through several doors (its grants, the navigation's links,
+# account names). Any membership saved or deleted meanwhile empties it (forget_memberships).
+_memberships: contextvars.ContextVar[dict[int, list[tuple[int, str]]] | None] = (
+    contextvars.ContextVar("portcullis_memberships", default=None)
+)
 
 
 class UnscopedQuery(Exception):
@@ -42,10 +48,30 @@ def tenant_ids(user: Any, *, action: str = "view") -> list[int]:
     """The ids of the tenants `user` belongs to ("view") or administers ("manage")."""
     if action not in ACTIONS:
         raise ValueError(f"action is one of {ACTIONS}, not {action!r}")
-    memberships = user.memberships.all()
-    if action == "manage":
-        memberships = memberships.filter(role=TENANT_ADMIN)
-    return list(memberships.values_list("tenant_id", flat=True))
+    return [
+        tenant
+        for tenant, role in _membership_rows(user)
+        if action == "view" or role == TENANT_ADMIN
+    ]
+
+
+def _membership_rows(user: Any) -> list[tuple[int, str]]:
+    """(tenant id, role) of each of `user`'s memberships: from the request's memo when one is
+    being served, else from the database."""
+    memo = _memberships.get()
+    rows = None if memo is None else memo.get(user.pk)
+    if rows is None:
+        rows = list(user.memberships.order_by().values_list("tenant_id", "role"))
+        if memo is not None:
+            memo[user.pk] = rows
+    return rows
+
+
+def forget_memberships() -> None:
+    """A membership changed: the request reads everyone's afresh from here on."""
+    memo = _memberships.get()
+    if memo is not None:
+        memo.clear()
 
 
 @contextlib.contextmanager
@@ -59,14 +85,18 @@ def strict_scoping() -> Iterator[None]:
 
 
 class ScopingMiddleware:
-    """Serve every request with strict scoping."""
+    """Serve every request with strict scoping, reading each person's memberships once."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        with strict_scoping():
-            return self.get_response(request)
+        memo = _memberships.set({})
+        try:
+            with strict_scoping():
+                return self.get_response(request)
+        finally:
+            _memberships.reset(memo)
 
 
 class TenantScopedQuerySet(models.QuerySet):

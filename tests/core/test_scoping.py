@@ -3,9 +3,18 @@ for_user() is an error, not every tenant's rows."""
 
 import pytest
 from django.contrib import admin
+from django.db import connection
+from django.http import HttpResponse
+from django.test.utils import CaptureQueriesContext
 
-from accounts.models import Tenant, User
-from core.scoping import TenantScopedQuerySet, UnscopedQuery, strict_scoping, tenant_ids
+from accounts.models import Membership, Tenant, User
+from core.scoping import (
+    ScopingMiddleware,
+    TenantScopedQuerySet,
+    UnscopedQuery,
+    strict_scoping,
+    tenant_ids,
+)
 from federation import services
 from federation.models import RoleMapping
 
@@ -78,3 +87,41 @@ def test_for_user_knows_two_actions(world):
     assert tenant_ids(world.bob, action="view") == [world.tenant_a.pk]
     with pytest.raises(ValueError, match="action"):
         Tenant.objects.for_user(world.bob, action="delete")
+
+
+def test_a_request_reads_a_persons_memberships_once(client, world, bob_grant):
+    """The roles page asks the door several times (the grants, the navigation, the account
+    names): which tenants the person is in is read from the database once."""
+    client.force_login(world.bob)
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get("/").status_code == 200
+    reads = [
+        q["sql"]
+        for q in captured
+        if q["sql"].startswith('SELECT "accounts_membership"."tenant_id"')
+        and 'FROM "accounts_membership"' in q["sql"]
+    ]
+    assert len(reads) == 1, reads
+
+
+def test_a_membership_changed_while_a_request_is_served_counts_at_once(world):
+    """The request's memo of memberships is forgotten the moment one is saved or deleted:
+    the door never answers from what someone belonged to a moment ago."""
+    seen = []
+
+    def view(request):
+        seen.append(tenant_ids(world.bob))
+        joined = Membership.objects.create(user=world.bob, tenant=world.tenant_b)
+        seen.append(tenant_ids(world.bob))
+        joined.role = Membership.Role.ADMIN
+        joined.save()
+        seen.append(tenant_ids(world.bob, action="manage"))
+        joined.delete()
+        seen.append(tenant_ids(world.bob))
+        Membership.rows.filter(user=world.bob).delete()
+        seen.append(tenant_ids(world.bob))
+        return HttpResponse()
+
+    ScopingMiddleware(view)(None)
+    a, b = world.tenant_a.pk, world.tenant_b.pk
+    assert [sorted(ids) for ids in seen] == [[a], sorted([a, b]), [b], [a], []]
