@@ -3,19 +3,38 @@ provider says they use it alone), or a session that came through their tenant's 
 
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef
 
-from accounts.models import User
+from accounts.models import ExternalIdentity, User
 
 # Set on the request when a password was refused for that reason, for the audit record.
 PASSWORD_REFUSAL = "_portcullis_password_refusal"
 
 
+# A link to a tenant's provider that allows no passwords.
+PASSWORDS_OFF = {
+    "tenant__identity_provider__enabled": True,
+    "tenant__identity_provider__allow_passwords": False,
+}
+
+
 def passwords_off_for(user):
     """True when the person signs in through a tenant's provider that allows no passwords."""
-    return user.identities.filter(
-        tenant__identity_provider__enabled=True,
-        tenant__identity_provider__allow_passwords=False,
-    ).exists()
+    return user.identities.filter(**PASSWORDS_OFF).exists()
+
+
+def _session_user(backend, user_id, links):
+    """The person a session names, if they may still sign in, and whether they have one of
+    `links` (an ExternalIdentity queryset): one query on every request, not two."""
+    mine = ExternalIdentity.objects.unscoped("the person's own links, to sign them in")
+    user = (
+        User._default_manager.filter(pk=user_id)
+        .annotate(linked=Exists(links(mine.filter(user=OuterRef("pk")))))
+        .first()
+    )
+    if user is None or not backend.user_can_authenticate(user):
+        return None, False
+    return user, user.linked
 
 
 class PasswordBackend(ModelBackend):
@@ -37,8 +56,10 @@ class PasswordBackend(ModelBackend):
 
     def get_user(self, user_id):
         # A password session ends once the person's provider stops allowing passwords.
-        user = super().get_user(user_id)
-        return None if user is None or passwords_off_for(user) else user
+        user, passwords_off = _session_user(
+            self, user_id, lambda mine: mine.filter(**PASSWORDS_OFF)
+        )
+        return None if passwords_off else user
 
 
 class ProviderBackend(ModelBackend):
@@ -52,5 +73,5 @@ class ProviderBackend(ModelBackend):
         return None
 
     def get_user(self, user_id):
-        user = super().get_user(user_id)
-        return user if user is not None and user.identities.live().exists() else None
+        user, live = _session_user(self, user_id, lambda mine: mine.live())
+        return user if live else None
