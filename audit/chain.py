@@ -120,6 +120,18 @@ def lock_chain(using: str) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
 
 
+HEAD_SQL = "SELECT sequence, hash FROM federation_auditevent ORDER BY sequence DESC LIMIT 1"
+
+
+def head(using: str) -> tuple[int, str] | None:
+    """The newest record's sequence number and hash (None: the trail is empty). Called with
+    the chain locked, on every record written: plain SQL on the sequence's unique index."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(HEAD_SQL)
+        row = cursor.fetchone()
+    return (row[0], row[1]) if row else None
+
+
 # --- triggers -----------------------------------------------------------------------------
 
 TABLE = "federation_auditevent"

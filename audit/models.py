@@ -173,13 +173,7 @@ class AuditEvent(models.Model):
         # No savepoint of its own: record() already runs each insert in a transaction.
         with transaction.atomic(using=using, savepoint=False):
             chain.lock_chain(using)
-            last = (
-                AuditEvent.objects.using(using)
-                .unscoped("the chain's head, whichever tenant it is in")
-                .order_by("-sequence")
-                .values_list("sequence", "hash")
-                .first()
-            )
+            last = chain.head(using)
             self.sequence, self.prev_hash = (
                 (last[0] + 1, last[1]) if last else (1, chain.GENESIS_HASH)
             )
