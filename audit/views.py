@@ -15,9 +15,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.db.models import CharField, F, Func, Q
+from django.forms.utils import flatatt
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -89,12 +91,38 @@ def may_review(user):
     return user.is_active and (user.is_superuser or user.is_tenant_admin)
 
 
+class PlainSelect(forms.Select):
+    """A <select> written in Python: Django renders each option through a template of its
+    own, and the list of actions is long and on every page of the trail."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        chosen = "" if value is None else str(value)
+        options = format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            (
+                (choice, " selected" if str(choice) == chosen else "", label)
+                for choice, label in self.choices
+            ),
+        )
+        return format_html(
+            '<select name="{}"{}>{}</select>',
+            name,
+            flatatt(self.build_attrs(self.attrs, attrs)),
+            options,
+        )
+
+
 class AuditFilterForm(forms.Form):
     tenant = forms.ModelChoiceField(queryset=Tenant.objects.none(), required=False)
     user = forms.CharField(label="Person", max_length=150, required=False)
     role = forms.CharField(label="Role ARN", max_length=2048, required=False)
-    action = forms.ChoiceField(choices=[("", "any")] + [(a, a) for a in ACTIONS], required=False)
-    outcome = forms.ChoiceField(choices=[("", "any")] + [(o, o) for o in OUTCOMES], required=False)
+    action = forms.ChoiceField(
+        choices=[("", "any")] + [(a, a) for a in ACTIONS], required=False, widget=PlainSelect
+    )
+    outcome = forms.ChoiceField(
+        choices=[("", "any")] + [(o, o) for o in OUTCOMES], required=False, widget=PlainSelect
+    )
     since = forms.DateField(label="From", required=False, widget=forms.DateInput({"type": "date"}))
     until = forms.DateField(label="To", required=False, widget=forms.DateInput({"type": "date"}))
 

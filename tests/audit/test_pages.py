@@ -81,8 +81,23 @@ def test_it_shows_a_tenant_admin_their_tenant_newest_first(client, world, trail)
 )
 def test_it_filters(client, world, trail, query, expected):
     client.force_login(world.alice)
-    shown = rows(client.get("/audit/", query))
+    response = client.get("/audit/", query)
+    shown = rows(response)
     assert [re.search(r'class="badge">([^<]+)<', row).group(1) for row in shown] == expected
+    # The form still says what the page is filtered by: one option chosen in each list.
+    page = response.content.decode()
+    for name in ("action", "outcome"):
+        listed = re.search(rf'<select name="{name}" id="id_{name}">(.*?)</select>', page, re.S)
+        chosen = re.findall(r'<option value="([^"]*)" selected>', listed.group(1))
+        assert chosen == [query.get(name, "")]
+
+
+def test_a_records_text_is_shown_as_text(client, world):
+    event(world.tenant_a, "console.denied", user=world.bob, detail='<img src=x onerror="go()">')
+    client.force_login(world.alice)
+    (shown,) = [row for row in rows(client.get("/audit/")) if "console.denied" in row]
+    assert "<img" not in shown
+    assert "&lt;img src=x onerror=&quot;go()&quot;&gt;" in shown
 
 
 def test_it_filters_by_date_range(client, world, trail):
