@@ -82,7 +82,7 @@ def wait_for(url, process, seconds=30):
         try:
             requests.get(url, timeout=1)
             return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or too busy starting to answer
             time.sleep(0.05)
     raise RuntimeError(f"{url} did not answer within {seconds} s")
 

@@ -105,9 +105,54 @@ THROUGHPUT_STEPS = (1, 2, 4, 8, 16, 32)
 THROUGHPUT_SECONDS = 8
 
 
+# What the portal's database connections are doing, sampled during each throughput step:
+# running a statement, and waiting for the audit chain's advisory lock.
+ACTIVITY_SQL = """
+    SELECT count(*) FILTER (WHERE state = 'active'),
+           count(*) FILTER (WHERE wait_event_type = 'Lock' AND wait_event = 'advisory')
+    FROM pg_stat_activity
+    WHERE datname = current_database() AND pid <> pg_backend_pid()
+"""
+
+
+class LockWaits:
+    """Samples pg_stat_activity every 20 ms while a step runs: how many of the portal's
+    connections were waiting for the chain's lock, on average, and how many were busy."""
+
+    def __init__(self):
+        self.samples = []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run)
+
+    def _run(self):
+        import psycopg
+
+        with psycopg.connect(f"{harness.PG}/{harness.DATABASE}", autocommit=True) as conn:
+            while not self.done.is_set():
+                self.samples.append(conn.execute(ACTIVITY_SQL).fetchone())
+                time.sleep(0.02)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.thread.join()
+
+    def average(self):
+        """(connections running a statement, connections waiting for the lock), on average."""
+        n = len(self.samples) or 1
+        return (
+            sum(active for active, _ in self.samples) / n,
+            sum(waiting for _, waiting in self.samples) / n,
+        )
+
+
 def throughput(sessions):
     """Console issuances at rising concurrency: [(threads, per second, p50 ms, p99 ms,
-    responses >= 500, how busy the machine's CPUs were in %)]."""
+    responses >= 500, how busy the machine's CPUs were in %, connections in a statement
+    and connections waiting for the chain's lock on average)]."""
     steps = []
     for threads in THROUGHPUT_STEPS:
         latencies, errors = [], []
@@ -133,14 +178,17 @@ def throughput(sessions):
 
         started = time.monotonic()
         psutil.cpu_percent(interval=None)  # from here
-        with ThreadPoolExecutor(threads) as pool:
+        with LockWaits() as waits, ThreadPoolExecutor(threads) as pool:
             list(pool.map(issue, range(threads)))
         busy = psutil.cpu_percent(interval=None)
         elapsed = time.monotonic() - started
         stats = harness.summary(latencies)
         ordered = sorted(latencies)
         p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-        steps.append((threads, len(latencies) / elapsed, stats["p50"], p99, len(errors), busy))
+        steps.append(
+            (threads, len(latencies) / elapsed, stats["p50"], p99, len(errors), busy)
+            + waits.average()
+        )
     return steps
 
 
@@ -157,17 +205,29 @@ def saturation(steps, flat):
     if flat is None:
         return "The rate still rises at the last step."
     best = max(rate for _, rate, *_ in steps)
-    busy = next(step[5] for step in steps if step[0] == flat)
-    cause = (
-        "the limit is CPU (shared by gunicorn, PostgreSQL, the sandbox and this client), not "
-        "a lock, which would leave cores idle"
-        if busy >= 80
-        else "with cores idle, something waits, such as the audit chain's one lock"
-    )
+    _, _, _, _, _, busy, _, waiting = next(step for step in steps if step[0] == flat)
+    # The portal serves at most 2 workers x THREADS at once; the rest queue in front of it.
+    in_flight = min(flat, 2 * harness.THREADS)
+    if waiting >= in_flight / 2:
+        cause = (
+            f"on average {waiting:.1f} of the {in_flight} issuances in flight were waiting for the "
+            "audit chain's one lock: the single chain is what limits it"
+        )
+    elif busy >= 80:
+        cause = (
+            "the limit is CPU (shared by gunicorn, PostgreSQL, the sandbox and this client): "
+            f"on average only {waiting:.2f} of the {in_flight} issuances in flight were waiting "
+            "for the audit chain's lock"
+        )
+    else:
+        cause = (
+            f"with cores idle and {waiting:.2f} issuances on average waiting for the audit "
+            "chain's lock, something else waits"
+        )
     return (
         f"The rate stops rising at {flat} at once (less than a tenth more than the step "
         f"before), at most {best:.0f} issuances/s. At that step the CPUs were {busy:.0f} % "
-        f"busy: {cause}."
+        f"busy and {cause}."
     )
 
 
@@ -270,12 +330,18 @@ def main():
                 f"{harness.THREADS} threads on PostgreSQL, the sandbox answering at once, "
                 f"{THROUGHPUT_SECONDS} s at each concurrency:",
                 "",
-                "| issuing at once | issuances/s | p50 ms | p99 ms | responses ≥ 500 | CPUs busy |",
-                "|---|---|---|---|---|---|",
+                "| issuing at once | issuances/s | p50 ms | p99 ms | responses ≥ 500 | CPUs busy "
+                "| connections in a statement | waiting for the chain's lock |",
+                "|---|---|---|---|---|---|---|---|",
                 *[
-                    f"| {threads} | {rate:.0f} | {p50:.1f} | {p99:.1f} | {errors} | {busy:.0f} % |"
-                    for threads, rate, p50, p99, errors, busy in steps
+                    f"| {threads} | {rate:.0f} | {p50:.1f} | {p99:.1f} | {errors} | {busy:.0f} % "
+                    f"| {active:.2f} | {waiting:.2f} |"
+                    for threads, rate, p50, p99, errors, busy, active, waiting in steps
                 ],
+                "",
+                "The last two columns sample PostgreSQL's `pg_stat_activity` every 20 ms during "
+                "the step: the portal's connections running a statement, and those waiting "
+                "for the advisory lock that serialises the audit chain, on average.",
                 "",
                 saturation(steps, flat),
                 "",

@@ -6,10 +6,8 @@ self-service page with 200 grants, the audit trail at BENCH_AUDIT_ROWS (default 
 records, the CSV export of all of them, and a worker's memory over 10 000 requests.
 """
 
-import cProfile
 import os
 import platform
-import pstats
 import sys
 import threading
 import time
@@ -25,9 +23,13 @@ import requests  # noqa: E402
 from bench import harness  # noqa: E402
 
 AUDIT_ROWS = int(os.environ.get("BENCH_AUDIT_ROWS", "1000000"))
+# The audit pages are measured again once the trail holds this many records.
+AUDIT_PAGE_ROWS = int(os.environ.get("BENCH_AUDIT_PAGE_ROWS", "10000000"))
 ISSUANCES = int(os.environ.get("BENCH_ISSUANCES", "100"))
 MEMORY_REQUESTS = int(os.environ.get("BENCH_MEMORY_REQUESTS", "10000"))
 PASSWORD = "bench-password-for-loopback-only"
+# The most the portal's own work should add to an issuance (docs/PERFORMANCE.md).
+OWN_COST_TARGET_MS = 5
 READ_ONLY = (
     '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:List*","Resource":"*"}]}'
 )
@@ -111,48 +113,72 @@ def bare_flow(sandbox_url, role_arn, external_id):
     return once
 
 
-# Parts of an issuance, by the function that does them (cumulative time per call).
+# Parts of an issuance, by the function that does them: (what, module, attribute).
 PARTS = [
-    ("STS AssumeRole (boto3 → sandbox)", "aws.py", "assume_role"),
-    ("getSigninToken (requests → sandbox)", "aws.py", "get_signin_token"),
     (
-        "audit records (2: requested without waiting for the disk, the outcome durable)",
-        "audit/records.py",
+        "the person, from the session (session row, account, provider's say)",
+        "django.contrib.auth",
+        "get_user",
+    ),
+    ("the grant, checked in the database", "federation.services.issuance", "_usable_grant"),
+    (
+        "the two audit records (`requested` not waiting for the disk, the outcome durable)",
+        "federation.services.issuance",
         "record",
     ),
-    ("result page rendering", "shortcuts.py", "render"),
+    ("STS AssumeRole (boto3 → sandbox)", "federation.aws", "assume_role"),
+    ("getSigninToken (requests → sandbox)", "federation.aws", "get_signin_token"),
+    ("the result page (template, navigation, account name)", "federation.views", "_result"),
 ]
 
 
-def profile_issuance(grant):
-    """Where an issuance's time goes: a cProfile of in-process issuances, by part."""
+def issuance_parts(grant, runs=100):
+    """Where an issuance's time goes: wall-clock time in each part (PARTS) over `runs`
+    in-process issuances through Django's test client, and the rest of the request."""
+    import functools
+    import importlib
+
     from django.test import Client
 
     from accounts.models import User
 
     client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(User.objects.get(username="emp"))
-    runs = 30
-    profiler = cProfile.Profile()
-    profiler.enable()
-    started = time.perf_counter()
-    for _ in range(runs):
-        response = client.post(f"/console/{grant.pk}/", {"duration": "3600"})
-        assert response.status_code == 200, response.status_code
-    whole = (time.perf_counter() - started) / runs * 1000
-    profiler.disable()
-    stats = pstats.Stats(profiler).stats
-    parts = []
-    for name, filename, function in PARTS:
-        cumulative = sum(
-            ct
-            for (file, _, func), (_, _, _, ct, _) in stats.items()
-            if file.endswith(filename) and func == function
-        )
-        parts.append((name, cumulative / runs * 1000))
+    spent = {name: 0.0 for name, _, _ in PARTS}
+    originals = []
+    for name, module_name, attribute in PARTS:
+        module = importlib.import_module(module_name)
+        original = getattr(module, attribute)
+
+        @functools.wraps(original)
+        def timed(*args, _original=original, _name=name, **kwargs):
+            started = time.perf_counter()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                spent[_name] += time.perf_counter() - started
+
+        originals.append((module, attribute, original))
+        setattr(module, attribute, timed)
+    try:
+        for _ in range(10):  # warm up, not counted
+            client.post(f"/console/{grant.pk}/", {"duration": "3600"})
+        spent = dict.fromkeys(spent, 0.0)
+        started = time.perf_counter()
+        for _ in range(runs):
+            response = client.post(f"/console/{grant.pk}/", {"duration": "3600"})
+            assert response.status_code == 200, response.status_code
+        whole = (time.perf_counter() - started) / runs * 1000
+    finally:
+        for module, attribute, original in originals:
+            setattr(module, attribute, original)
+    parts = [(name, seconds / runs * 1000) for name, seconds in spent.items()]
     accounted = sum(ms for _, ms in parts)
     parts.append(
-        ("everything else (middleware, session, CSRF, OTP, form, ORM lookups)", whole - accounted)
+        (
+            "everything else (middleware, CSRF, second factor, form, once-only check)",
+            whole - accounted,
+        )
     )
     return whole, parts
 
@@ -228,6 +254,45 @@ def insert_audit_rows(tenant, n):
         conn.commit()
         cursor.execute("ANALYZE federation_auditevent")
         conn.commit()
+
+
+def settle():
+    """What autovacuum would do after a load this size, done now rather than during the
+    measurements: vacuum and analyse the trail, then write the dirty pages out."""
+    import psycopg
+
+    with psycopg.connect(f"{harness.PG}/{harness.DATABASE}", autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE) federation_auditevent")
+        conn.execute("CHECKPOINT")
+
+
+def audit_pages(admin):
+    """The audit pages a reviewer opens, timed through gunicorn, each checked to be the page
+    with its 50 records."""
+    from urllib.parse import urlencode
+
+    from audit.models import AuditEvent
+    from audit.views import PAGE_SIZE, _cursor
+
+    total = AuditEvent.objects.count()
+    deep = AuditEvent.objects.order_by("-created_at", "-id")[int(total * 0.9)]
+    pages = {
+        "`/audit/` first page": "/audit/",
+        "`/audit/` deep page (90 % down)": f"/audit/?{urlencode({'after': _cursor(deep)})}",
+        "`/audit/` filtered (person + action)": "/audit/?user=user7&action=cli.requested",
+        "admin changelist (audit events)": "/admin/audit/auditevent/",
+    }
+
+    def page(path):
+        response = admin.get(path)
+        assert response.status_code == 200, (path, response.status_code)
+        if path.startswith("/audit/"):
+            assert response.text.count('<tr class="outcome-') == PAGE_SIZE, path
+
+    return {
+        name: harness.summary(harness.timed(lambda p=path: page(p), 30))
+        for name, path in pages.items()
+    }
 
 
 def password_checks(n=20):
@@ -315,7 +380,7 @@ def main():
             bare = harness.summary(
                 harness.timed(bare_flow(sandbox_url, grant.role_arn, tenant.external_id), ISSUANCES)
             )
-            profiled_ms, profile = profile_issuance(grant)
+            profiled_ms, profile = issuance_parts(grant)
             # The floor under any issuance: a request that does nothing, and its two audit
             # records: `requested` before AWS (not waiting for the disk) and the outcome after
             # (durable before anything is handed out: fail closed).
@@ -375,22 +440,7 @@ def main():
             insert_audit_rows(tenant, AUDIT_ROWS)
             load_seconds = time.perf_counter() - started
             admin = harness.Browserish(server.url).sign_in("admin", PASSWORD, totp=totp_for(device))
-            assert admin.get("/audit/").status_code == 200
-            from audit.models import AuditEvent
-            from audit.views import _cursor
-
-            deep = AuditEvent.objects.order_by("-created_at", "-id")[int(AUDIT_ROWS * 0.9)]
-            pages = {
-                "`/audit/` first page": "/audit/",
-                "`/audit/` deep page (90 % down)": f"/audit/?after={_cursor(deep)}",
-                "`/audit/` filtered (person + action)": "/audit/?user=user7&action=cli.requested",
-                "admin changelist (audit events)": "/admin/audit/auditevent/",
-            }
-            audit = {
-                name: harness.summary(harness.timed(lambda p=path: admin.get(p), 30))
-                for name, path in pages.items()
-            }
-
+            audit = audit_pages(admin)
             # The whole trail as CSV, with the worker's memory sampled throughout.
             samples, done = [], threading.Event()
 
@@ -413,13 +463,19 @@ def main():
             done.set()
             sampler.join()
 
+            # The pages again, once the trail is ten times larger.
+            started = time.perf_counter()
+            insert_audit_rows(tenant, AUDIT_PAGE_ROWS - AUDIT_ROWS)
+            top_up_seconds = time.perf_counter() - started
+            settle()
+            audit_large = audit_pages(admin)
+
     machine = (
         f"{platform.machine()}, {psutil.cpu_count()} CPUs, "
         f"{psutil.virtual_memory().total / 2**30:.0f} GiB, {platform.system()} {platform.release()}"
     )
     ratio, ratio_slow = portal["p50"] / bare["p50"], portal_slow["p50"] / bare_slow["p50"]
-    # What 1.5x leaves for the portal's own work, and the part of it no issuance can skip.
-    allowance = bare["p50"] * 0.5
+    # The part of the portal's own cost no issuance can skip.
     floor = floor_http["p50"] + floor_record["p50"] + floor_async["p50"]
     own = portal["p50"] - bare["p50"]
     report += [
@@ -445,17 +501,15 @@ def main():
         harness.row("bare, sandbox answering in 100 ms", bare_slow),
         harness.row("portal, sandbox answering in 100 ms", portal_slow),
         "",
-        f"**Ratio of medians, portal / bare: {ratio:.2f} on the instant sandbox; "
-        f"{ratio_slow:.2f} when AWS takes 100 ms a call.** The target is 1.5. Against a sandbox "
-        f"that answers both calls in {bare['p50']:.0f} ms the portal's fixed cost dominates: it "
-        "signs the person in from the session, checks the grant, writes two audit records "
-        "(before and after AWS) and renders the page: **the portal's own cost is "
-        f"{own:.1f} ms an issuance** (portal p50 minus bare p50, same run, same sandbox). With "
-        "AWS's real latency that cost is a small share.",
+        f"**The portal's own cost is {own:.1f} ms an issuance** (portal p50 minus bare p50, "
+        f"same run, same sandbox); the target is at most {OWN_COST_TARGET_MS} ms. Ratio of "
+        f"medians, portal / bare: {ratio:.2f} on the instant sandbox, {ratio_slow:.2f} when "
+        "AWS takes 100 ms a call. Against a sandbox that answers both calls in "
+        f"{bare['p50']:.0f} ms the portal's fixed cost dominates: it signs the person in from "
+        "the session, checks the grant, writes two audit records (before and after AWS) and "
+        "renders the page. With AWS's real latency that cost is a small share.",
         "",
-        f"The target leaves {allowance:.1f} ms (half the bare flow) for everything the "
-        "portal adds. Two parts of an issuance cannot be left out, and were measured in the "
-        "same run:",
+        "Three parts of an issuance cannot be left out, and were measured in the same run:",
         "",
         "| floor | p50 | p90 | spread | n |",
         "|---|---|---|---|---|",
@@ -465,8 +519,8 @@ def main():
         ),
         harness.row("the `requested` record, committed without waiting for the disk", floor_async),
         "",
-        f"Together, {floor:.1f} ms: {floor / allowance:.1f}× the "
-        "allowance before the session, the grant check and the page are counted.",
+        f"Together, {floor:.1f} ms of the {OWN_COST_TARGET_MS} ms, before the session, the "
+        "grant check and the page are counted.",
         "",
         "**Why the `requested` record does not wait for the disk.** Fail-closed means no URL "
         "or credential leaves the portal without its outcome record durable: that record's "
@@ -481,8 +535,9 @@ def main():
         "machine's disk; the saving shows where a flush costs a round trip (a network "
         "volume).",
         "",
-        f"Where an issuance's time goes (cProfile over 30 in-process issuances; "
-        f"{profiled_ms:.1f} ms each under the profiler, which slows Python-heavy parts most):",
+        f"Where an issuance's time goes (wall clock in each part over 100 in-process "
+        f"issuances through Django's test client, {profiled_ms:.1f} ms each; the same code "
+        "as through gunicorn, less the HTTP server):",
         "",
         "| part | ms per issuance |",
         "|---|---|",
@@ -497,13 +552,25 @@ def main():
         f"Queries per request: {self_service_queries}, the same as with one grant "
         "(`tests/portal/test_query_counts.py` holds that).",
         "",
-        f"## Audit trail at {AUDIT_ROWS:,} records (PostgreSQL)",
+        f"## Audit trail at {AUDIT_ROWS:,} and {AUDIT_PAGE_ROWS:,} records (PostgreSQL)",
         "",
-        f"Loading them (hash chain computed, then COPY): {load_seconds:.0f} s.",
+        f"Loading them (hash chain computed in Python, then `COPY`): {AUDIT_ROWS:,} in "
+        f"{load_seconds:.0f} s; the next {AUDIT_PAGE_ROWS - AUDIT_ROWS:,} in "
+        f"{top_up_seconds:.0f} s ({(load_seconds + top_up_seconds) / 60:.1f} minutes for "
+        f"{AUDIT_PAGE_ROWS:,}).",
         "",
-        "| page | p50 | p90 | spread | n |",
-        "|---|---|---|---|---|",
-        *[harness.row(name, stats) for name, stats in audit.items()],
+        f"| page | p50 at {AUDIT_ROWS:,} | p50 at {AUDIT_PAGE_ROWS:,} | p90 | spread | n |",
+        "|---|---|---|---|---|---|",
+        *[
+            f"| {name} | {audit[name]['p50']:.1f} | {stats['p50']:.1f} | {stats['p90']:.1f} | "
+            f"{stats['min']:.1f}–{stats['max']:.1f} | {stats['n']} |"
+            for name, stats in audit_large.items()
+        ],
+        "",
+        "(p90 and spread at the larger size.) The pages are keyset-paginated on "
+        "`(created_at, id)` with the tenant, person and role indexes leading: a deep page "
+        "and a filtered one walk an index from where they start, and nothing counts the "
+        "trail, so the cost does not grow with it.",
         "",
         f"CSV export of all {lines - 1:,} records: {export_seconds:.1f} s, "
         f"**{(lines - 1) / export_seconds:,.0f} rows/s**. Worker memory: {base_rss:.0f} MB before, "
