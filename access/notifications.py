@@ -8,7 +8,7 @@ receiver is down or slow.
 """
 
 from collections.abc import Callable, Iterable
-from datetime import UTC, tzinfo
+from datetime import tzinfo
 from typing import Any
 
 from django.conf import settings
@@ -46,8 +46,8 @@ def notify(
     link: str = "",
     request_id: int | None = None,
 ) -> None:
-    """Tell `people` (by e-mail, each once, in their own time zone) and the tenant's active
-    channels about `event`.
+    """Tell `people` (by e-mail, each once, in their own time zone, else the tenant's) and
+    the tenant's active channels (in the tenant's time zone) about `event`.
 
     The subject and text are sent as given, so callers build them from names, roles,
     reasons, times and links only: never a credential, a token or a console URL. Nothing is
@@ -70,11 +70,12 @@ def notify(
 
     by_address = {person.email.lower(): person for person in people if person.email}
     recipients = {person.pk: person for person in by_address.values()}
+    # Each person's own zone, else the tenant's; a channel is read by the tenant's people.
     messages = {
-        pk: message(humanize.zone_named(person.time_zone))
+        pk: message(humanize.zone_named(person.time_zone or tenant.time_zone))
         for pk, person in sorted(recipients.items())
     }
-    shared = message(UTC)
+    shared = message(tenant.zone)
 
     def enqueue() -> None:
         for user_id, personal in messages.items():

@@ -158,6 +158,29 @@ def test_a_mail_server_that_is_down_leaves_one_failed_record(world, settings):
     assert failures() == ["e-mail to bob: connection refused after 3 attempts"]
 
 
+@delivered
+def test_times_are_in_the_tenants_zone_for_people_without_one_and_for_its_channels(
+    world, inbox, receivers
+):
+    world.tenant_a.time_zone = "Asia/Tokyo"
+    world.tenant_a.save(update_fields=["time_zone"])
+    world.bob.time_zone = "America/New_York"
+    world.bob.save(update_fields=["time_zone"])
+    receiver = receivers()
+    channel(world.tenant_a, "webhook", receiver.url)
+    new_request(
+        world,
+        people=[world.alice, world.bob],  # alice has no zone of her own
+        text=lambda zone: f"ends {zone}",
+    )
+    run_worker()
+    bodies = {message["To"]: message.get_payload() for message in inbox}
+    assert "ends Asia/Tokyo" in bodies["alice@example.com"]
+    assert "ends America/New_York" in bodies["bob@example.com"]
+    [webhook] = receiver.bodies("/")
+    assert webhook["text"] == "ends Asia/Tokyo"
+
+
 # --- webhooks -------------------------------------------------------------------------------
 
 
