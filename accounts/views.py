@@ -51,7 +51,14 @@ class LoginView(auth_views.LoginView):
 
     def post(self, request, *args, **kwargs):
         if "email" in request.POST and "username" not in request.POST:
-            return _start_at_provider(request, address=request.POST.get("email", ""))
+            address = request.POST.get("email", "")
+            if not address.strip():
+                # Nothing typed: ask for it, rather than report a sign-in that failed.
+                messages.error(
+                    request, "Enter your work e-mail address to sign in with your company account."
+                )
+                return redirect(request.get_full_path())
+            return _start_at_provider(request, address=address)
         return super().post(request, *args, **kwargs)
 
 

@@ -126,6 +126,15 @@ def test_an_unknown_domain_gets_the_same_neutral_page(client, acme_sso):
     assert event.actor_username == "someone@unknown.example" and event.tenant is None
 
 
+def test_continuing_without_an_address_asks_for_one(client, world):
+    response = client.post("/login/?next=/tokens/", {"email": "  "}, follow=True)
+
+    assert response.redirect_chain == [("/login/?next=/tokens/", 302)]
+    assert b"Enter your work e-mail address" in response.content
+    # Nothing was tried: no failed sign-in to record or to count against anyone.
+    assert not AuditEvent.objects.filter(action__startswith="login.").exists()
+
+
 def test_the_tenant_slug_also_finds_the_provider(client, acme_sso):
     assert "acme-portal" in start(client, "acme")
 
