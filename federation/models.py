@@ -495,7 +495,7 @@ def account_names(user):
     """{(tenant id, account id): name} of the accounts in `user`'s tenants."""
     return {
         (tenant_id, account_id): name
-        for tenant_id, account_id, name in AwsAccount.objects.for_user(user).values_list(
-            "tenant_id", "account_id", "name"
-        )
+        for tenant_id, account_id, name in AwsAccount.objects.for_user(user)
+        .order_by()  # a lookup: the default order by tenant name would join the tenants
+        .values_list("tenant_id", "account_id", "name")
     }

@@ -426,3 +426,7 @@ def test_the_approvals_link_is_for_approvers_and_tenant_admins(world, on_request
     assert has_link(erin)
     # Approving in Globex's grants would not make carol an approver in Acme, nor bob in Globex.
     assert not has_link(world.carol)
+    # Named on a grant no longer used on request: nothing to approve.
+    RoleMapping.objects.unscoped("test").filter(pk=on_request.pk).update(activation="standing")
+    assert not has_link(dave) and not has_link(erin)
+    assert has_link(world.alice)  # who runs the tenant
