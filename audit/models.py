@@ -166,13 +166,15 @@ class AuditEvent(models.Model):
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.actor_username}"
 
-    def save(self, *args, using=None, **kwargs):
+    def save(self, *args, using=None, relaxed_commit=False, **kwargs):
+        """Append the record to the chain. `relaxed_commit`: the transaction this save
+        opens or joins commits without waiting for the disk (audit.records.record)."""
         if not self._state.adding:
             raise TypeError("The audit trail is append-only: a record cannot be changed.")
         using = using or router.db_for_write(AuditEvent)
         # No savepoint of its own: record() already runs each insert in a transaction.
         with transaction.atomic(using=using, savepoint=False):
-            chain.lock_chain(using)
+            chain.lock_chain(using, relaxed=relaxed_commit)
             last = chain.head(using)
             self.sequence, self.prev_hash = (
                 (last[0] + 1, last[1]) if last else (1, chain.GENESIS_HASH)

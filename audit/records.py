@@ -86,17 +86,16 @@ def record(
     try:
         connection = transaction.get_connection()
         on_its_own = not connection.in_atomic_block
+        event = AuditEvent(
+            action=action,
+            actor=actor if actor and actor.pk else None,
+            tenant=tenant,
+            client_ip=meta.client_ip or None,
+            **{name: _fit(name, value) for name, value in fields.items()},
+        )
         with transaction.atomic():
-            if not durable and on_its_own and connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    cursor.execute("SET LOCAL synchronous_commit = off")
-            event = AuditEvent.objects.create(
-                action=action,
-                actor=actor if actor and actor.pk else None,
-                tenant=tenant,
-                client_ip=meta.client_ip or None,
-                **{name: _fit(name, value) for name, value in fields.items()},
-            )
+            # Relaxed only for a transaction of its own: never another change's commit.
+            event.save(force_insert=True, relaxed_commit=not durable and on_its_own)
         metrics.AUDIT_WRITES.observe(time.perf_counter() - started)
         metrics.count_record(action, event.tenant.slug if event.tenant is not None else "")
         log.info(

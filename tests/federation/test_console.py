@@ -263,7 +263,9 @@ def test_the_requested_record_commits_without_waiting_for_the_disk_the_outcome_d
     with CaptureQueriesContext(connection) as queries:
         assert open_console(client, bob_grant).status_code == 200
     statements = [q["sql"] for q in queries.captured_queries]
-    relaxed = [i for i, sql in enumerate(statements) if "synchronous_commit = off" in sql]
+    relaxed = [
+        i for i, sql in enumerate(statements) if "set_config('synchronous_commit', 'off'" in sql
+    ]
     inserts = [
         i for i, sql in enumerate(statements) if 'INSERT INTO "federation_auditevent"' in sql
     ]
