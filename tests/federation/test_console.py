@@ -276,3 +276,22 @@ def test_the_requested_record_commits_without_waiting_for_the_disk_the_outcome_d
     newest = AuditEvent.objects.order_by("-sequence").values_list("action", flat=True)[:2]
     assert list(newest) == ["console.issued", "console.requested"]
     assert "synchronous_commit" not in " ".join(statements[inserts[0] + 1 :])
+
+
+def test_issuances_reuse_the_statements_prepared_on_their_connection(
+    client, world, bob_grant, sandbox
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    client.force_login(world.bob)
+    for _ in range(3):
+        assert open_console(client, bob_grant).status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE NOT from_sql")
+        prepared = [row[0] for row in cursor.fetchall()]
+    # The grant check and the audit chain's head, parsed and planned once on this
+    # connection, not on every issuance.
+    assert any('FROM "federation_rolemapping"' in sql and "$1" in sql for sql in prepared)
+    assert any(
+        sql.startswith("SELECT sequence, hash FROM federation_auditevent") for sql in prepared
+    )
