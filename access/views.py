@@ -7,6 +7,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -27,6 +28,9 @@ from federation.views import offer_choices, roles_page
 State = AccessRequest.State
 # Where a button may send the person back to after it acted.
 RETURN_TO = {"home", "requests", "approvals"}
+# A comment typed on the approvals page while the person still had to confirm it is them:
+# kept in the session, once, so it is in its box again when they come back.
+HELD_COMMENT = "portcullis_held_comment"
 
 
 def _back(request, default):
@@ -239,26 +243,34 @@ def approvals(request):
         .order_by("-created_at")[:20],
         "now": timezone.now(),
         "has_second_factor": mfa.has_second_factor(user),
+        "held": request.session.pop(HELD_COMMENT, None),
     }
     return render(request, "access/approvals.html", context)
 
 
-def _fit_to_decide(request):
+def _fit_to_decide(request, access_id, *, form):
     """Deciding needs a second factor and a recent sign-in, like issuing: a redirect to get
-    them, or None when the person may go on."""
+    them, or None when the person may go on. The comment typed into `form` ("decide" or
+    "review") waits in the session for their return to the approvals page."""
     if not mfa.has_second_factor(request.user):
         messages.warning(request, "Set up a second factor before deciding requests.")
-        return redirect("two-factor")
-    if not request.user.is_verified() or not mfa.recently_authenticated(request):
+        detour = redirect("two-factor")
+    elif not request.user.is_verified() or not mfa.recently_authenticated(request):
         messages.info(request, "Confirm it is you before deciding.")
-        return redirect(f"{reverse('reauthenticate')}?next={reverse('approvals')}")
-    return None
+        back = f"{reverse('approvals')}#{'approval' if form == 'decide' else 'review'}-{access_id}"
+        detour = redirect(f"{reverse('reauthenticate')}?{urlencode({'next': back})}")
+    else:
+        return None
+    comment = request.POST.get("comment", "")[:1000]
+    if comment.strip():
+        request.session[HELD_COMMENT] = {"form": form, "request": access_id, "comment": comment}
+    return detour
 
 
 @require_POST
 @login_required
 def decide(request, request_id):
-    detour = _fit_to_decide(request)
+    detour = _fit_to_decide(request, request_id, form="decide")
     if detour:
         return detour
     form = DecisionForm(request.POST)
@@ -294,7 +306,7 @@ def decide(request, request_id):
 @require_POST
 @login_required
 def review(request, request_id):
-    detour = _fit_to_decide(request)
+    detour = _fit_to_decide(request, request_id, form="review")
     if detour:
         return detour
     try:

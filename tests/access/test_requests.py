@@ -271,9 +271,35 @@ def test_deciding_needs_a_recent_sign_in(world, on_request, dave_client, setting
     session = dave_client.session
     session[AUTHENTICATED_AT] = time.time() - settings.REAUTH_SECONDS - 60
     session.save()
-    response = decide(dave_client, access)
+    response = decide(dave_client, access, comment="Checked with bob's lead")
     assert response.status_code == 302
-    assert response["Location"].startswith("/login/confirm/")
+    assert response["Location"] == (f"/login/confirm/?next=%2Fapprovals%2F%23approval-{access.pk}")
+    assert state_of(access) == "pending"
+
+    # Confirmed: back on the approvals page, the comment typed before is in its box, once.
+    session = dave_client.session
+    session[AUTHENTICATED_AT] = time.time()
+    session.save()
+    page = dave_client.get("/approvals/").content.decode()
+    assert 'value="Checked with bob&#x27;s lead" autofocus' in page
+    assert "choose Approve or Deny again" in page
+    again = dave_client.get("/approvals/").content.decode()
+    assert "Checked with bob" not in again
+    assert decide(dave_client, access, comment="Checked with bob's lead").status_code == 302
+    assert state_of(access) == "active"
+    assert access.decisions.get().comment == "Checked with bob's lead"
+
+
+def test_a_comment_typed_before_setting_up_a_second_factor_is_kept(world, on_request):
+    nofactor = UserFactory(username="nofactor")
+    MembershipFactory(user=nofactor, tenant=world.tenant_a)
+    on_request.approvers.add(nofactor)
+    access = file(world, on_request)
+    client = client_for(nofactor)
+    assert decide(client, access, decision="deny", comment="Not this week").status_code == 302
+    page = client.get("/approvals/").content.decode()
+    card = page.split(f'id="approval-{access.pk}"')[1].split("</section>")[0]
+    assert 'value="Not this week" autofocus' in card
     assert state_of(access) == "pending"
 
 
