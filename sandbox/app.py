@@ -12,6 +12,9 @@
   (AWSRevokeOlderSessions, the portal's PortcullisEndedAccess), as AWS refuses it;
   sts:GetCallerIdentity, which AWS answers whatever the policies say, still answers. A
   chained session keeps its caller's SourceIdentity.
+- AWS Organizations from moto, except that ListAccounts in an account that runs no
+  organization is refused with AWSOrganizationsNotInUseException, as AWS refuses it (moto
+  lists no accounts).
 - `/federation`, the console sign-in endpoint: `Action=getSigninToken` accepts only
   credentials of a live session this sandbox issued, a Session JSON with exactly the
   three keys, a SessionDuration of 900-43200 and none for chained sessions;
@@ -45,6 +48,7 @@ from moto.moto_server.werkzeug_app import (
     MotoRequestHandler,
     create_backend_app,
 )
+from moto.organizations.models import organizations_backends
 from werkzeug.serving import make_server
 from werkzeug.test import run_wsgi_app
 from werkzeug.wrappers import Request, Response
@@ -146,9 +150,38 @@ class Sandbox(StsMixin, FederationMixin, ConsoleMixin):
                 response = (
                     self._iam_fault(form)
                     or self._denied_caller(request, service, form)
+                    or self._no_organization(request, service)
                     or self._moto(environ)
                 )
         return response
+
+    def _no_organization(self, request, service):
+        """AWS's answer to ListAccounts from an account that neither runs an organization nor
+        belongs to one; None otherwise."""
+        target = request.headers.get("X-Amz-Target", "")
+        if service != "organizations" or not target.endswith(".ListAccounts"):
+            return None
+        caller_key, _ = self._caller(request)
+        with self.lock:
+            caller = self.sessions.get(caller_key)
+        partition, account = (
+            caller.role_arn.split(":")[1:5:3] if caller is not None else ("aws", DEFAULT_ACCOUNT_ID)
+        )
+        if (
+            organizations_backends[account][partition].org is not None
+            or account in organizations_backends.master_accounts
+        ):
+            return None
+        return Response(
+            json.dumps(
+                {
+                    "__type": "AWSOrganizationsNotInUseException",
+                    "Message": "Your account is not a member of an organization.",
+                }
+            ),
+            status=400,
+            content_type="application/x-amz-json-1.1",
+        )
 
     def _moto(self, environ):
         app_iter, status, headers = run_wsgi_app(self.moto, environ, buffered=True)

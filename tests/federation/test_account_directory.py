@@ -143,3 +143,22 @@ def test_a_tenant_admin_cannot_fill_from_the_portals_own_account(admin, world, o
     assert "Nothing was filled: That is the portal&#x27;s own AWS account" in page
     assert names(world.tenant_a) == {}
     assert not AuditEvent.objects.filter(action="aws_accounts.filled").exists()
+
+
+def test_an_account_in_no_organization_is_named_as_such(admin, world, organization, sandbox):
+    # The administration role is there, but the account runs no organization.
+    lone = "555555555555"
+    make_role(
+        iam_in(sandbox, lone),
+        ADMINISTRATION_ROLE,
+        trust=trusting_the_portal(world.tenant_a),
+        actions=["organizations:ListAccounts"],
+    )
+    world.tenant_a.management_account_id = lone
+    world.tenant_a.save()
+
+    page = admin.post(FILL_URL, {"tenant": world.tenant_a.pk}, follow=True).content.decode()
+
+    assert f"Nothing was filled: Account {lone} is in no AWS Organizations organization." in page
+    assert names(world.tenant_a) == {}
+    assert not AuditEvent.objects.filter(action="aws_accounts.filled").exists()
