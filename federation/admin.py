@@ -517,14 +517,15 @@ class RoleMappingAdmin(TenantScopedAdmin):
 
     @admin.display(description="role", ordering="role_arn")
     def role(self, grant):
-        # The account as the tenant's directory names it; its id when it has no name.
+        # The account as the tenant's directory names it, else as the grant's alias does
+        # (as on the roles page); its id when neither names it.
         account_id = grant.role.account_id
         return format_html(
             '<span title="{}">{}</span><br><span class="quiet" title="account {}">{}</span>',
             grant.role_arn,
             grant.role.name,
             account_id,
-            getattr(grant, "account_name", None) or account_id,
+            getattr(grant, "account_name", None) or grant.account_alias or account_id,
         )
 
     @admin.display(description="longest session", ordering="max_session_seconds")

@@ -244,7 +244,7 @@ def test_the_grants_list_says_who_what_how_long_and_when_last_used(
     everything = client.get("/admin/federation/rolemapping/", {"state": "ended"}).content.decode()
     assert "Old one" in everything and "Acme admin" not in everything
 
-    services.grant_role(
+    elsewhere = services.grant_role(
         actor=world.alice,
         tenant=world.tenant_a,
         user=world.bob,
@@ -252,6 +252,10 @@ def test_the_grants_list_says_who_what_how_long_and_when_last_used(
     )
     unnamed = client.get("/admin/federation/rolemapping/").content.decode()
     assert '<span class="quiet" title="account 210987654321">210987654321</span>' in unnamed
+    # Not in the directory, but named by the grant's alias: the alias, as on the roles page.
+    RoleMapping.objects.filter(pk=elsewhere.pk).update(account_alias="partner-prod")
+    aliased = client.get("/admin/federation/rolemapping/").content.decode()
+    assert '<span class="quiet" title="account 210987654321">partner-prod</span>' in aliased
 
 
 def test_a_tenant_column_and_filter_show_only_to_someone_running_several_tenants(
