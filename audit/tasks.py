@@ -23,6 +23,13 @@ the longest exchange; a worker that dies holding one delays its sink until it ru
 At least once: a worker that dies after the receiver took a batch and before the cursor
 moved sends that batch again. Those records carry the same sequence numbers, which is how
 the receiver recognises them.
+
+Nothing a crash could take back: an issuance's `requested` record commits without waiting
+for the disk (audit.records), so another transaction can read it before it is durable. A
+delivery renews its lease after reading its batch and before sending it; that commit waits
+for the disk, and PostgreSQL's log is written in order, so every record in the batch is
+durable by then. A database that crashed and came back never reuses a sequence number a
+SIEM already holds.
 """
 
 import functools
@@ -200,6 +207,16 @@ def _take_lease(sink_id: int) -> str | None:
     return token if taken else None
 
 
+def _renew_lease(sink_id: int, token: str) -> bool:
+    """Hold the lease a full term from now (False: it ran out and another delivery has the
+    sink). Its commit waits for the disk, and with it for every record committed before."""
+    return bool(
+        _sinks()
+        .filter(pk=sink_id, lease_token=token)
+        .update(leased_until=timezone.now() + timedelta(seconds=lease_seconds()))
+    )
+
+
 def _release_lease(sink_id: int, token: str) -> None:
     _sinks().filter(pk=sink_id, lease_token=token).update(lease_token="", leased_until=None)
 
@@ -209,6 +226,8 @@ def _send_next_batch(sink: AuditSink, token: str) -> bool:
     events = list(sink.waiting().select_related("tenant")[: settings.AUDIT_SINK_BATCH])
     if not events:
         return True
+    if not _renew_lease(sink.pk, token):
+        return True  # another delivery took over: it sends these records
     try:
         streaming.send(sink, events)
     except Exception as error:  # whatever goes wrong is retried

@@ -422,6 +422,31 @@ def test_a_worker_that_dies_between_sending_and_saving_the_cursor_sends_the_batc
     assert state(sink).cursor == trail()[-1]
 
 
+def test_a_batch_is_durable_before_it_leaves(collector):
+    """A `requested` record is readable before its commit reaches the disk: the delivery
+    commits a write of its own (waiting for the disk, and so flushing everything committed
+    before it) between reading the batch and sending it."""
+    from django.db import connections
+    from django.test.utils import CaptureQueriesContext
+
+    # This thread's connection itself (`connection` would be the receiver thread's there).
+    connection = connections["default"]
+    write(1)
+    record("console.requested", detail="not waiting for the disk", durable=False)
+    sink = add_sink("https_json", collector.url)
+    sent_after = []
+    collector.on_batch = lambda batch: sent_after.append(len(queries.captured_queries))
+    with CaptureQueriesContext(connection) as queries:
+        tasks.deliver(sink.pk)
+    assert collector.sequences() == trail()
+    [sent] = sent_after
+    statements = [q["sql"] for q in queries.captured_queries[:sent]]
+    read = max(i for i, sql in enumerate(statements) if 'FROM "federation_auditevent"' in sql)
+    writes = [i for i, sql in enumerate(statements) if sql.startswith('UPDATE "audit_auditsink"')]
+    assert writes and writes[-1] > read
+    assert "synchronous_commit" not in " ".join(statements[read:])
+
+
 def test_one_delivery_at_a_time_per_sink_whatever_the_number_of_workers(collector):
     sink = add_sink("https_json", collector.url)
 
