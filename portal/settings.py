@@ -325,16 +325,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
-        # Parameters bound by the server, and a statement run a second time on a connection
-        # is prepared: PostgreSQL parses and plans each page's queries once per connection,
-        # not on every request, and psycopg no longer quotes every value in Python. (Behind
-        # PgBouncer in transaction mode before 1.21, turn this off.)
-        DATABASES["default"]["OPTIONS"] = {
-            **DATABASES["default"].get("OPTIONS", {}),
-            "server_side_binding": True,
-            "prepare_threshold": 2,
-        }
+if "postgresql" in DATABASES["default"]["ENGINE"] and env.bool(
+    "DATABASE_PREPARED_STATEMENTS", default=True
+):
+    # Parameters bound by the server, and a statement run a second time on a connection is
+    # prepared (psycopg prepares once a statement has run `prepare_threshold` times):
+    # PostgreSQL parses and plans each page's queries once per connection, not on every
+    # request, and psycopg no longer quotes every value in Python. docs/OPERATIONS.md says
+    # what a pooler in front must do, and what a migration means for running processes.
+    DATABASES["default"]["OPTIONS"] = {
+        **DATABASES["default"].get("OPTIONS", {}),
+        "server_side_binding": True,
+        "prepare_threshold": 1,
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
