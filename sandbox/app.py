@@ -12,9 +12,9 @@
   (AWSRevokeOlderSessions, the portal's PortcullisEndedAccess), as AWS refuses it;
   sts:GetCallerIdentity, which AWS answers whatever the policies say, still answers. A
   chained session keeps its caller's SourceIdentity.
-- AWS Organizations from moto, except that ListAccounts in an account that runs no
-  organization is refused with AWSOrganizationsNotInUseException, as AWS refuses it (moto
-  lists no accounts).
+- AWS Organizations from moto, except that ListAccounts is refused as AWS refuses it
+  where moto lists no accounts: AccessDeniedException in a member account,
+  AWSOrganizationsNotInUseException in an account in no organization.
 - `/federation`, the console sign-in endpoint: `Action=getSigninToken` accepts only
   credentials of a live session this sandbox issued, a Session JSON with exactly the
   three keys, a SessionDuration of 900-43200 and none for chained sessions;
@@ -156,8 +156,9 @@ class Sandbox(StsMixin, FederationMixin, ConsoleMixin):
         return response
 
     def _no_organization(self, request, service):
-        """AWS's answer to ListAccounts from an account that neither runs an organization nor
-        belongs to one; None otherwise."""
+        """AWS's answer to ListAccounts from an account that does not run an organization:
+        a member account may not list it, and an account in none has none to list. None for
+        an organization's management account (moto answers)."""
         target = request.headers.get("X-Amz-Target", "")
         if service != "organizations" or not target.endswith(".ListAccounts"):
             return None
@@ -167,18 +168,20 @@ class Sandbox(StsMixin, FederationMixin, ConsoleMixin):
         partition, account = (
             caller.role_arn.split(":")[1:5:3] if caller is not None else ("aws", DEFAULT_ACCOUNT_ID)
         )
-        if (
-            organizations_backends[account][partition].org is not None
-            or account in organizations_backends.master_accounts
-        ):
+        if organizations_backends[account][partition].org is not None:
             return None
+        if account in organizations_backends.master_accounts:
+            code, message = (
+                "AccessDeniedException",
+                "You don't have permissions to access this resource.",
+            )
+        else:
+            code, message = (
+                "AWSOrganizationsNotInUseException",
+                "Your account is not a member of an organization.",
+            )
         return Response(
-            json.dumps(
-                {
-                    "__type": "AWSOrganizationsNotInUseException",
-                    "Message": "Your account is not a member of an organization.",
-                }
-            ),
+            json.dumps({"__type": code, "Message": message}),
             status=400,
             content_type="application/x-amz-json-1.1",
         )

@@ -145,20 +145,30 @@ def test_a_tenant_admin_cannot_fill_from_the_portals_own_account(admin, world, o
     assert not AuditEvent.objects.filter(action="aws_accounts.filled").exists()
 
 
-def test_an_account_in_no_organization_is_named_as_such(admin, world, organization, sandbox):
-    # The administration role is there, but the account runs no organization.
-    lone = "555555555555"
+@pytest.mark.parametrize(
+    ("account", "message"),
+    [
+        # The administration role is there, but the account runs no organization...
+        ("555555555555", "Account 555555555555 is in no AWS Organizations organization."),
+        # ...or only belongs to one, whose accounts it may not list.
+        ("Production", "AWS refused organizations:ListAccounts in account"),
+    ],
+)
+def test_an_account_that_runs_no_organization_is_named_as_such(
+    admin, world, organization, sandbox, account, message
+):
+    account = organization.get(account, account)
     make_role(
-        iam_in(sandbox, lone),
+        iam_in(sandbox, account),
         ADMINISTRATION_ROLE,
         trust=trusting_the_portal(world.tenant_a),
         actions=["organizations:ListAccounts"],
     )
-    world.tenant_a.management_account_id = lone
+    world.tenant_a.management_account_id = account
     world.tenant_a.save()
 
     page = admin.post(FILL_URL, {"tenant": world.tenant_a.pk}, follow=True).content.decode()
 
-    assert f"Nothing was filled: Account {lone} is in no AWS Organizations organization." in page
+    assert f"Nothing was filled: {message}" in page.replace("&#x27;", "'")
     assert names(world.tenant_a) == {}
     assert not AuditEvent.objects.filter(action="aws_accounts.filled").exists()
