@@ -186,6 +186,19 @@ def timed(fn, n, warmup=3):
     return samples
 
 
+def alternating(fns, n, rounds=4, warmup=3):
+    """`n` timings of each of `fns`, taken in turns (`rounds` of n / rounds each): a host
+    whose speed drifts during the run weighs on each of them alike."""
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+    samples = [[] for _ in fns]
+    for _ in range(rounds):
+        for taken, fn in zip(samples, fns, strict=True):
+            taken += timed(fn, n // rounds, warmup=0)
+    return samples
+
+
 def summary(samples):
     ordered = sorted(samples)
     return {

@@ -6,6 +6,7 @@ self-service page with 200 grants, the audit trail at BENCH_AUDIT_ROWS (default 
 records, the CSV export of all of them, and a worker's memory over 10 000 requests.
 """
 
+import functools
 import os
 import platform
 import sys
@@ -135,7 +136,6 @@ PARTS = [
 def issuance_parts(grant, runs=100):
     """Where an issuance's time goes: wall-clock time in each part (PARTS) over `runs`
     in-process issuances through Django's test client, and the rest of the request."""
-    import functools
     import importlib
 
     from django.test import Client
@@ -372,14 +372,31 @@ def main():
             # ends the person's other sessions: the one issuing below starts after it.)
             employee = harness.Browserish(server.url).sign_in("emp", PASSWORD)
 
-            def portal_issue():
-                response = employee.post(f"/console/{grant.pk}/", {"duration": "3600"})
+            def portal_issue(person=employee):
+                response = person.post(f"/console/{grant.pk}/", {"duration": "3600"})
                 assert response.status_code == 200 and "console-url" in response.text
 
-            portal = harness.summary(harness.timed(portal_issue, ISSUANCES))
-            bare = harness.summary(
-                harness.timed(bare_flow(sandbox_url, grant.role_arn, tenant.external_id), ISSUANCES)
-            )
+            # The same portal with its statements parsed and planned on every request, as
+            # they were before DATABASE_PREPARED_STATEMENTS; all three flows taken in turns.
+            with harness.gunicorn(
+                {**env, "DATABASE_PREPARED_STATEMENTS": "false"},
+                workers=1,
+                extra_args=["--max-requests", "0"],
+            ) as unprepared_server:
+                unprepared_employee = harness.Browserish(unprepared_server.url).sign_in(
+                    "emp", PASSWORD
+                )
+                portal, unprepared, bare = map(
+                    harness.summary,
+                    harness.alternating(
+                        [
+                            portal_issue,
+                            functools.partial(portal_issue, unprepared_employee),
+                            bare_flow(sandbox_url, grant.role_arn, tenant.external_id),
+                        ],
+                        ISSUANCES,
+                    ),
+                )
             profiled_ms, profile = issuance_parts(grant)
             # The floor under any issuance: a request that does nothing, and its two audit
             # records: `requested` before AWS (not waiting for the disk) and the outcome after
@@ -498,6 +515,9 @@ def main():
         "|---|---|---|---|---|",
         harness.row("bare: AssumeRole + getSigninToken (boto3 + requests)", bare),
         harness.row("portal: `POST /console/<id>/` through gunicorn", portal),
+        harness.row(
+            "portal, statements not prepared (`DATABASE_PREPARED_STATEMENTS=false`)", unprepared
+        ),
         harness.row("bare, sandbox answering in 100 ms", bare_slow),
         harness.row("portal, sandbox answering in 100 ms", portal_slow),
         "",
@@ -549,7 +569,10 @@ def main():
         "queries (the session, the person, the grant, the chain's head, the records, the "
         "navigation) was otherwise parsed and planned anew on every request, and every value "
         "quoted into the SQL in Python. Connections live for `CONN_MAX_AGE`, so the plans are "
-        "made once a minute a thread, not once a request.",
+        "made once a minute a thread, not once a request. In this run, through gunicorn and "
+        f"taken in turns with the bare flow: {portal['p50']:.1f} ms an issuance with them, "
+        f"{unprepared['p50']:.1f} ms without ({unprepared['p50'] - portal['p50']:.1f} ms "
+        "saved).",
         "",
         f"**What is left.** Above the floor, {own - floor:.1f} ms of the portal's own cost is "
         "Django's: building and compiling the ORM's queries, the middleware, the template. It "
