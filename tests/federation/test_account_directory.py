@@ -21,6 +21,16 @@ LIST_URL = "/admin/federation/awsaccount/"
 FILL_URL = "/admin/federation/awsaccount/fill/"
 
 
+def lists_organization_from(sandbox, account, tenant):
+    """The tenant's administration role in `account`, allowed to list the organization."""
+    make_role(
+        iam_in(sandbox, account),
+        ADMINISTRATION_ROLE,
+        trust=trusting_the_portal(tenant),
+        actions=["organizations:ListAccounts"],
+    )
+
+
 @pytest.fixture
 def organization(sandbox, world):
     """Acme's organization, managed from 333333333333 where Acme's administration role is:
@@ -33,12 +43,7 @@ def organization(sandbox, world):
         ]["AccountId"]
         for name in ("Production", "Staging")
     }
-    make_role(
-        iam_in(sandbox, MANAGEMENT),
-        ADMINISTRATION_ROLE,
-        trust=trusting_the_portal(world.tenant_a),
-        actions=["organizations:ListAccounts"],
-    )
+    lists_organization_from(sandbox, MANAGEMENT, world.tenant_a)
     world.tenant_a.management_account_id = MANAGEMENT
     world.tenant_a.administration_role_name = ADMINISTRATION_ROLE
     world.tenant_a.save()
@@ -158,12 +163,7 @@ def test_an_account_that_runs_no_organization_is_named_as_such(
     admin, world, organization, sandbox, account, message
 ):
     account = organization.get(account, account)
-    make_role(
-        iam_in(sandbox, account),
-        ADMINISTRATION_ROLE,
-        trust=trusting_the_portal(world.tenant_a),
-        actions=["organizations:ListAccounts"],
-    )
+    lists_organization_from(sandbox, account, world.tenant_a)
     world.tenant_a.management_account_id = account
     world.tenant_a.save()
 
