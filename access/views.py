@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from access import selectors, services
 from access.forms import DecisionForm, RequestForm
-from access.models import AccessRequest, Decision
+from access.models import JUSTIFICATION_MAX, AccessRequest, Decision
 from accounts import mfa
 from accounts.models import MIN_SESSION_SECONDS
 from audit.records import RequestMeta
@@ -261,7 +261,7 @@ def _fit_to_decide(request, access_id, *, form):
         detour = redirect(f"{reverse('reauthenticate')}?{urlencode({'next': back})}")
     else:
         return None
-    comment = request.POST.get("comment", "")[:1000]
+    comment = request.POST.get("comment", "")[:JUSTIFICATION_MAX]  # as DecisionForm takes it
     if comment.strip():
         request.session[HELD_COMMENT] = {"form": form, "request": access_id, "comment": comment}
     return detour

@@ -53,6 +53,7 @@ from werkzeug.serving import make_server
 from werkzeug.test import run_wsgi_app
 from werkzeug.wrappers import Request, Response
 
+from federation.aws import RoleArn
 from sandbox.console import ConsoleMixin
 from sandbox.federation import FederationMixin
 from sandbox.iam import load_aws_managed_policy
@@ -165,9 +166,11 @@ class Sandbox(StsMixin, FederationMixin, ConsoleMixin):
         caller_key, _ = self._caller(request)
         with self.lock:
             caller = self.sessions.get(caller_key)
-        partition, account = (
-            caller.role_arn.split(":")[1:5:3] if caller is not None else ("aws", DEFAULT_ACCOUNT_ID)
-        )
+        if caller is None:
+            partition, account = "aws", DEFAULT_ACCOUNT_ID
+        else:
+            role = RoleArn.parse(caller.role_arn)
+            partition, account = role.partition, role.account_id
         if organizations_backends[account][partition].org is not None:
             return None
         if account in organizations_backends.master_accounts:
