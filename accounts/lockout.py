@@ -52,8 +52,8 @@ class LockoutHandler(AxesDatabaseHandler):
         ).aggregate(failures=Sum("failures_since_start"))["failures"]
         address_locked = (from_here or 0) >= settings.LOGIN_ADDRESS_FAILURE_LIMIT
         if not get_client_username(request, credentials):
-            # A failure that names nobody (a forged sign-in callback) counts against its
-            # address only: as a "person" named "" it would lock everyone out.
+            # A failure that names nobody counts against its address only: as a "person"
+            # named "" it would lock everyone out.
             return int(address_locked)
         per_address = [
             failures

@@ -3,9 +3,10 @@ the attempt kept in the browser's session, the callback's checks, linking and cr
 people, and teams that follow the provider's groups.
 
 Every failure is a `login.sso_failed` record naming the reason and counts like a failed
-password for the lockout (except a refusal by the rate limit, which is no guess at
-anything); the person sees one neutral page whatever the reason, so the page tells nobody
-which domains or people a tenant has.
+password for the lockout, except two that are no guess at anything: a refusal by the rate
+limit, and a callback whose state this browser never started (any web page can make a
+browser send one). The person sees one neutral page whatever the reason, so the page tells
+nobody which domains or people a tenant has.
 """
 
 import re
@@ -47,16 +48,25 @@ BACKEND = "accounts.backends.ProviderBackend"
 
 class SignInFailed(Exception):
     """A sign-in through a provider did not happen; `reason` goes to the audit record.
-    `counts`: it counts toward the lockout like a wrong password."""
+    `counts`: it counts toward the lockout like a wrong password. `unsolicited`: a callback
+    this browser never asked for, recorded at most UNSOLICITED_RECORDS_PER_MINUTE times a
+    minute from one address."""
 
     def __init__(
-        self, reason: str, *, tenant: Any = None, who: str = "", counts: bool = True
+        self,
+        reason: str,
+        *,
+        tenant: Any = None,
+        who: str = "",
+        counts: bool = True,
+        unsolicited: bool = False,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.tenant = tenant
         self.who = who
-        self.counts = counts
+        self.counts = counts and not unsolicited
+        self.unsolicited = unsolicited
 
 
 class SignInLocked(Exception):
@@ -176,12 +186,19 @@ def begin(
     )
 
 
+# A callback whose state this browser never started needs no session, so any web page (an
+# <img> tag) can make a browser send it: it is recorded this many times a minute per address
+# and counts toward no lockout and no sign-in budget, or one page could lock an office out.
+UNSOLICITED_RECORDS_PER_MINUTE = 5
+
+
 def _take_attempt(request: HttpRequest, state: str) -> dict[str, Any]:
     pending = request.session.get(PENDING, {})
     spent = request.session.get(SPENT, [])
     attempt = pending.pop(state, None) if state else None
     if attempt is None:
-        raise SignInFailed("replayed callback" if state in spent else "state mismatch")
+        reason = "replayed callback" if state in spent else "state mismatch"
+        raise SignInFailed(reason, unsolicited=True)
     request.session[PENDING] = pending
     request.session[SPENT] = [*spent, state][-MAX_PENDING:]
     return attempt
@@ -190,9 +207,9 @@ def _take_attempt(request: HttpRequest, state: str) -> dict[str, Any]:
 def complete(request: HttpRequest, *, params: Any, redirect_uri: str) -> SignedIn:
     """The provider sent the browser back: check everything, link or create the person and
     bring their teams up to date. Raises SignInFailed, or SignInLocked."""
-    _limit(request, "callback", "")
     attempt = _take_attempt(request, str(params.get("state") or "")[:100])
     who = attempt["who"]
+    _limit(request, "callback", who)
     if who and is_locked(request, who):
         raise SignInLocked(who)
     provider = (
@@ -450,7 +467,16 @@ def _groups_left_out(claims: dict[str, Any], name: str) -> bool:
 
 def record_failure(request: HttpRequest, failure: SignInFailed) -> None:
     """The audit record of a failed sign-in, counted by the lockout as a failed password
-    (when it counts)."""
+    (when it counts). An unsolicited callback past its per-address allowance leaves no
+    record: it would only flood the trail."""
+    if failure.unsolicited:
+        recorded, _, _ = ratelimit.hit(
+            f"sso:unsolicited:{client_ip(request)}",
+            limit=UNSOLICITED_RECORDS_PER_MINUTE,
+            window=60,
+        )
+        if not recorded:
+            return
     record(
         AuditEvent.Action.LOGIN_SSO_FAILED,
         actor_username=failure.who,
