@@ -180,8 +180,9 @@ def _registry() -> CollectorRegistry:
 # --- /metrics ------------------------------------------------------------------------------
 
 
-def _allowed(request: HttpRequest) -> bool:
-    """A bearer token from METRICS_TOKEN, or an address in METRICS_ALLOWED_IPS."""
+def may_read(request: HttpRequest) -> bool:
+    """Whether the caller may read what the portal says about itself (/metrics, the details
+    of /readyz): a bearer token from METRICS_TOKEN, or an address in METRICS_ALLOWED_IPS."""
     token = settings.METRICS_TOKEN
     header = request.META.get("HTTP_AUTHORIZATION", "")
     if token and header.startswith("Bearer "):
@@ -201,7 +202,7 @@ def _allowed(request: HttpRequest) -> bool:
 def metrics_view(request: HttpRequest) -> HttpResponse:
     """Prometheus' text format, for a scraper with the token or from an allowed address;
     anyone else finds nothing here (404)."""
-    if not _allowed(request):
+    if not may_read(request):
         raise Http404
     body = generate_latest(_registry()) + generate_latest(_collected)
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)

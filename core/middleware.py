@@ -16,7 +16,7 @@ from django.utils import timezone
 from core.logging import bind, request_context
 from core.sessions import SEEN_AT, SIGNED_IN_AT
 from core.validation import known_time_zones
-from core.views import bad_request
+from core.views import bad_request, healthz, readyz
 
 _CLEAN_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -42,6 +42,22 @@ class RequestIdMiddleware:
             request_context.reset(token)
         response["X-Request-ID"] = request.request_id
         return response
+
+
+class ProbeMiddleware:
+    """/healthz and /readyz, answered before the HTTPS redirect, the host check, the session
+    and everything after: a kubelet or a load balancer probes over plain HTTP (no
+    X-Forwarded-Proto) at the host's own address, which is no name in ALLOWED_HOSTS, and a
+    probe redirected to https or refused as a bad host takes a healthy host out of service."""
+
+    PROBES = {"/healthz": healthz, "/readyz": readyz}
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        probe = self.PROBES.get(request.path_info)
+        return probe(request) if probe else self.get_response(request)
 
 
 class SessionTimeoutMiddleware:

@@ -9,7 +9,11 @@ from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from core import health
+from core import health, metrics
+
+# The probes are answered by core.middleware.ProbeMiddleware, ahead of the HTTPS redirect
+# and the host check, since a kubelet or a load balancer asks over plain HTTP at the
+# host's own address.
 
 
 @require_safe
@@ -23,17 +27,22 @@ def healthz(request):
 @never_cache
 def readyz(request):
     """Readiness: the database answers a query, and what the rooms above check (the
-    background worker's queue, the broker's AWS credentials). One line each; 503 when any
-    is not ready, so traffic goes elsewhere."""
+    background worker's queue, the broker's AWS credentials); 503 when any is not ready, so
+    traffic goes elsewhere. A caller who may read /metrics gets one line a check; anyone
+    else the status line alone, since the details describe the deployment."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except DatabaseError:
-        return HttpResponse("database: unavailable\n", content_type="text/plain", status=503)
-    found = [health.Finding("database", True, "ok"), *health.findings()]
-    report = "".join(f"{f.name}: {f.detail}\n" for f in found)
+        found = [health.Finding("database", False, "unavailable")]
+    else:
+        found = [health.Finding("database", True, "ok"), *health.findings()]
     ready = all(f.ready for f in found)
+    if metrics.may_read(request):
+        report = "".join(f"{f.name}: {f.detail}\n" for f in found)
+    else:
+        report = "ready\n" if ready else "not ready\n"
     return HttpResponse(report, content_type="text/plain", status=200 if ready else 503)
 
 

@@ -112,6 +112,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",
+    # The probes, before the HTTPS redirect and the host check (plain HTTP at the host's address).
+    "core.middleware.ProbeMiddleware",
     # Header middleware comes before whitenoise, so static files get the headers too.
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",

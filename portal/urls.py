@@ -64,8 +64,6 @@ urlpatterns = [
     path("api/v1/requests/<id:request_id>", access_api.request_detail, name="api-request"),
     # Browsers ask for /favicon.ico on pages that name no icon (the admin's, a PDF...).
     path("favicon.ico", views.favicon),
-    path("healthz", views.healthz, name="healthz"),
-    path("readyz", views.readyz, name="readyz"),
     path("metrics", metrics.metrics_view, name="metrics"),
     # The trail's admin pages moved with it to the audit app: old links still arrive.
     re_path(

@@ -13,15 +13,21 @@ from access import worker
 from access.models import AccessRequest
 from access.services import clock
 from tests.access.conftest import client_for, decide, file, run_worker
-from tests.conftest import value
+from tests.conftest import METRICS_TOKEN, value
 
 # Transactional: the worker runs tasks in transactions of its own and closes its connection,
 # as in production.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def scraper_token(settings):
+    """/readyz gives its details to a caller that may read /metrics."""
+    settings.METRICS_TOKEN = METRICS_TOKEN
+
+
 def readiness(client):
-    response = client.get("/readyz")
+    response = client.get("/readyz", HTTP_AUTHORIZATION=f"Bearer {METRICS_TOKEN}")
     return response.status_code, response.content.decode()
 
 

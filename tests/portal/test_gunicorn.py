@@ -5,6 +5,7 @@ import time
 
 import requests
 
+from tests.conftest import METRICS_TOKEN
 from tests.servers import gunicorn
 
 
@@ -19,14 +20,15 @@ def test_it_never_writes_query_strings_to_the_access_log(tmp_path):
 
 def test_it_reports_not_ready_while_the_database_is_down(tmp_path):
     # Nothing listens on port 1: a PostgreSQL server that is down.
-    with gunicorn(tmp_path, DATABASE_URL="postgres://portcullis@127.0.0.1:1/portcullis") as (
-        base_url,
-        _,
-    ):
+    down = "postgres://portcullis@127.0.0.1:1/portcullis"
+    with gunicorn(tmp_path, DATABASE_URL=down, METRICS_TOKEN=METRICS_TOKEN) as (base_url, _):
         assert requests.get(f"{base_url}/healthz", timeout=10).status_code == 200
-        response = requests.get(f"{base_url}/readyz", timeout=10)
-    assert response.status_code == 503
-    assert response.text == "database: unavailable\n"
+        anyone = requests.get(f"{base_url}/readyz", timeout=10)
+        scraper = requests.get(
+            f"{base_url}/readyz", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=10
+        )
+    assert (anyone.status_code, anyone.text) == (503, "not ready\n")
+    assert (scraper.status_code, scraper.text) == (503, "database: unavailable\n")
 
 
 def test_it_reports_not_ready_when_the_sqlite_file_cannot_be_opened(tmp_path):

@@ -1,8 +1,11 @@
+import ipaddress
+
 import pytest
 from django.contrib.sessions.backends.db import SessionStore
 from django.db import OperationalError
 
 from federation import aws
+from tests.conftest import METRICS_TOKEN
 
 
 @pytest.mark.django_db
@@ -12,13 +15,54 @@ def test_it_answers_the_liveness_probe(client):
     assert response.content == b"ok\n"
 
 
+@pytest.fixture
+def readiness(client, settings):
+    """/readyz as a caller that may read /metrics, and so its details: the response."""
+    settings.METRICS_TOKEN = METRICS_TOKEN
+    return lambda: client.get("/readyz", HTTP_AUTHORIZATION=f"Bearer {METRICS_TOKEN}")
+
+
 @pytest.mark.django_db
-def test_it_is_ready_when_the_database_answers(client):
-    response = client.get("/readyz")
+def test_it_is_ready_when_the_database_answers(readiness):
+    response = readiness()
     assert response.status_code == 200
     assert "no-cache" in response["Cache-Control"]
     report = response.content.decode()
     assert report.startswith("database: ok\n") and "aws: credentials resolve\n" in report
+
+
+@pytest.mark.django_db
+def test_readiness_details_are_only_for_callers_that_may_read_metrics(client, settings):
+    settings.METRICS_TOKEN = METRICS_TOKEN
+    settings.METRICS_ALLOWED_IPS = ["10.1.0.0/16"]
+    settings.METRICS_ALLOWED_NETWORKS = [ipaddress.ip_network("10.1.0.0/16")]
+
+    anyone = client.get("/readyz", REMOTE_ADDR="192.0.2.9")
+    wrong_token = client.get("/readyz", HTTP_AUTHORIZATION="Bearer wrong")
+    scraper = client.get("/readyz", REMOTE_ADDR="10.1.2.3")
+
+    assert (anyone.status_code, anyone.content) == (200, b"ready\n")
+    assert wrong_token.content == b"ready\n"
+    assert "aws: credentials resolve\n" in scraper.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_probes_answer_plain_http_at_the_hosts_own_address_in_production(client, settings):
+    # As behind a TLS-terminating proxy in production; a kubelet or a load balancer asks
+    # the host itself over plain HTTP, with no X-Forwarded-Proto and its address as Host.
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    as_a_kubelet = {"HTTP_HOST": "10.42.0.7:8000", "REMOTE_ADDR": "10.42.0.1"}
+
+    alive = client.get("/healthz", **as_a_kubelet)
+    ready = client.get("/readyz", **as_a_kubelet)
+
+    assert (alive.status_code, alive.content) == (200, b"ok\n")
+    assert (ready.status_code, ready.content) == (200, b"ready\n")
+    # Every page else still goes to https, and answers only the site's own names.
+    assert client.get("/login/").status_code == 301
+    client.raise_request_exception = False
+    assert client.get("/login/", secure=True, **as_a_kubelet).status_code == 400
 
 
 @pytest.fixture
@@ -34,25 +78,25 @@ def no_aws_credentials(monkeypatch, tmp_path):
 
 
 @pytest.mark.django_db
-def test_readiness_reports_aws_credentials_that_do_not_resolve(client, no_aws_credentials):
-    response = client.get("/readyz")
+def test_readiness_reports_aws_credentials_that_do_not_resolve(readiness, no_aws_credentials):
+    response = readiness()
     # Said, but the host stays in service: sign-in, approvals and the trail still work.
     assert response.status_code == 200
     assert "aws: no credentials found\n" in response.content.decode()
 
 
 @pytest.mark.django_db
-def test_the_credentials_are_looked_up_once_a_minute_not_per_probe(client, monkeypatch):
+def test_the_credentials_are_looked_up_once_a_minute_not_per_probe(readiness, monkeypatch):
     aws.reset_clients()
-    assert "aws: credentials resolve" in client.get("/readyz").content.decode()
+    assert "aws: credentials resolve" in readiness().content.decode()
     # Gone from the environment: the probes within the minute still use what was found.
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    assert client.get("/readyz").status_code == 200
-    assert "aws: credentials resolve" in client.get("/readyz").content.decode()
+    assert readiness().status_code == 200
+    assert "aws: credentials resolve" in readiness().content.decode()
     aws.reset_clients()  # as a minute later
-    assert "aws: no credentials found" in client.get("/readyz").content.decode()
+    assert "aws: no credentials found" in readiness().content.decode()
     aws.reset_clients()
 
 
