@@ -12,6 +12,8 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm, UsernameField
 from django.contrib.auth.signals import user_login_failed
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email, validate_slug
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
@@ -40,6 +42,35 @@ class LoginForm(AuthenticationForm):
         "case-sensitive; passwords are.",
     }
 
+    # The page shows the form's own errors only, above the fields: say there what is missing.
+    MISSING = {
+        ("username", "password"): "Enter your username and password, or your work e-mail "
+        "address above.",
+        ("username",): "Enter your username.",
+        ("password",): "Enter your password.",
+    }
+
+    def clean(self):
+        missing = tuple(
+            name for name in ("username", "password") if self.has_error(name, "required")
+        )
+        if missing:
+            # Nothing to check a password against: no sign-in is tried, or counted.
+            raise ValidationError(self.MISSING[missing], code="missing")
+        return super().clean()
+
+
+def _company_address_error(address: str) -> str:
+    """Why `address` cannot be a work e-mail address or a tenant's slug, or "". Checked
+    before any provider is looked up: a typo is the person's to fix, not a failed sign-in."""
+    for validate in (validate_email, validate_slug):
+        try:
+            validate(address)
+        except ValidationError:
+            continue
+        return ""
+    return "That is not an e-mail address. Enter your work e-mail address, such as you@company.com."
+
 
 class LoginView(auth_views.LoginView):
     """Username and password, and beside them "Sign in with your company account": a
@@ -58,6 +89,14 @@ class LoginView(auth_views.LoginView):
                     request, "Enter your work e-mail address to sign in with your company account."
                 )
                 return redirect(request.get_full_path())
+            if problem := _company_address_error(address.strip()):
+                # The sign-in page again, with what was typed and what is wrong with it.
+                context = self.get_context_data(
+                    form=self.get_form_class()(request),
+                    email=address.strip(),
+                    email_error=problem,
+                )
+                return self.render_to_response(context)
             return _start_at_provider(request, address=address)
         return super().post(request, *args, **kwargs)
 
@@ -87,7 +126,12 @@ def _sso_refused(request, failure):
     sso.record_failure(request, failure)
     if failure.who and sso.is_locked(request, failure.who):
         return lockout_response(request, credentials={"username": failure.who})
-    response = render(request, "accounts/sso_failed.html", status=403)
+    response = render(
+        request,
+        "accounts/sso_failed.html",
+        {"request_id": getattr(request, "request_id", "")},
+        status=403,
+    )
     response["Cache-Control"] = "no-store"
     return response
 

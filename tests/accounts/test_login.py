@@ -6,6 +6,7 @@ import time_machine
 from axes.models import AccessAttempt
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from tests.conftest import PASSWORD, Client
 
 pytestmark = pytest.mark.django_db
@@ -52,6 +53,41 @@ def test_it_refuses_a_wrong_password(client, world):
     assert "_auth_user_id" not in client.session
 
 
+def test_an_empty_sign_in_form_says_what_is_missing(client, world):
+    empty = sign_in(client, "", "")
+    assert empty.status_code == 200
+    assert "Enter your username and password, or your work e-mail address" in (
+        empty.content.decode()
+    )
+
+    no_password = sign_in(client, "bob", "")
+    assert "Enter your password." in no_password.content.decode()
+    assert 'value="bob"' in no_password.content.decode()
+    # Nothing was tried: nothing counts towards a lockout.
+    assert not AccessAttempt.objects.exists()
+
+
+def test_a_malformed_company_address_is_a_form_error_that_keeps_what_was_typed(client, world):
+    response = client.post("/login/", {"email": "dave@acme"})
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "That is not an e-mail address" in page
+    assert 'value="dave@acme"' in page and 'aria-invalid="true"' in page
+    # No sign-in was tried: no failure recorded or counted against anyone.
+    assert not AuditEvent.objects.filter(action__startswith="login.").exists()
+    assert not AccessAttempt.objects.exists()
+
+
+def test_the_company_sign_in_failure_page_names_the_request_id(client, world):
+    response = client.post("/login/", {"email": "someone@unknown.example"})
+
+    assert response.status_code == 403
+    assert f'Request ID: <span class="mono">{response["X-Request-ID"]}</span>' in (
+        response.content.decode()
+    )
+
+
 def test_it_sends_anonymous_visitors_to_sign_in(client):
     response = client.get("/")
     assert response.status_code == 302
@@ -76,6 +112,7 @@ def test_it_locks_out_after_five_failures(client, world):
     response = sign_in(client, "bob")
     assert response.status_code == 429
     assert b"Too many sign-in attempts" in response.content
+    assert b'<a href="/login/">Back to sign-in</a>' in response.content
     assert "_auth_user_id" not in client.session
 
 
