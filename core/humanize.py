@@ -14,15 +14,17 @@ def _unit(count: int, name: str) -> str:
 
 def duration(seconds: int) -> str:
     """43200 → "12 hours", 2700 → "45 minutes", 5400 → "1 hour 30 minutes",
-    90 → "1 minute 30 seconds", 0 → "0 seconds"."""
+    3589 → "59 minutes", 45 → "45 seconds", 0 → "0 seconds".
+
+    Whole minutes from one minute up: what is left of a window (3589 seconds) reads
+    "59 minutes", never "59 minutes 49 seconds"; the minutes are never rounded up, so a
+    length is never said to be longer than it is. Seconds only under a minute."""
     seconds = max(int(seconds), 0)
+    if seconds < 60:
+        return _unit(seconds, "second")
     hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    parts = [(hours, "hour"), (minutes, "minute")]
-    if not hours:
-        parts.append((seconds, "second"))
-    words = [_unit(count, name) for count, name in parts if count]
-    return " ".join(words) or "0 seconds"
+    parts = [(hours, "hour"), (rest // 60, "minute")]
+    return " ".join(_unit(count, name) for count, name in parts if count)
 
 
 def clock(

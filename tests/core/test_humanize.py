@@ -16,7 +16,7 @@ from core.humanize import clock, duration, relative, zone_named
         (1, "1 second"),
         (59, "59 seconds"),
         (60, "1 minute"),
-        (90, "1 minute 30 seconds"),
+        (90, "1 minute"),
         (900, "15 minutes"),
         (2700, "45 minutes"),
         (3600, "1 hour"),
@@ -29,6 +29,14 @@ from core.humanize import clock, duration, relative, zone_named
     ],
 )
 def test_a_duration_reads_as_people_say_it(seconds, words):
+    assert duration(seconds) == words
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [(3589, "59 minutes"), (899, "14 minutes"), (7199, "1 hour 59 minutes"), (119, "1 minute")],
+)
+def test_what_is_left_of_a_window_reads_in_whole_minutes_never_rounded_up(seconds, words):
     assert duration(seconds) == words
 
 
