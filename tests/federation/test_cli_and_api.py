@@ -205,6 +205,41 @@ def test_the_helper_lists_my_roles_and_their_ids(live_server, world, bob_grant, 
     assert result.stdout == f"{bob_grant.pk}\tacme\tAcme admin\t{bob_grant.role_arn}\n"
 
 
+def test_the_helper_reads_the_token_from_where_the_tokens_page_says_to_save_it(
+    live_server, world, bob_grant, client, tmp_path
+):
+    client.force_login(world.bob)
+    assert "<code>~/.config/portcullis/token</code>" in client.get("/tokens/").content.decode()
+    saved = tmp_path / ".config" / "portcullis" / "token"
+    saved.parent.mkdir(parents=True)
+    saved.write_text(create_token(client) + "\n")
+
+    # What the tokens page suggests: --url and --list, nothing about the token.
+    result = subprocess.run(
+        [sys.executable, str(HELPER), "--url", live_server.url, "--list"],
+        env={"HOME": str(tmp_path), "PATH": os.environ["PATH"]},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{bob_grant.pk}\tacme\tAcme admin\t{bob_grant.role_arn}\n"
+
+
+def test_the_helper_without_a_token_says_where_to_put_one(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(HELPER), "--url", "http://127.0.0.1:9", "--list"],
+        env={"HOME": str(tmp_path), "PATH": os.environ["PATH"]},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+    assert result.returncode == 1
+    assert "save one in ~/.config/portcullis/token" in result.stderr
+
+
 def test_the_tokens_page_gives_a_profile_for_each_of_my_roles(client, world, bob_grant):
     client.force_login(world.bob)
     page = client.get("/tokens/").content.decode()
