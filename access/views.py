@@ -3,13 +3,11 @@ access, my requests, and the approver's queue."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
 
 from access import selectors, services
 from access.forms import DecisionForm, RequestForm
@@ -18,6 +16,7 @@ from accounts import mfa
 from accounts.models import MIN_SESSION_SECONDS
 from audit.records import RequestMeta
 from core import humanize
+from core.actions import post_only
 from core.errors import PortalError
 from core.views import error_response
 from federation import services as federation_services
@@ -52,11 +51,17 @@ def my_roles(request):
     every = len(grants)
     query = " ".join(request.GET.get("q", "").split())[:FILTER_MAX]
     only = request.GET.get("role", "")
+    missing = False
     if only:
         # A link to one role (/console/<id>/ and /cli/<id>/ land here): that role alone.
-        grants = [g for g in grants if only.isdigit() and str(g.pk) == only]
-        if not grants:
-            raise Http404("No such role is granted to you.")
+        one = [g for g in grants if only.isdigit() and str(g.pk) == only]
+        if one:
+            grants = one
+        else:
+            # A bookmark to a role taken away, or to someone else's: one answer for both
+            # (404), with the roles the person does have.
+            messages.error(request, "That role is not yours, or no longer exists.")
+            only, missing = "", True
     if query:
         grants = [g for g in grants if all(t in search_text(g) for t in query.casefold().split())]
     # Only people with an on-request grant have requests to look up.
@@ -90,7 +95,7 @@ def my_roles(request):
             offer_choices(grant, limit)
         else:
             grant.limit = 0
-    return roles_page(
+    response = roles_page(
         request,
         grants,
         query=query,
@@ -99,6 +104,9 @@ def my_roles(request):
         shown=len(grants),
         filtered=bool(query or only),
     )
+    if missing:
+        response.status_code = 404
+    return response
 
 
 FILTER_MAX = 100
@@ -172,7 +180,13 @@ def my_requests(request):
     return render(request, "access/my_requests.html", {"requests": requests, "now": timezone.now()})
 
 
-@require_POST
+@post_only(
+    title="Cancel a request",
+    does="This address cancels one of your requests for access: the Cancel button on "
+    "My requests does it.",
+    back="requests",
+    back_label="My requests",
+)
 @login_required
 def cancel(request, request_id):
     try:
@@ -185,7 +199,13 @@ def cancel(request, request_id):
     return _back(request, "requests")
 
 
-@require_POST
+@post_only(
+    title="End access now",
+    does="This address ends a window of access before its time: the End now button on "
+    "My roles, My requests or Approvals does it.",
+    back="requests",
+    back_label="My requests",
+)
 @login_required
 def end(request, request_id):
     """End a window now: the requester's "I'm done", or an approver or admin taking it back."""
@@ -267,7 +287,13 @@ def _fit_to_decide(request, access_id, *, form):
     return detour
 
 
-@require_POST
+@post_only(
+    title="Decide a request",
+    does="This address approves or denies a request for access: the Approve and Deny "
+    "buttons on Approvals do it.",
+    back="approvals",
+    back_label="Approvals",
+)
 @login_required
 def decide(request, request_id):
     detour = _fit_to_decide(request, request_id, form="decide")
@@ -303,7 +329,13 @@ def decide(request, request_id):
     return redirect("approvals")
 
 
-@require_POST
+@post_only(
+    title="Review break-glass use",
+    does="This address marks a break-glass use reviewed: the Mark reviewed button on "
+    "Approvals does it.",
+    back="approvals",
+    back_label="Approvals",
+)
 @login_required
 def review(request, request_id):
     detour = _fit_to_decide(request, request_id, form="review")

@@ -26,6 +26,7 @@ from accounts.lockout import lockout_response
 from accounts.models import User
 from audit.models import AuditEvent
 from audit.records import RequestMeta, record_for_person
+from core.actions import action_page
 from core.middleware import TIME_ZONE_COOKIE, known_time_zones
 from core.sessions import AUTHENTICATED_AT, PROVIDER_FACTOR
 
@@ -104,6 +105,16 @@ class LoginView(auth_views.LoginView):
 class LogoutView(auth_views.LogoutView):
     """Signing out ends the portal session; someone who came through their company's
     provider is offered to sign out there too, when it supports that."""
+
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        return action_page(
+            request,
+            title="Sign out",
+            does="This address signs you out: the Sign out button at the top of every page "
+            "does it.",
+            back="home",
+            back_label="My roles",
+        )
 
     def post(self, request, *args, **kwargs):
         provider_id = request.session.get(sso.SIGNED_IN_WITH)

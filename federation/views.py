@@ -17,12 +17,13 @@ from django.utils.http import urlencode
 from django.utils.text import slugify
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import mfa
 from accounts.models import Membership
 from audit.models import AuditEvent
 from audit.records import RequestMeta
+from core.actions import post_only
 from core.errors import PortalError
 from core.views import error_response
 from federation import aws, services
@@ -124,7 +125,13 @@ def _recently_used(user, grants):
     return recent[:RECENT_ROLES]
 
 
-@require_POST
+@post_only(
+    title="Star a role",
+    does="This address stars a role, or unstars it: the Star button beside each role on "
+    "My roles does it, and starred roles come first.",
+    back="home",
+    back_label="My roles",
+)
 @login_required
 def star(request, mapping_id):
     """Star a role (it comes first on the roles page), or unstar it."""
@@ -314,7 +321,12 @@ def tokens(request):
     return render(request, "federation/tokens.html", context, status=400 if form.errors else 200)
 
 
-@require_POST
+@post_only(
+    title="Revoke an API token",
+    does="This address revokes one of your API tokens: the Revoke button on API tokens does it.",
+    back="tokens",
+    back_label="API tokens",
+)
 @login_required
 def revoke_token(request, token_id):
     token = get_object_or_404(

@@ -69,6 +69,23 @@ def test_a_link_to_someone_elses_role_is_not_found(client, world, two_roles):
     assert client.get("/?role=abc").status_code == 404
 
 
+def test_a_link_to_a_role_that_is_not_yours_says_so_above_your_own_roles(client, world, two_roles):
+    admin, reader = two_roles
+    client.force_login(world.bob)
+    gone = reader.pk + 1000
+
+    response = client.get(f"/console/{gone}/", follow=True)
+
+    assert response.status_code == 404
+    page = response.content.decode()
+    assert "That role is not yours, or no longer exists." in page
+    assert role_ids(page) == [admin.pk, reader.pk] and "Showing one role" not in page
+    # Someone else's role gets the same answer: it is not theirs.
+    client.force_login(world.carol)
+    theirs = client.get(f"/?role={reader.pk}")
+    assert theirs.status_code == 404 and "That role is not yours" in theirs.content.decode()
+
+
 def test_find_a_role_by_label_role_account_or_tenant(client, world, two_roles):
     admin, reader = two_roles
     client.force_login(world.bob)
