@@ -30,6 +30,9 @@ class SecondFactorMiddleware:
             user.is_verified = lambda: True
         if user.is_authenticated and not user.is_verified():
             target = self._target(request, user)
+            # Until then nothing but that page and signing out works: the navigation
+            # (templates/base.html) offers only those.
+            request.second_factor_due = bool(target)
             if target and not request.path.startswith((target, *OPEN_PATHS)):
                 if request.path.startswith("/api/"):
                     return self.get_response(request)

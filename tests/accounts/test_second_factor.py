@@ -53,6 +53,22 @@ def test_staff_must_enrol_before_anything_else(client, world):
     assert client.post("/logout/").status_code == 302
 
 
+def only_signing_out(page):
+    nav = page.content.decode().split('<nav aria-label="Account">')[1].split("</nav>")[0]
+    return "Sign out" in nav and "<a " not in nav and "Signed in as" not in nav
+
+
+def test_before_the_second_factor_the_navigation_offers_only_signing_out(client, world):
+    sign_in(client, "alice")
+    assert only_signing_out(client.get("/account/two-factor/"))
+    enrol(client, world.alice)
+    assert not only_signing_out(client.get("/"))
+    client.post("/logout/")
+
+    sign_in(client, "alice")
+    assert only_signing_out(client.get("/login/verify/"))
+
+
 def test_it_enrols_with_a_first_code_and_hands_out_recovery_codes(client, world):
     sign_in(client, "alice")
     key_before = client.session.session_key
