@@ -194,20 +194,22 @@ def _result(request, template, issued):
 ONCE_SECONDS = 12 * 3600
 
 
-def _first_use(request, mapping_id, *, kind):
-    """Whether this issuance is new. A roles page gives its forms one `once` token: a
-    reload of a result page, back and forward, or a second click post the same form for
-    the same role again, and must not issue again silently; the page's other roles, and
-    the other kind of session, stay open. (A client that sends no token, such as a
-    script, is not held to it.)"""
-    key = _once_key(request, mapping_id, kind=kind)
+def _first_use(request, *what):
+    """Whether this form is sent for the first time. A page gives its forms one `once`
+    token: a reload of a result page, back and forward, or a second click post the same
+    form again, and must not make a second session or token silently. `what` is what the
+    token is used up for (("console", 7): the roles page's other roles, and the other kind
+    of session, stay open). (A client that sends no token, such as a script, is not held
+    to it.)"""
+    key = _once_key(request, *what)
     return key is None or cache.add(key, True, ONCE_SECONDS)
 
 
-def _once_key(request, mapping_id, *, kind):
-    """Where this form's `once` token is remembered for this role (None: it sent none)."""
+def _once_key(request, *what):
+    """Where this form's `once` token is remembered for `what` (None: it sent none)."""
     once = request.POST.get("once", "")[:64]
-    return f"portcullis:issued-once:{request.user.pk}:{kind}:{mapping_id}:{once}" if once else None
+    used_for = ":".join(str(part) for part in what)
+    return f"portcullis:issued-once:{request.user.pk}:{used_for}:{once}" if once else None
 
 
 def _shown_once(request, mapping_id, *, kind):
@@ -245,13 +247,13 @@ def _issuing_view(*, console, template):
             # meanwhile: the role waits on the roles page afterwards.
             messages.info(request, "Confirm it is you before opening a new session.")
             return redirect(f"{reverse('reauthenticate')}?{urlencode({'next': role_page})}")
-        if not _first_use(request, mapping_id, kind=kind):
+        if not _first_use(request, kind, mapping_id):
             return _shown_once(request, mapping_id, kind=kind)
         try:
             issued = _issue(request, mapping_id, console=console)
         except PortalError as error:
             # Nothing was shown: the same form may be sent again.
-            if key := _once_key(request, mapping_id, kind=kind):
+            if key := _once_key(request, kind, mapping_id):
                 cache.delete(key)
             return error_response(request, error)
         return _result(request, template, issued)
@@ -285,10 +287,12 @@ def credentials_helper(request):
 @never_cache
 def tokens(request):
     """My personal API tokens: create one (shown once), see when each expires and was
-    last used, revoke."""
+    last used, revoke. The form is used once, as the roles page's are: a reload of the
+    page that shows a new token makes no second one."""
     form = TokenForm(request.POST or None)
     context = {
         "form": form,
+        "once": secrets.token_urlsafe(16),
         "tokens": ApiToken.objects.for_user(request.user).filter(user=request.user),
         "portal_url": request.build_absolute_uri("/"),
         # One ready profile per role: ids are what credential_process needs.
@@ -309,6 +313,10 @@ def tokens(request):
             messages.info(request, "Confirm it is you before creating a token.")
             return redirect(f"{reverse('reauthenticate')}?next={reverse('tokens')}")
         if form.is_valid():
+            if not _first_use(request, "token"):
+                response = render(request, "federation/token_shown_once.html", status=409)
+                response["Cache-Control"] = "no-store"
+                return response
             token, context["new_token"] = services.create_token(
                 user=request.user,
                 name=form.cleaned_data["name"],

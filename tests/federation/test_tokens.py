@@ -153,3 +153,33 @@ def test_a_tenant_admin_sees_only_the_tokens_of_people_solely_in_their_tenant(cl
     theirs.refresh_from_db()
     own.refresh_from_db()
     assert theirs.revoked_at is None and own.revoked_at is not None
+
+
+def test_reloading_the_page_that_shows_a_new_token_makes_no_second_token(client, world):
+    client.force_login(world.bob)
+    page = client.get("/tokens/").content.decode()
+    once = re.search(r'name="once" value="([^"]+)"', page).group(1)
+
+    first, plain = create(client, once=once)
+    reload, again = create(client, once=once)  # the browser posts the same form again
+
+    assert first.status_code == 200 and plain
+    assert reload.status_code == 409 and again is None
+    assert "no-store" in reload["Cache-Control"]
+    assert b"This token was already shown" in reload.content
+    assert b'href="/tokens/">Create a new token</a>' in reload.content
+    assert ApiToken.objects.filter(user=world.bob).count() == 1
+    assert AuditEvent.objects.filter(action="token.created").count() == 1
+    # The page after the new token has a fresh form: the next token is one click away.
+    fresh = re.search(r'name="once" value="([^"]+)"', first.content.decode()).group(1)
+    assert fresh != once and create(client, once=fresh)[1]
+
+
+def test_a_token_form_with_a_mistake_can_be_sent_again_once_corrected(client, world):
+    client.force_login(world.bob)
+    once = re.search(r'name="once" value="([^"]+)"', client.get("/tokens/").content.decode())
+
+    refused, _ = create(client, once=once.group(1), days="0")
+    _, plain = create(client, once=once.group(1), days="7")
+
+    assert refused.status_code == 400 and plain
