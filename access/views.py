@@ -260,6 +260,8 @@ def approvals(request):
         .order_by("ends_at")[:100],
         "recent": selectors.decidable_by(user)
         .exclude(state=State.PENDING)
+        .select_related("reviewed_by")
+        .prefetch_related("decisions")
         .order_by("-created_at")[:20],
         "now": timezone.now(),
         "has_second_factor": mfa.has_second_factor(user),

@@ -188,6 +188,16 @@ def test_a_denial_ends_the_request(world, on_request, dave_client, bob_client):
     assert "dave: denied" in mine and "not during the freeze" in mine
 
 
+def test_recent_decisions_say_who_decided(world, on_request, dave_client, erin):
+    on_request.approvers.add(erin)
+    decide(client_for(erin), file(world, on_request), "deny")
+    decide(dave_client, file(world, on_request))
+
+    page = dave_client.get("/approvals/").content.decode()
+    recent = page.split("<h2>Recent decisions</h2>")[1]
+    assert "active · dave: approved" in recent and "denied · erin: denied" in recent
+
+
 def test_bob_cannot_approve_his_own_request_even_as_an_approver(world, on_request, erin):
     on_request.approvers.add(world.bob, erin)
     access = file(world, on_request)
