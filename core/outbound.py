@@ -46,6 +46,24 @@ class RequestFailed(Exception):
     """The host did not answer usefully; the text is a short reason, never the URL."""
 
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _and_embedded(text: str) -> list[IPAddress]:
+    """The address, and every IPv4 address an IPv6 one carries and reaches through a
+    transition mechanism: IPv4-mapped (::ffff:127.0.0.1), 6to4 (2002:7f00:1:: is
+    127.0.0.1) and Teredo (its server and its client). Each must be a public host."""
+    address = ipaddress.ip_address(text.split("%")[0])
+    if not isinstance(address, ipaddress.IPv6Address):
+        return [address]
+    embedded = [address.ipv4_mapped, address.sixtofour, *(address.teredo or ())]
+    return [address, *(inner for inner in embedded if inner is not None)]
+
+
+def _public(address: IPAddress) -> bool:
+    return address.is_global and not any(getattr(address, flag) for flag in FORBIDDEN)
+
+
 def _is_loopback(text: str) -> bool:
     return ipaddress.ip_address(text.split("%")[0]).is_loopback
 
@@ -88,10 +106,7 @@ def allowed_addresses(
     if allow_private:
         return addresses
     for text in addresses:
-        address = ipaddress.ip_address(text.split("%")[0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        if any(getattr(address, flag) for flag in FORBIDDEN) or not address.is_global:
+        if not all(_public(address) for address in _and_embedded(text)):
             raise ValidationError(
                 f"{parts.hostname} is a loopback, private or link-local address: "
                 "the portal sends only to public hosts."

@@ -77,6 +77,8 @@ def test_a_tenant_admin_sets_up_their_providers_and_the_secret_is_never_shown(
     "changes, message",
     [
         ({"issuer": "http://192.0.2.10/"}, "must start with https://"),
+        # 6to4 of 127.0.0.1: the portal's own host in IPv6 clothes.
+        ({"issuer": "https://[2002:7f00:1::]/"}, "the portal sends only to public hosts"),
         ({"client_secret": ""}, "The client secret the provider gave"),
         ({"domains": "not a domain"}, "Not an e-mail domain"),
     ],

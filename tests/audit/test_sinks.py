@@ -85,6 +85,9 @@ def test_a_tenant_admin_streams_their_tenants_records_to_a_public_host(as_alice,
         ("https_json", "https://user:password@8.8.8.8/ingest"),
         ("syslog_tls", "10.0.0.5:6514"),
         ("syslog_tls", "[::1]:6514"),
+        # 6to4 of 127.0.0.1 and of 10.0.0.5.
+        ("https_json", "https://[2002:7f00:1::]/ingest"),
+        ("syslog_tls", "[2002:a00:5::1]:6514"),
     ],
 )
 def test_a_tenant_admins_sink_must_be_on_a_public_host(as_alice, world, kind, destination):
