@@ -65,14 +65,22 @@ def slack_payload(message: dict[str, Any]) -> dict[str, Any]:
     return {"text": "\n".join(lines)}
 
 
+def _teams_text(text: str, **style: str) -> dict[str, Any]:
+    # A TextBlock reads its text as Markdown, so a reason such as "[Approve](https://…)"
+    # would show as a link the portal seems to vouch for. A TextRun inside a RichTextBlock
+    # is plain text ("Markdown is not supported", Adaptive Cards schema 1.2+): what people
+    # wrote arrives exactly as they wrote it.
+    return {"type": "RichTextBlock", "inlines": [{"type": "TextRun", "text": text, **style}]}
+
+
 def teams_payload(message: dict[str, Any]) -> dict[str, Any]:
     card: dict[str, Any] = {
         "type": "AdaptiveCard",
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "version": "1.4",
         "body": [
-            {"type": "TextBlock", "text": message["subject"], "weight": "Bolder", "wrap": True},
-            {"type": "TextBlock", "text": message["text"], "wrap": True},
+            _teams_text(message["subject"], weight="Bolder"),
+            _teams_text(message["text"]),
         ],
     }
     if message["link"]:

@@ -210,7 +210,7 @@ def test_slack_teams_and_the_signed_webhook_each_get_their_own_shape(world, rece
     assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
     card = attachment["content"]
     assert (card["type"], card["version"]) == ("AdaptiveCard", "1.4")
-    assert [block["text"] for block in card["body"]] == [
+    assert [run["text"] for block in card["body"] for run in block["inlines"]] == [
         "bob asks for <Acme> admin",
         "bob asks for Acme admin for 1 hour: deploying the hotfix (INC-42).",
     ]
@@ -227,6 +227,25 @@ def test_slack_teams_and_the_signed_webhook_each_get_their_own_shape(world, rece
         "link": "https://portal.example.com/approvals/",
         "request_id": 7,
     }
+
+
+@delivered
+def test_a_teams_card_shows_what_people_wrote_as_plain_text_never_as_markdown(world, receivers):
+    receiver = receivers()
+    channel(world.tenant_a, "teams", receiver.url)
+    link = "[Approve in Portcullis](https://evil.example/approve)"
+    new_request(world, subject=f"bob asks for **{link}**", text=f"Reason: {link}\n- _now_")
+    run_worker()
+
+    [teams] = receiver.bodies("/")
+    body = teams["attachments"][0]["content"]["body"]
+    # Only TextRuns carry text: Adaptive Cards read no Markdown in them, TextBlocks do.
+    assert {block["type"] for block in body} == {"RichTextBlock"}
+    assert [[run["type"] for run in block["inlines"]] for block in body] == [["TextRun"]] * 2
+    assert [block["inlines"][0]["text"] for block in body] == [
+        f"bob asks for **{link}**",
+        f"Reason: {link}\n- _now_",
+    ]
 
 
 @delivered
@@ -326,6 +345,10 @@ REFUSED = [
     "https://10.0.0.1/hook",
     "https://169.254.169.254/latest/meta-data/",
     "https://[::1]/hook",
+    # 6to4 and Teredo forms of 127.0.0.1, and 169.254.169.254 mapped into IPv6.
+    "https://[2002:7f00:1::]/hook",
+    "https://[2001:0:4136:e378:8000:63bf:80ff:fffe]/hook",
+    "https://[::ffff:169.254.169.254]/hook",
     "https://localhost/hook",
     "https://user:pass@8.8.8.8/hook",
 ]
