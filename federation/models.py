@@ -11,6 +11,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.text import slugify
 
 from accounts.models import (
     MAX_SESSION_SECONDS,
@@ -288,6 +289,13 @@ class RoleMapping(models.Model):
     @property
     def role(self):
         return aws.RoleArn.parse(self.role_arn)
+
+    @property
+    def profile_name(self) -> str:
+        """The AWS CLI profile every page and the README name this grant's role by: its
+        label as a slug ("Prod read-only" → "prod-read-only"), what people know it as;
+        "role-<id>" when the label has no letters or digits."""
+        return slugify(self.label) or f"role-{self.pk}"
 
     @property
     def on_request(self) -> bool:

@@ -14,7 +14,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.http import urlencode
-from django.utils.text import slugify
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods
@@ -298,11 +297,7 @@ def tokens(request):
         # One ready profile per role: ids are what credential_process needs.
         # The AWS CLI needs a region for STS too: the grant's, else the portal's own.
         "profiles": [
-            (
-                slugify(grant.label) or f"role-{grant.pk}",
-                grant,
-                grant.region or aws.region_for(grant.role.partition),
-            )
+            (grant, grant.region or aws.region_for(grant.role.partition))
             for grant in services.usable_grants(request.user)
         ],
         "sandbox_sts": settings.AWS_SANDBOX_URL if settings.AWS_PORTAL_SANDBOX else "",

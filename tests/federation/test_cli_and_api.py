@@ -38,7 +38,7 @@ def test_it_shows_cli_credentials(client, world, bob_grant, sandbox):
     body = response.content.decode()
     assert f"export AWS_ACCESS_KEY_ID={session.access_key_id}" in body
     assert f"aws_session_token = {session.session_token}" in body
-    assert "[AcmeAdmin]" in body
+    assert "[acme-admin]\naws_access_key_id" in body
     assert "Valid for 1 hour" in body
     assert list(AuditEvent.objects.values_list("action", flat=True).order_by("id"))[-2:] == [
         "cli.requested",
@@ -245,6 +245,32 @@ def test_the_tokens_page_gives_a_profile_for_each_of_my_roles(client, world, bob
     page = client.get("/tokens/").content.decode()
     assert f"--role {bob_grant.pk}" in page and "[profile acme-admin]" in page
     assert "region = us-east-1" in page  # the AWS CLI asks for one
+
+
+def test_the_cli_page_and_the_tokens_page_give_a_role_the_same_profile_name(
+    client, world, bob_grant, sandbox
+):
+    client.force_login(world.bob)
+    cli = client.post(f"/cli/{bob_grant.pk}/", {"duration": "3600"}).content.decode()
+    tokens = client.get("/tokens/").content.decode()
+
+    profiles = re.findall(r"\[profile ([^\]]+)\]", cli + tokens)
+    assert profiles == ["acme-admin", "acme-admin"] == [bob_grant.profile_name] * 2
+    assert "[acme-admin]\naws_access_key_id" in cli
+
+
+@pytest.mark.parametrize(
+    ("label", "profile"),
+    [("Prod read-only", "prod-read-only"), ("Sandbox administrator", "sandbox-administrator")],
+)
+def test_a_profile_is_named_after_the_grants_label(world, bob_grant, label, profile):
+    bob_grant.label = label
+    assert bob_grant.profile_name == profile
+
+
+def test_a_label_without_letters_or_digits_names_the_profile_by_the_grants_id(world, bob_grant):
+    bob_grant.label = "★ ★"
+    assert bob_grant.profile_name == f"role-{bob_grant.pk}"
 
 
 def test_the_helper_explains_an_unreachable_portal():
