@@ -27,8 +27,9 @@ from accounts.models import User
 from audit.models import AuditEvent
 from audit.records import RequestMeta, record_for_person
 from core.actions import action_page
-from core.middleware import TIME_ZONE_COOKIE, known_time_zones
+from core.middleware import TIME_ZONE_COOKIE
 from core.sessions import AUTHENTICATED_AT, PROVIDER_FACTOR
+from core.validation import known_time_zones, listed_time_zones
 
 
 class LoginForm(AuthenticationForm):
@@ -476,7 +477,10 @@ def _confirm_with_password(request):
 def account(request):
     """Your account: the time zone pages show times in."""
     user = request.user
-    zones = sorted(known_time_zones())
+    zones = listed_time_zones()
+    if user.time_zone and user.time_zone not in zones:
+        # An old spelling chosen before the list left them out: still theirs, still shown.
+        zones = tuple(sorted((*zones, user.time_zone)))
     if request.method == "POST":
         chosen = request.POST.get("time_zone", "")
         if chosen and chosen not in known_time_zones():

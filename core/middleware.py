@@ -174,7 +174,12 @@ class TimeZoneMiddleware:
     def __call__(self, request):
         user = getattr(request, "user", None)
         chosen = getattr(user, "time_zone", "") if user and user.is_authenticated else ""
-        name = chosen or request.COOKIES.get(TIME_ZONE_COOKIE, "")
+        browser = request.COOKIES.get(TIME_ZONE_COOKIE, "")
+        name = chosen or browser
+        # The browser's zone this page is drawn in, written on it (templates/base.html) when
+        # drawing it again is safe: tz.js draws it again at once when the browser has moved
+        # since, rather than leave the first page after a move in the old zone.
+        request.browser_time_zone = browser if not chosen and request.method == "GET" else None
         if name in known_time_zones():
             timezone.activate(zoneinfo.ZoneInfo(name))
         else:

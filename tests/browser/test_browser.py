@@ -19,7 +19,7 @@ from django_otp.oath import TOTP
 
 from accounts.models import Tenant, User
 from federation import services
-from federation.models import RoleMapping
+from federation.models import ApiToken, RoleMapping
 from tests.conftest import PASSWORD, READ_ONLY_POLICY
 from tests.factories import MembershipFactory, UserFactory
 from tests.servers import identity_provider, identity_provider_missing
@@ -538,4 +538,18 @@ def test_times_show_in_the_browsers_time_zone(browser, live_server, world):
     assert " JST" in page.inner_text("table")
     # UTC is one hover away.
     assert page.locator("table time").first.get_attribute("title").endswith(" UTC")
+    tokyo.close()
+
+
+def test_the_first_page_after_a_move_shows_the_new_time_zone(browser, live_server, world):
+    ApiToken.issue(user=world.bob, name="laptop", days=30)
+    tokyo = browser.new_context(base_url=live_server.url, timezone_id="Asia/Tokyo")
+    page = tokyo.new_page()
+    sign_in(page, "bob")
+    page.wait_for_selector("text=Signed in as")
+    # Last seen in Berlin; the browser is in Tokyo now, and this is the first page since.
+    tokyo.add_cookies([{"name": "portcullis_tz", "value": "Europe/Berlin", "url": live_server.url}])
+    page.goto("/tokens/")
+    page.wait_for_selector("table time:has-text('JST')")
+    assert " CET" not in page.inner_text("table") and " CEST" not in page.inner_text("table")
     tokyo.close()

@@ -53,3 +53,28 @@ def test_an_unknown_zone_is_refused_or_ignored(client, world, bob_token):
     assert "Choose a time zone from the list" in refused.content.decode()
     world.bob.refresh_from_db()
     assert world.bob.time_zone == ""
+
+
+def test_the_zone_list_offers_current_names_and_keeps_an_old_one_chosen_before(client, world):
+    client.force_login(world.bob)
+    page = client.get("/account/").content.decode()
+    assert "<option>Africa/Asmara</option>" in page and "<option>UTC</option>" in page
+    assert "Africa/Asmera" not in page and "US/Pacific" not in page
+
+    # Chosen before the list left old spellings out: still valid, still shown as chosen.
+    world.bob.time_zone = "Africa/Asmera"
+    world.bob.save(update_fields=["time_zone"])
+    assert "<option selected>Africa/Asmera</option>" in client.get("/account/").content.decode()
+    assert client.post("/account/", {"time_zone": "Africa/Asmera"}).status_code == 302
+
+
+def test_a_page_names_the_browser_zone_it_was_drawn_in_so_a_move_redraws_it(client, world):
+    client.cookies["portcullis_tz"] = "Asia/Tokyo"
+    # Not a page that answers a POST: drawing it again would send the form again.
+    assert "data-browser-zone" not in client.post("/login/", {}).content.decode()
+
+    client.force_login(world.bob)
+    assert '<html lang="en" data-browser-zone="Asia/Tokyo">' in client.get("/").content.decode()
+    # Nor with a zone of one's own: the browser's does not count then.
+    client.post("/account/", {"time_zone": "Europe/Berlin"})
+    assert '<html lang="en">' in client.get("/").content.decode()
