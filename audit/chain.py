@@ -33,8 +33,10 @@ ROTATION_GRACE = timedelta(minutes=5)
 # Any constant: the key of the PostgreSQL advisory lock that serialises audit inserts.
 ADVISORY_LOCK_KEY = 0x706F7274  # "port"
 
-# What the hash covers. Not the actor's id: it is set to NULL when the account is deleted,
-# which the triggers allow, and the copied username already names the person.
+# What the hash covers: these columns, and from content version 2 on the actor's id too
+# (records written before it was covered keep content version 1, and verify as they did; no
+# record of version 1 may follow one of version 2).
+CONTENT_VERSION = 2
 HASHED_FIELDS = [
     "sequence",
     "prev_hash",
@@ -60,11 +62,16 @@ HASHED_FIELDS = [
 def canonical(event: Any) -> bytes:
     """The record's content as bytes: sorted-key JSON, times in UTC with microseconds.
 
-    A keyed record's key id is part of it; an unkeyed (older) record's content is as it was.
+    A keyed record's key id is part of it, and from content version 2 on the actor's id and
+    the version itself; an older record's content is as it was.
     """
     key_id = getattr(event, "key_id", "")
-    content = {"key_id": key_id} if key_id else {}
-    for name in HASHED_FIELDS:
+    content: dict[str, Any] = {"key_id": key_id} if key_id else {}
+    version = getattr(event, "content_version", 1)
+    names = HASHED_FIELDS
+    if version >= 2:
+        names = [*HASHED_FIELDS, "actor_id", "content_version"]
+    for name in names:
         value = getattr(event, name)
         if name == "created_at":
             value = value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -147,18 +154,23 @@ MESSAGE = "the audit trail is append-only"
 def _only_actor_cleared(
     columns: Sequence[str], new: str = "NEW", old: str = "OLD", same: str = "IS"
 ) -> str:
-    # Deleting a user sets actor_id to NULL (on_delete=SET_NULL): the one update allowed.
+    # Deleting a user set actor_id to NULL (on_delete=SET_NULL): the one update allowed.
     others = " AND ".join(f"{new}.{c} {same} {old}.{c}" for c in columns if c != "actor_id")
     return f"{new}.actor_id IS NULL AND {others}"
 
 
-def install_triggers(schema_editor: Any, columns: Sequence[str]) -> None:
-    """Refuse UPDATE (except clearing a deleted actor), DELETE and TRUNCATE."""
+def install_triggers(
+    schema_editor: Any, columns: Sequence[str], *, actor_may_be_cleared: bool = False
+) -> None:
+    """Refuse UPDATE, DELETE and TRUNCATE. `actor_may_be_cleared`: an UPDATE that only sets
+    actor_id to NULL goes through, as deleting an account did until the hash covered the
+    actor's id (the migrations of that time install these triggers so)."""
     vendor = schema_editor.connection.vendor
     if vendor == "sqlite":
+        allowed = _only_actor_cleared(columns) if actor_may_be_cleared else "0"
         schema_editor.execute(
             f"CREATE TRIGGER {TABLE}_no_update BEFORE UPDATE ON {TABLE} "
-            f"WHEN NOT ({_only_actor_cleared(columns)}) "
+            f"WHEN NOT ({allowed}) "
             f"BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END"
         )
         schema_editor.execute(
@@ -166,7 +178,11 @@ def install_triggers(schema_editor: Any, columns: Sequence[str]) -> None:
             f"BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END"
         )
     elif vendor == "postgresql":
-        allowed = _only_actor_cleared(columns, same="IS NOT DISTINCT FROM")
+        allowed = (
+            _only_actor_cleared(columns, same="IS NOT DISTINCT FROM")
+            if actor_may_be_cleared
+            else "FALSE"
+        )
         schema_editor.execute(
             f"""CREATE OR REPLACE FUNCTION {TABLE}_append_only() RETURNS trigger
             LANGUAGE plpgsql AS $$
@@ -224,7 +240,7 @@ def verify(
     # one), so a retired, perhaps leaked, key can rewrite nothing written after that.
     rank = {key_id: position for position, key_id in enumerate(keys)}
     previous_hash, expected_sequence, head, keyed = GENESIS_HASH, 1, None, False
-    newest, took_over_at = -1, None
+    newest, took_over_at, newest_version = -1, None, 1
     for event in events:
         label = f"record #{event.sequence} (id {event.pk})"
         good = expected_sequence - 1
@@ -235,6 +251,10 @@ def verify(
             return good, head, f"{label}: does not follow the record before it"
         if keyed and not event.key_id:
             return good, head, f"{label}: has no key after keyed records, so it was rewritten"
+        version = getattr(event, "content_version", 1)
+        if version < newest_version:
+            problem = "covers less than the records before it (no actor), so it was rewritten"
+            return good, head, f"{label}: {problem}"
         if (
             event.key_id
             and rank.get(event.key_id, newest) < newest
@@ -256,6 +276,7 @@ def verify(
         if saved_head and event.sequence == saved_head[0] and event.hash != saved_head[1]:
             return good, head, f"{label}: differs from the saved head"
         keyed = keyed or bool(event.key_id)
+        newest_version = max(newest_version, version)
         if rank.get(event.key_id, -1) > newest:
             newest, took_over_at = rank[event.key_id], event.created_at
         previous_hash, head = event.hash, (event.sequence, event.hash)

@@ -103,11 +103,14 @@ class AuditEvent(models.Model):
         on_delete=models.PROTECT,
         related_name="audit_events",
     )
+    # Kept when the account is deleted (ids are never given again), so the keyed hash can
+    # cover it: the trail's own pages ("recently used roles", a window's sessions) read it.
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
         related_name="+",
     )
     # Copied, so the record still names the person after their account is deleted.
@@ -132,6 +135,11 @@ class AuditEvent(models.Model):
     prev_hash = models.CharField("previous hash", max_length=64, editable=False)
     hash = models.CharField("HMAC-SHA256", max_length=64, editable=False)
     key_id = models.CharField("key ID", max_length=16, blank=True, editable=False)
+    # Which columns the hash covers (audit.chain.canonical): 1 for records written before it
+    # covered the actor's id, CONTENT_VERSION since.
+    content_version = models.PositiveSmallIntegerField(
+        default=chain.CONTENT_VERSION, editable=False
+    )
 
     objects, rows = scoped_managers(AuditQuerySet)
 
@@ -180,6 +188,7 @@ class AuditEvent(models.Model):
                 (last[0] + 1, last[1]) if last else (1, chain.GENESIS_HASH)
             )
             self.key_id = chain.current_key_id()
+            self.content_version = chain.CONTENT_VERSION
             self.hash = chain.digest(self)
             super().save(*args, using=using, **kwargs)
 

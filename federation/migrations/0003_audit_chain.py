@@ -41,7 +41,7 @@ def chain_existing_records(apps, schema_editor):
 
 
 def install_triggers(apps, schema_editor):
-    audit_chain.install_triggers(schema_editor, COLUMNS)
+    audit_chain.install_triggers(schema_editor, COLUMNS, actor_may_be_cleared=True)
 
 
 def drop_triggers(apps, schema_editor):

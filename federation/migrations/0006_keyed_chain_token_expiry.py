@@ -46,11 +46,11 @@ def drop_triggers(apps, schema_editor):
 
 
 def install_triggers(apps, schema_editor):
-    audit_chain.install_triggers(schema_editor, COLUMNS)
+    audit_chain.install_triggers(schema_editor, COLUMNS, actor_may_be_cleared=True)
 
 
 def install_previous_triggers(apps, schema_editor):
-    audit_chain.install_triggers(schema_editor, COLUMNS[:-1])
+    audit_chain.install_triggers(schema_editor, COLUMNS[:-1], actor_may_be_cleared=True)
 
 
 def seal_unkeyed_records(apps, schema_editor):

@@ -86,6 +86,7 @@ def test_the_database_refuses_to_change_or_delete_records(trail):
         sql("SET CONSTRAINTS ALL IMMEDIATE")
     for statement in [
         "UPDATE federation_auditevent SET detail = 'nothing happened'",
+        "UPDATE federation_auditevent SET actor_id = NULL",
         "DELETE FROM federation_auditevent WHERE sequence = 2",
     ] + (["TRUNCATE federation_auditevent"] if connection.vendor == "postgresql" else []):
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
@@ -96,11 +97,40 @@ def test_the_database_refuses_to_change_or_delete_records(trail):
 def test_deleting_a_person_keeps_their_records_and_the_chain(tenant, trail):
     person = UserFactory(username="leaver")
     record("login.failed", actor=person, tenant=tenant)
+    account_id = person.pk
     person.delete()
     kept = AuditEvent.objects.get(action="login.failed")
-    assert kept.actor is None
-    assert kept.actor_username == "leaver"
+    # The record still names the account it was (its id is never given again) and the person.
+    assert (kept.actor_id, kept.actor_username) == (account_id, "leaver")
     assert verify().startswith("audit trail intact: 6 record(s)")
+
+
+def test_the_hash_covers_who_did_it(trail, attacker):
+    someone_else = UserFactory(username="mallory")
+    sql("UPDATE federation_auditevent SET actor_id = %s WHERE sequence = 3", [someone_else.pk])
+    message = broken()
+    assert "record #3" in message and "content does not match its hash" in message
+
+
+def test_a_record_cannot_be_passed_off_as_one_from_before_the_actor_was_covered(trail, attacker):
+    """Records written before the hash covered the actor's id verify without it; one
+    written since cannot be made to look like them: its hash no longer matches, and even
+    hashed anew as such it follows records that covered more."""
+    sql("UPDATE federation_auditevent SET content_version = 1 WHERE sequence = 1")
+    message = broken()
+    assert "record #1" in message and "content does not match its hash" in message
+
+    sql("UPDATE federation_auditevent SET content_version = 1 WHERE sequence = 3")
+    rewritten = AuditEvent.objects.get(sequence=3)
+    sql(
+        "UPDATE federation_auditevent SET content_version = 2 WHERE sequence = 1",
+    )
+    sql(
+        "UPDATE federation_auditevent SET hash = %s WHERE sequence = 3",
+        [audit_chain.digest(rewritten)],
+    )
+    message = broken()
+    assert "record #3" in message and "covers less than the records before it" in message
 
 
 def test_it_names_an_edited_record(trail, attacker):

@@ -333,3 +333,78 @@ def test_an_upgrade_to_tenant_clocks_keeps_tenants_accounts_and_grants():
     out = StringIO()
     call_command("verify_audit", stdout=out)
     assert out.getvalue().startswith(f"audit trail intact: {TRAIL + 1} record(s)")
+
+
+def fill_a_keyed_trail(apps, count):
+    """A keyed trail as the release before the hash covered the actor wrote it, by two
+    people, one of whom then leaves (their records' actor cleared, as it was then)."""
+    Tenant = apps.get_model("accounts", "Tenant")
+    User = apps.get_model("accounts", "User")
+    AuditEvent = apps.get_model("audit", "AuditEvent")
+    tenant = Tenant._default_manager.create(slug="acme", name="Acme", external_id="portcullis-x")
+    stays = User._default_manager.create(username="stays", password="!", session_name="stays")
+    leaves = User._default_manager.create(username="leaves", password="!", session_name="leaves")
+    previous, start = audit_chain.GENESIS_HASH, datetime(2026, 11, 1, tzinfo=UTC)
+    for sequence in range(1, count + 1):
+        person = stays if sequence % 2 else leaves
+        event = AuditEvent(
+            sequence=sequence,
+            prev_hash=previous,
+            created_at=start + timedelta(minutes=sequence),
+            tenant=tenant,
+            actor=person,
+            actor_username=person.username,
+            action="console.issued",
+            client_ip="192.0.2.1",
+            detail=f"keyed record {sequence}",
+            key_id=audit_chain.current_key_id(),
+        )
+        event.hash = previous = audit_chain.digest(event)
+        event.save()
+    leaves.delete()
+    return stays.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upgrade_to_a_hash_that_covers_the_actor_keeps_the_trail_verifying():
+    before = [node for node in latest() if node[0] != "audit"]
+    before.append(("audit", "0007_audit_tenant_sequence"))
+    try:
+        stays = fill_a_keyed_trail(migrate(before), 40)
+        migrate(latest())
+    finally:
+        migrate(latest())
+
+    from accounts.models import User
+    from audit.models import AuditEvent
+
+    events = AuditEvent.objects.unscoped("test")
+    assert events.filter(content_version=1).count() == 40
+    assert events.filter(actor_id=None).count() == 20  # the leaver's, cleared back then
+    out = StringIO()
+    call_command("verify_audit", stdout=out)
+    assert out.getvalue().startswith("audit trail intact: 40 record(s)")
+
+    # New records cover their actor, and keep it when the person's account is deleted.
+    person = User.objects.get(pk=stays)
+    record("console.issued", actor=person, detail="after the upgrade")
+    newest = events.get(sequence=41)
+    assert (newest.content_version, newest.actor_id) == (2, stays)
+    person.delete()
+    out = StringIO()
+    call_command("verify_audit", stdout=out)
+    assert out.getvalue().startswith("audit trail intact: 41 record(s)")
+    assert events.get(sequence=41).actor_id == stays
+
+    # Changing who did it now breaks the chain at that record.
+    audit_chain.drop_triggers(connection)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE federation_auditevent SET actor_id = NULL WHERE sequence = 41")
+        with pytest.raises(Exception, match="record #41"):
+            call_command("verify_audit", stdout=StringIO())
+    finally:
+        columns = [field.column for field in AuditEvent._meta.concrete_fields]
+        with connection.schema_editor() as editor:
+            audit_chain.drop_triggers(editor)
+            audit_chain.install_triggers(editor, columns)
