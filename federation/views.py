@@ -167,6 +167,7 @@ def _issue(request, mapping_id, *, console):
         user=request.user,
         mapping_id=mapping_id,
         seconds=form.cleaned_data["duration"],
+        region=form.cleaned_data["region"],
         meta=meta,
     )
 
@@ -180,7 +181,7 @@ def _result(request, template, issued):
             "mapping": issued.mapping,
             "expires_in": int((issued.expires_at - timezone.now()).total_seconds()),
             "portal_url": request.build_absolute_uri("/"),
-            "region": issued.mapping.region or aws.region_for(issued.mapping.role.partition),
+            "region": issued.region,
             "sandbox_sts": settings.AWS_SANDBOX_URL if settings.AWS_PORTAL_SANDBOX else "",
         },
     )

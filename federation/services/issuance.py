@@ -37,6 +37,8 @@ class IssuedSession:
     expires_at: datetime
     assumed_role_arn: str
     capped_by_chaining: bool
+    # The region the session is for: the one chosen, else the grant's, else the portal's.
+    region: str = ""
     destination: str = ""
     console_url: str = field(default="", repr=False)
     credentials: aws.Credentials | None = field(default=None, repr=False)
@@ -222,6 +224,7 @@ def _issue(
     mapping_id: int,
     seconds: int | None,
     meta: RequestMeta,
+    region: str | None = None,
     console: dict[str, str | None] | None = None,
 ) -> "IssuedSession":
     _within_limits(kind=kind, user=user, mapping_id=mapping_id, meta=meta)
@@ -229,18 +232,19 @@ def _issue(
     _within_limits(kind=kind, user=user, mapping_id=mapping_id, meta=meta, tenant=mapping.tenant)
     role = mapping.role
     destination = ""
-    if console is not None:
-        try:
-            destination = _destination(mapping, **console)
-        except InvalidChoice as error:
-            refuse_choice(
-                kind=kind,
-                user=user,
-                mapping_id=mapping_id,
-                meta=meta,
-                problem=str(error),
-                counted=True,  # against the rate limits above
-            )
+    try:
+        region = _chosen_region(mapping, region)
+        if console is not None:
+            destination = _destination(mapping, region=region, **console)
+    except InvalidChoice as error:
+        refuse_choice(
+            kind=kind,
+            user=user,
+            mapping_id=mapping_id,
+            meta=meta,
+            problem=str(error),
+            counted=True,  # against the rate limits above
+        )
     seconds = _session_seconds(mapping, seconds)
     under, window = "", None
     if mapping.on_request:
@@ -330,23 +334,28 @@ def _issue(
         expires_at=assumed.credentials.expiration,
         assumed_role_arn=assumed.assumed_role_arn,
         capped_by_chaining=capped,
+        region=region or aws.region_for(role.partition),
         destination=destination,
         console_url=url,
         credentials=assumed.credentials,
     )
 
 
-def _destination(
-    mapping: RoleMapping, *, region: str | None = None, path: str | None = None
-) -> str:
+def _chosen_region(mapping: RoleMapping, region: str | None) -> str:
+    """The region the person chose ("": the console's default), or the grant's when they
+    chose none. Raises InvalidChoice for one the role's partition does not have."""
     partition = mapping.role.partition
     region = mapping.region if region is None else region
+    if region and region not in aws.available_regions(partition):
+        raise InvalidChoice(f"{region} is not a region of this role's partition ({partition}).")
+    return region
+
+
+def _destination(mapping: RoleMapping, *, region: str, path: str | None = None) -> str:
     path = path or mapping.destination_path
     if path not in CONSOLE_SERVICES:
         raise InvalidChoice("Choose a console destination from the list.")
-    if region and region not in aws.available_regions(partition):
-        raise InvalidChoice(f"{region} is not a region of this role's partition ({partition}).")
-    return aws.console_destination(partition, path=path, region=region)
+    return aws.console_destination(mapping.role.partition, path=path, region=region)
 
 
 def issue_console_url(
@@ -369,12 +378,21 @@ def issue_console_url(
         mapping_id=mapping_id,
         seconds=seconds,
         meta=meta,
-        console={"region": region, "path": path},
+        region=region,
+        console={"path": path},
     )
 
 
 def issue_cli_credentials(
-    *, user: User, mapping_id: int, seconds: int | None = None, meta: RequestMeta
+    *,
+    user: User,
+    mapping_id: int,
+    seconds: int | None = None,
+    region: str | None = None,
+    meta: RequestMeta,
 ) -> IssuedSession:
-    """Assume the granted role and return an IssuedSession carrying temporary credentials."""
-    return _issue(kind="cli", user=user, mapping_id=mapping_id, seconds=seconds, meta=meta)
+    """Assume the granted role and return an IssuedSession carrying temporary credentials
+    (for `region`, the one their profile names)."""
+    return _issue(
+        kind="cli", user=user, mapping_id=mapping_id, seconds=seconds, region=region, meta=meta
+    )

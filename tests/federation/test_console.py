@@ -106,6 +106,22 @@ def test_it_refuses_a_region_of_another_partition(client, world, bob_grant, sand
     assert sandbox.calls["sts:AssumeRole"] == 0
 
 
+def test_the_cli_page_names_the_region_the_person_chose_not_the_grants(
+    client, world, bob_grant, sandbox
+):
+    RoleMapping.objects.filter(pk=bob_grant.pk).update(region="us-west-2")
+    client.force_login(world.bob)
+    cli = {"duration": "3600", "destination": "", "once": "a"}
+
+    chosen = client.post(f"/cli/{bob_grant.pk}/", {**cli, "region": "eu-west-1"})
+    default = client.post(f"/cli/{bob_grant.pk}/", {**cli, "region": "", "once": "b"})
+    elsewhere = client.post(f"/cli/{bob_grant.pk}/", {**cli, "region": "cn-north-1", "once": "c"})
+
+    assert "region = eu-west-1" in chosen.content.decode()
+    assert "region = us-west-2" in default.content.decode()
+    assert elsewhere.status_code == 400 and b"not a region of this role" in elsewhere.content
+
+
 def test_it_sends_the_tenant_external_id(client, world, bob_grant, sandbox):
     # The trust policy requires tenant A's id; send B's and AWS refuses.
     world.tenant_a.external_id = world.tenant_b.external_id
