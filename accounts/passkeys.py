@@ -2,6 +2,9 @@
 django-otp-webauthn: its ceremonies and browser script, with the portal's rules around them.
 
 - The relying party is WEBAUTHN_RP_ID and the allowed origins WEBAUTHN_ORIGINS (settings).
+  A browser refuses passkeys on any other host ("invalid domain"), so on one (127.0.0.1
+  while the relying party is localhost) the pages say where they work instead of offering
+  them (`elsewhere()`).
 - Registering one needs a signed-in person who has no second factor yet, or has used theirs
   in this session (the library refuses the rest). A first passkey comes with recovery codes.
 - Using one after the password verifies the session like a code does; using one after
@@ -11,6 +14,9 @@ django-otp-webauthn: its ceremonies and browser script, with the portal's rules 
 import time
 from typing import Any
 
+from django.conf import settings
+from django.http import HttpRequest
+from django.http.request import split_domain_port
 from django.urls import path
 from django.views.i18n import JavaScriptCatalog
 from django_otp_webauthn import views as webauthn_views
@@ -34,6 +40,17 @@ class PasskeyHelper(WebAuthnHelper):
             f"Passkey {n}" for n in range(1, len(taken) + 2) if f"Passkey {n}" not in taken
         )
         return device
+
+
+def elsewhere(request: HttpRequest) -> str:
+    """ "" when passkeys work at the host this request came to: the relying party's domain
+    or a name under it, as WebAuthn requires. Otherwise the address where they do work
+    (the first allowed origin), for the page to send people to."""
+    domain, _ = split_domain_port(request.get_host())
+    relying_party = settings.OTP_WEBAUTHN_RP_ID.lower()
+    if domain == relying_party or domain.endswith(f".{relying_party}"):
+        return ""
+    return str(settings.OTP_WEBAUTHN_ALLOWED_ORIGINS[0])
 
 
 def passkeys_of(user: Any) -> Any:

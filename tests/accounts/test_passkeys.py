@@ -70,6 +70,42 @@ def test_after_the_password_the_passkey_is_asked_for_and_signs_in(client, world,
     assert client.get("/").status_code == 200
 
 
+@pytest.fixture
+def relying_party_localhost(settings):
+    """Development's relying party: passkeys bound to localhost, used from port 8000."""
+    settings.OTP_WEBAUTHN_RP_ID = "localhost"
+    settings.OTP_WEBAUTHN_ALLOWED_ORIGINS = ["http://localhost:8000"]
+
+
+def test_at_an_address_passkeys_do_not_work_at_the_pages_say_where_they_do(
+    client, world, bob_with_passkey, relying_party_localhost
+):
+    # 127.0.0.1, the address a browser may be opened at: WebAuthn refuses it.
+    passkeys = client.get("/account/two-factor/", HTTP_HOST="127.0.0.1:8000").content.decode()
+    assert "passkey-register-button" not in passkeys and "otp_webauthn" not in passkeys
+    assert "Passkeys work at" in passkeys and "to add a passkey" in passkeys
+    client.post("/logout/")
+    sign_in(client, "bob")
+    verify = client.get("/login/verify/?next=/tokens/", HTTP_HOST="127.0.0.1:8000")
+    where = 'Passkeys work at <a href="http://localhost:8000/login/verify/?next=/tokens/">'
+    assert b"Use a passkey" not in verify.content and where in verify.content.decode()
+    assert b"Enter one of your recovery codes" in verify.content
+
+    # At the relying party's own name they are offered.
+    here = client.get("/login/verify/?next=/tokens/", HTTP_HOST="localhost:8000")
+    assert b"Use a passkey" in here.content and b"Passkeys work at" not in here.content
+
+
+def test_passkeys_are_offered_under_the_relying_partys_domain(client, world, settings):
+    settings.OTP_WEBAUTHN_RP_ID = "example.com"
+    client.force_login(world.bob)
+
+    for host, offered in [("portal.example.com", True), ("example.com", True), ("bad.com", False)]:
+        settings.ALLOWED_HOSTS = [host]
+        page = client.get("/account/two-factor/", HTTP_HOST=host).content.decode()
+        assert ("passkey-register-button" in page) is offered, host
+
+
 def test_someone_elses_passkey_does_not_sign_in(client, world, bob_with_passkey):
     client.post("/logout/")
     sign_in(client, "bob")
