@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.widgets import AdminSplitDateTime, FilteredSelectMultiple
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import CharField, OuterRef, Q, Subquery, Value
+from django.db.models import CharField, OuterRef, Subquery, Value
 from django.db.models.functions import Concat, StrIndex
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -340,13 +340,14 @@ def _last_used_at():
 
 
 class GrantStateFilter(admin.SimpleListFilter):
-    """Grants in force by default: ended and expired ones only when asked for."""
+    """Grants in force by default; the others (ended, expired, not yet begun, in a
+    switched-off tenant) only when asked for."""
 
     title = "state"
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
-        return [("current", "In force"), ("ended", "Ended or expired"), ("all", "All")]
+        return [("current", "In force"), ("ended", "Not in force"), ("all", "All")]
 
     def choices(self, changelist):
         for value, label in self.lookup_choices:
@@ -359,9 +360,9 @@ class GrantStateFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         value = self.value() or "current"
         if value == "current":
-            return queryset.filter(active=True).exclude(valid_until__lte=timezone.now())
+            return queryset.current()
         if value == "ended":
-            return queryset.filter(Q(active=False) | Q(valid_until__lte=timezone.now()))
+            return queryset.not_current()
         return queryset
 
 
@@ -504,6 +505,7 @@ class RoleMappingAdmin(TenantScopedAdmin):
         return (
             super()
             .get_queryset(request)
+            .with_in_force()
             .annotate(
                 sessions_revoked=_sessions_revoked_at(),
                 last_used_at=_last_used_at(),
@@ -535,11 +537,16 @@ class RoleMappingAdmin(TenantScopedAdmin):
 
     @admin.display(description="state")
     def state(self, grant):
+        # Whether it is in force comes from the queryset (current()); the rest says why not.
+        if grant.in_force:
+            return "in force"
         if not grant.active:
             return "ended"
         if grant.valid_until and grant.valid_until <= timezone.now():
             return "expired"
-        return "in force"
+        if not grant.tenant.active:
+            return "tenant switched off"
+        return "not yet in force"
 
     @admin.display(description="last used", ordering="last_used_at")
     def last_used(self, grant):

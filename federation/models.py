@@ -114,15 +114,30 @@ def approval_policy_errors(
     return errors
 
 
+def _in_force(now):
+    """What makes a grant in force at `now`: active, inside its validity window, in an
+    active tenant. The one definition: current(), not_current() and in_force use it."""
+    return (Q(valid_until__isnull=True) | Q(valid_until__gt=now)) & Q(
+        active=True, valid_from__lte=now, tenant__active=True
+    )
+
+
 class RoleMappingQuerySet(TenantQuerySet):
     def current(self, now=None):
-        """Grants in force now: active, inside their validity window, in an active tenant."""
-        now = now or timezone.now()
-        return self.filter(
-            Q(valid_until__isnull=True) | Q(valid_until__gt=now),
-            active=True,
-            valid_from__lte=now,
-            tenant__active=True,
+        """Grants in force now."""
+        return self.filter(_in_force(now or timezone.now()))
+
+    def not_current(self, now=None):
+        """Grants not in force now: ended, expired, not yet begun, or in a switched-off
+        tenant."""
+        return self.exclude(_in_force(now or timezone.now()))
+
+    def with_in_force(self, now=None):
+        """Each grant with `in_force`: whether it is in force now."""
+        return self.annotate(
+            in_force=models.ExpressionWrapper(
+                _in_force(now or timezone.now()), output_field=models.BooleanField()
+            )
         )
 
     def granted_to(self, user):

@@ -215,6 +215,34 @@ def test_an_expired_grant_disappears_and_is_refused(client, world, bob_grant, sa
     assert AuditEvent.objects.filter(action="console.denied").count() == 1
 
 
+def test_the_grants_list_says_in_force_only_for_grants_issuance_would_use(client, world, bob_grant):
+    operator = UserFactory(username="root", is_staff=True, is_superuser=True)
+    later = RoleMapping.objects.create(
+        tenant=world.tenant_a,
+        user=world.alice,
+        role_arn=bob_grant.role_arn,
+        label="Starts tomorrow",
+        valid_from=timezone.now() + timedelta(days=1),
+    )
+    switched_off = RoleMapping.objects.create(
+        tenant=world.tenant_b, user=world.carol, role_arn=bob_grant.role_arn, label="Globex ops"
+    )
+    world.tenant_b.active = False
+    world.tenant_b.save(update_fields=["active"])
+    client.force_login(operator)
+
+    in_force = client.get("/admin/federation/rolemapping/").content.decode()
+    not_in_force = client.get("/admin/federation/rolemapping/", {"state": "ended"}).content.decode()
+
+    assert bob_grant.label in in_force
+    assert later.label not in in_force and switched_off.label not in in_force
+    assert later.label in not_in_force and switched_off.label in not_in_force
+    assert "not yet in force" in not_in_force and "tenant switched off" in not_in_force
+    assert '<td class="field-state">in force</td>' not in not_in_force
+    # The same rule as issuance's: what the list calls in force is what current() finds.
+    assert set(RoleMapping.objects.unscoped("test").current()) == {bob_grant}
+
+
 def test_the_grants_list_says_who_what_how_long_and_when_last_used(
     client, world, bob_grant, sandbox
 ):
