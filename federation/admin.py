@@ -570,14 +570,7 @@ class RoleMappingAdmin(TenantScopedAdmin):
         if request.method == "POST" and form.is_valid():
             data = dict(form.cleaned_data)
             try:
-                # The role as IAM has it: a grant no issuance could use is refused here.
-                warnings = services.check_role(
-                    tenant=data["tenant"],
-                    role_arn=data["role_arn"],
-                    max_session_seconds=data.get("max_session_seconds")
-                    or services.DEFAULT_SESSION_SECONDS,
-                )
-                mappings = services.grant_roles(
+                granted = services.grant_roles(
                     actor=request.user, meta=RequestMeta.from_request(request), **data
                 )
             except ValidationError as error:
@@ -589,12 +582,12 @@ class RoleMappingAdmin(TenantScopedAdmin):
             else:
                 self.message_user(
                     request,
-                    f"Granted {mappings[0].label} to "
-                    + ", ".join(str(mapping.grantee) for mapping in mappings)
+                    f"Granted {granted.grants[0].label} to "
+                    + ", ".join(str(mapping.grantee) for mapping in granted.grants)
                     + ".",
                     messages.SUCCESS,
                 )
-                for warning in warnings:
+                for warning in granted.warnings:
                     self.message_user(request, warning, messages.WARNING)
                 return redirect("admin:federation_rolemapping_changelist")
         context = {

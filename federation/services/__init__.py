@@ -22,6 +22,7 @@ from federation.services.errors import (
     TenantNotFound,
 )
 from federation.services.grants import (
+    Granted,
     change_grant,
     check_role,
     delete_grantees,
@@ -53,6 +54,7 @@ __all__ = [
     "fill_from_organizations",
     "known_accounts",
     "check_role",
+    "Granted",
     "AccessWindowRequired",
     "AlreadyShown",
     "DEFAULT_SESSION_SECONDS",

@@ -1,6 +1,7 @@
 """Granting roles, changing and ending grants, and revoking a role's live sessions."""
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,14 +19,23 @@ from federation.services.directory import administration_role
 from federation.services.errors import GrantNotFound
 
 
-def grant_role(
+@dataclass(frozen=True)
+class Granted:
+    """What granting made: the grants (one per person or team), and what could not be
+    checked about the role (the portal cannot reach its account, or AWS did not answer)."""
+
+    grants: list[RoleMapping]
+    warnings: list[str]
+
+
+def grant_roles(
     *,
     actor: User | None,
     actor_username: str = "",
     tenant: Tenant,
     role_arn: str,
-    user: User | None = None,
-    team: Team | None = None,
+    users: Iterable[User] = (),
+    teams: Iterable[Team] = (),
     label: str = "",
     account_alias: str = "",
     max_session_seconds: int | None = None,
@@ -42,13 +52,20 @@ def grant_role(
     break_glass: bool = False,
     escalate_after_seconds: int | None = None,
     meta: RequestMeta | None = None,
-) -> RoleMapping:
-    """Grant a role to a user or a team; validated, saved and audited in one transaction.
+) -> Granted:
+    """Grant one role to people and teams: all of them or none, each grant validated, saved
+    and audited in one transaction. Every way of granting (the admin, `manage.py grant`, the
+    demo) comes here, so every grant passes the same checks: the grant's own fields, its
+    approval policy, and the role as IAM has it (`check_role`: it exists, trusts the portal
+    and demands the tenant's ExternalId, and allows sessions as long as the grant's).
 
     An `on_request` grant carries its approval policy: approvers (people and teams of the
     tenant), approvals needed (1–3 distinct people), the longest window, whether a ticket
-    is required and whether break-glass is allowed.
+    is required and whether break-glass is allowed. Raises ValidationError (by field).
     """
+    users, teams = list(users), list(teams)
+    if not users and not teams:
+        raise ValidationError("Choose at least one person or team.")
     approvers, approver_teams = list(approvers), list(approver_teams)
     policy = {
         name: value
@@ -59,49 +76,69 @@ def grant_role(
         }.items()
         if value is not None
     }
-    mapping = RoleMapping(
-        tenant=tenant,
-        user=user,
-        team=team,
-        role_arn=role_arn,
-        label=label or aws.RoleArn.parse(role_arn).name,
-        account_alias=account_alias,
-        destination_path=destination_path or "/console/home",
-        max_session_seconds=max_session_seconds or min(3600, tenant.max_session_seconds),
-        region=region,
-        valid_until=valid_until,
-        session_policy=session_policy,
-        granted_by=actor if actor and actor.pk else None,
-        activation=activation,
-        ticket_required=ticket_required,
-        break_glass=break_glass,
-        **policy,
-    )
-    mapping.full_clean()
+    grants = [
+        RoleMapping(
+            tenant=tenant,
+            role_arn=role_arn,
+            label=label or aws.RoleArn.parse(role_arn).name,
+            account_alias=account_alias,
+            destination_path=destination_path or "/console/home",
+            max_session_seconds=max_session_seconds or min(3600, tenant.max_session_seconds),
+            region=region,
+            valid_until=valid_until,
+            session_policy=session_policy,
+            granted_by=actor if actor and actor.pk else None,
+            activation=activation,
+            ticket_required=ticket_required,
+            break_glass=break_glass,
+            **grantee,
+            **policy,
+        )
+        for grantee in [{"user": user} for user in users] + [{"team": team} for team in teams]
+    ]
+    for mapping in grants:
+        mapping.full_clean()
     errors = approval_policy_errors(
         tenant_id=tenant.pk,
         activation=activation,
         approvers=approvers,
         approver_teams=approver_teams,
-        approvals_needed=mapping.approvals_needed,
-        grantees=[user] if user is not None else [],
+        approvals_needed=grants[0].approvals_needed,
+        grantees=users,
     )
     if errors:
         raise ValidationError(errors)
+    # Outside the transaction: AWS may take its time, and holds nothing of ours.
+    warnings = check_role(
+        tenant=tenant, role_arn=role_arn, max_session_seconds=grants[0].max_session_seconds
+    )
     with transaction.atomic():
-        mapping.save()
-        mapping.approvers.set(approvers)
-        mapping.approver_teams.set(approver_teams)
-        record(
-            AuditEvent.Action.MAPPING_GRANTED,
-            actor=actor,
-            actor_username=actor_username,
-            mapping=mapping,
-            meta=meta,
-            duration_seconds=mapping.max_session_seconds,
-            detail=f"granted to {mapping.grantee_name}{_describe_policy(mapping)}",
-        )
-    return mapping
+        for mapping in grants:
+            mapping.save()
+            mapping.approvers.set(approvers)
+            mapping.approver_teams.set(approver_teams)
+            record(
+                AuditEvent.Action.MAPPING_GRANTED,
+                actor=actor,
+                actor_username=actor_username,
+                mapping=mapping,
+                meta=meta,
+                duration_seconds=mapping.max_session_seconds,
+                detail=f"granted to {mapping.grantee_name}{_describe_policy(mapping)}",
+            )
+    return Granted(grants=grants, warnings=warnings)
+
+
+def grant_role(
+    *, user: User | None = None, team: Team | None = None, **options: Any
+) -> RoleMapping:
+    """Grant a role to one person or one team (see `grant_roles`, which checks it all)."""
+    granted = grant_roles(
+        users=[user] if user is not None else [],
+        teams=[team] if team is not None else [],
+        **options,
+    )
+    return granted.grants[0]
 
 
 def _describe_policy(mapping: RoleMapping) -> str:
@@ -116,27 +153,6 @@ def _describe_policy(mapping: RoleMapping) -> str:
         f"{', ticket required' if mapping.ticket_required else ''}"
         f"{', break-glass allowed' if mapping.break_glass else ''}"
     )
-
-
-def grant_roles(
-    *,
-    actor: User,
-    tenant: Tenant,
-    role_arn: str,
-    users: Iterable[User] = (),
-    teams: Iterable[Team] = (),
-    meta: RequestMeta | None = None,
-    **options: Any,
-) -> list[RoleMapping]:
-    """Grant one role to several people and teams at once: all of them or none."""
-    if not users and not teams:
-        raise ValidationError("Choose at least one person or team.")
-    grantees = [{"user": user} for user in users] + [{"team": team} for team in teams]
-    with transaction.atomic():
-        return [
-            grant_role(actor=actor, tenant=tenant, role_arn=role_arn, meta=meta, **to, **options)
-            for to in grantees
-        ]
 
 
 def _describe_change(mapping: RoleMapping, changed_fields: Iterable[str]) -> str:

@@ -1,11 +1,16 @@
 """Granting with confidence: the role is checked in IAM (through the sandbox) before a
 grant is saved."""
 
+import html
+import re
 from datetime import date, datetime, time, timedelta
 from html.parser import HTMLParser
+from io import StringIO
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
 
 from audit.models import AuditEvent
 from federation import aws, services
@@ -45,7 +50,8 @@ def test_a_good_role_is_granted_without_a_word(admin, world, sandbox):
     assert "was not checked" not in saved.content.decode()
 
 
-@pytest.mark.parametrize(
+# Roles no issuance could use, and what granting them says.
+UNUSABLE = pytest.mark.parametrize(
     ("make", "field", "message"),
     [
         (
@@ -57,7 +63,7 @@ def test_a_good_role_is_granted_without_a_word(admin, world, sandbox):
         (
             lambda world: role(world.tenant_b, "GlobexOwn"),
             "role_arn",
-            "does not demand this tenant&#x27;s ExternalId",
+            "does not demand this tenant's ExternalId",
         ),
         # The role exists, but not under this path: AssumeRole would not find it.
         (
@@ -72,6 +78,9 @@ def test_a_good_role_is_granted_without_a_word(admin, world, sandbox):
         ),
     ],
 )
+
+
+@UNUSABLE
 def test_a_role_no_issuance_could_use_is_refused_with_the_reason(
     admin, world, sandbox, make, field, message
 ):
@@ -86,8 +95,50 @@ def test_a_role_no_issuance_could_use_is_refused_with_the_reason(
     )
 
     assert page.status_code == 200
-    assert message in page.content.decode()
+    assert message in html.unescape(page.content.decode())
     assert not RoleMapping.objects.filter(role_arn=arn).exists()
+
+
+@UNUSABLE
+def test_the_grant_command_refuses_the_same_roles_with_the_same_reason(
+    world, sandbox, make, field, message
+):
+    arn = make(world)
+
+    with pytest.raises(CommandError, match=re.escape(message)):
+        call_command("grant", "bob", arn, "--tenant", "acme", "--max-session", "7200")
+
+    assert not RoleMapping.objects.filter(role_arn=arn).exists()
+    assert not AuditEvent.objects.filter(action="mapping.granted").exists()
+
+
+@UNUSABLE
+def test_the_grant_service_refuses_them_whoever_calls_it(world, sandbox, make, field, message):
+    arn = make(world)
+
+    with pytest.raises(ValidationError) as refused:
+        services.grant_role(
+            actor=world.alice,
+            tenant=world.tenant_a,
+            user=world.bob,
+            role_arn=arn,
+            max_session_seconds=7200,
+        )
+
+    assert any(message in text for text in refused.value.message_dict[field])
+    assert not RoleMapping.objects.filter(role_arn=arn).exists()
+
+
+def test_the_grant_command_grants_a_role_it_cannot_read_and_says_so(world, sandbox):
+    arn = role(world.tenant_a, "AcmeUnreadByCommand")
+    sandbox.faults = {"iam": "no-read"}
+    out, err = StringIO(), StringIO()
+
+    call_command("grant", "bob", arn, "--tenant", "acme", stdout=out, stderr=err)
+
+    grant = RoleMapping.objects.get(role_arn=arn, user=world.bob)
+    assert out.getvalue().strip() == str(grant.pk)
+    assert "warning: The role was not checked: AWS refused" in err.getvalue()
 
 
 def test_a_role_the_broker_cannot_read_is_granted_with_a_warning(admin, world, monkeypatch):

@@ -10,6 +10,7 @@ from django.utils.formats import date_format
 
 from audit.models import AuditEvent
 from federation import aws, services
+from federation.models import RoleMapping
 from tests.conftest import READ_ONLY_POLICY
 from tests.federation.helpers import console_url, follow, open_console
 
@@ -103,12 +104,13 @@ def test_it_says_so_when_aws_refuses(client, world, bob_grant, sandbox):
 
 
 def test_it_leaves_alone_a_role_that_does_not_trust_this_tenant(client, world, sandbox):
-    # A role set up for tenant B, granted (by mistake or malice) in tenant A.
+    # A role set up for tenant B, granted in tenant A (granting checks the role's trust
+    # today; this grant is from before that, or the trust policy changed since).
     globex_role = services.create_broker_role(
         name="GlobexAdmin", tenant=world.tenant_b, policy_document=READ_ONLY_POLICY
     )
-    grant = services.grant_role(
-        actor=world.alice, tenant=world.tenant_a, user=world.bob, role_arn=globex_role
+    grant = RoleMapping.objects.create(
+        tenant=world.tenant_a, user=world.bob, role_arn=globex_role, label="GlobexAdmin"
     )
     client.force_login(world.alice)
     page = revoke(client, grant)

@@ -96,15 +96,17 @@ class Command(BaseCommand):
         policy = self.approval_policy(tenant_obj, options)
         target = {}
         if team:
-            target["team"] = Team.objects.filter(tenant=tenant_obj, name=grantee).first()
-            if target["team"] is None:
+            found = Team.objects.filter(tenant=tenant_obj, name=grantee).first()
+            if found is None:
                 raise CommandError(f"no team '{grantee}' in {tenant}")
+            target["teams"] = [found]
         else:
-            target["user"] = User.objects.filter(username__iexact=grantee).first()
-            if target["user"] is None:
+            person = User.objects.filter(username__iexact=grantee).first()
+            if person is None:
                 raise CommandError(f"no user '{grantee}'")
+            target["users"] = [person]
         try:
-            mapping = services.grant_role(
+            granted = services.grant_roles(
                 actor=None,
                 actor_username="(command line)",
                 tenant=tenant_obj,
@@ -120,7 +122,9 @@ class Command(BaseCommand):
             raise CommandError(describe(error)) from None
         except ValueError as error:
             raise CommandError(str(error)) from None
-        self.stdout.write(str(mapping.pk))
+        for warning in granted.warnings:
+            self.stderr.write(f"warning: {warning}")
+        self.stdout.write(str(granted.grants[0].pk))
 
     def approval_policy(self, tenant, options):
         named = options["approver"] or options["approver_team"] or options["approvals"]
