@@ -420,6 +420,8 @@ SSO_HOSTED_DOMAIN_ISSUERS = env.list(
 SEALING_KEYS = env.list("SEALING_KEYS", default=[])
 
 LANGUAGE_CODE = "en-us"
+# The admin writes times as the portal's pages do: "2026-12-07 00:26 UTC".
+FORMAT_MODULE_PATH = ["portal.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -1,11 +1,13 @@
 """Tenant admins grant, extend and end roles in the admin; teams carry grants to members."""
 
-from datetime import timedelta
+import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from audit.records import record
 from federation import services
 from federation.models import AwsAccount, RoleMapping
 from tests.factories import MembershipFactory, TeamFactory, UserFactory
@@ -213,6 +215,29 @@ def test_an_expired_grant_disappears_and_is_refused(client, world, bob_grant, sa
     assert open_console(client, bob_grant).status_code == 404
     assert sum(sandbox.calls.values()) == calls
     assert AuditEvent.objects.filter(action="console.denied").count() == 1
+
+
+def test_the_grant_page_fits_an_arn_and_chooses_the_only_tenant_an_admin_runs(client, world):
+    client.force_login(world.alice)
+
+    page = client.get(GRANT_URL).content.decode()
+
+    assert re.search(rf'<option value="{world.tenant_a.pk}" selected>Acme</option>', page)
+    assert re.search(r'<input type="text" name="role_arn"[^>]* size="80"', page)
+
+
+def test_the_admin_writes_times_as_the_portal_does(client, world, bob_grant):
+    used = datetime(2026, 11, 3, 4, 5, tzinfo=UTC)
+    record("console.issued", actor=world.bob, mapping=bob_grant, created_at=used)
+    client.force_login(world.alice)
+
+    listing = client.get("/admin/federation/rolemapping/").content.decode()
+    grant = client.get(f"/admin/federation/rolemapping/{bob_grant.pk}/change/").content.decode()
+
+    assert '<td class="field-last_used nowrap">2026-11-03 04:05 UTC</td>' in listing
+    assert "Nov. 3, 2026" not in listing
+    created = timezone.localtime(bob_grant.created_at).strftime("%Y-%m-%d %H:%M UTC")
+    assert f'<div class="readonly">{created}</div>' in grant
 
 
 def test_the_grants_list_says_in_force_only_for_grants_issuance_would_use(client, world, bob_grant):
