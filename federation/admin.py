@@ -96,7 +96,8 @@ class GrantForm(forms.Form):
         max_length=2048,
         validators=[validate_role_arn],
         # The roles the portal can see are offered as you type (a datalist); any ARN goes.
-        widget=forms.TextInput(attrs={"list": "role-choices", "autocomplete": "off"}),
+        # Wide enough for an ARN with a path (the admin's text inputs hold 20 characters).
+        widget=forms.TextInput(attrs={"list": "role-choices", "autocomplete": "off", "size": 80}),
         help_text="Pick one of the roles offered, or type an ARN such as "
         "arn:aws:iam::123456789012:role/Name; the role must trust the portal with this "
         "tenant's ExternalId.",
@@ -180,6 +181,9 @@ class GrantForm(forms.Form):
         # roles are offered. Without one, every tenant the person may grant in.
         self.tenant = self._chosen_tenant() or (tenants.first() if len(tenants) == 1 else None)
         self.tenants = [self.tenant] if self.tenant else list(tenants)
+        if len(tenants) == 1:
+            # Someone who runs one tenant grants in it: chosen for them.
+            self.fields["tenant"].initial = self.tenant
         self.fields["valid_until"].zone = self.tenant.zone if self.tenant else None
         state_time_zone(self.fields["valid_until"], self.tenants)
         self.fields["users"].queryset = scoped(User.objects.order_by("username"), user)

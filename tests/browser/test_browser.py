@@ -228,6 +228,17 @@ def test_an_admin_enrols_grants_a_role_and_the_employee_sees_it(
     )
     assert table[0] <= table[1], table
     shot(admin, "admin-grants")
+    # On a narrower screen the filters go above the list: no column hides beside them.
+    admin.set_viewport_size({"width": 1024, "height": 800})
+    table = admin.evaluate(
+        "[document.querySelector('#result_list').scrollWidth,"
+        " document.querySelector('.results').clientWidth,"
+        " document.querySelector('#result_list').getBoundingClientRect().right,"
+        " document.querySelector('#changelist-filter').getBoundingClientRect().bottom,"
+        " document.querySelector('#result_list').getBoundingClientRect().top]"
+    )
+    assert table[0] <= table[1] and table[2] <= 1024 and table[3] <= table[4], table
+    admin.set_viewport_size({"width": 1200, "height": 800})
 
     bob.reload()
     bob.wait_for_selector("text=Read-only")
