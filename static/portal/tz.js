@@ -10,7 +10,8 @@ try {
   // This page was drawn in the zone the browser reported before (data-browser-zone, only
   // on a page asked for with GET): when the browser has moved since, draw it again, so the
   // first page after a move shows times in the new zone. Only a page that shows times,
-  // never one with a message shown once, once per zone, and only when the cookie took.
+  // never one with something shown once (a notice, a comment kept for its box), once per
+  // zone, and only when the cookie took.
   const drawnFor = document.documentElement.dataset.browserZone;
   if (
     zone &&
@@ -18,7 +19,7 @@ try {
     drawnFor !== zone &&
     document.cookie.split("; ").includes(cookie) &&
     document.querySelector("time[datetime]") &&
-    !document.querySelector(".messages") &&
+    !document.querySelector(".messages, .message") &&
     sessionStorage.getItem("portcullis_tz_redrawn") !== zone
   ) {
     sessionStorage.setItem("portcullis_tz_redrawn", zone);
