@@ -45,10 +45,11 @@ class RequestIdMiddleware:
 
 
 class ProbeMiddleware:
-    """/healthz and /readyz, answered before the HTTPS redirect, the host check, the session
-    and everything after: a kubelet or a load balancer probes over plain HTTP (no
-    X-Forwarded-Proto) at the host's own address, which is no name in ALLOWED_HOSTS, and a
-    probe redirected to https or refused as a bad host takes a healthy host out of service."""
+    """/healthz and /readyz, answered before the host check, the session and everything
+    after (and exempt from the HTTPS redirect, SECURE_REDIRECT_EXEMPT): a kubelet or a load
+    balancer probes over plain HTTP (no X-Forwarded-Proto) at the host's own address, which
+    is no name in ALLOWED_HOSTS, and a probe redirected to https or refused as a bad host
+    takes a healthy host out of service."""
 
     PROBES = {"/healthz": healthz, "/readyz": readyz}
 

@@ -11,9 +11,9 @@ from django.views.decorators.http import require_safe
 
 from core import health, metrics
 
-# The probes are answered by core.middleware.ProbeMiddleware, ahead of the HTTPS redirect
-# and the host check, since a kubelet or a load balancer asks over plain HTTP at the
-# host's own address.
+# The probes are answered by core.middleware.ProbeMiddleware, without the HTTPS redirect
+# and ahead of the host check, since a kubelet or a load balancer asks over plain HTTP at
+# the host's own address.
 
 
 @require_safe

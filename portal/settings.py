@@ -112,12 +112,12 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",
-    # The probes, before the HTTPS redirect and the host check (plain HTTP at the host's address).
-    "core.middleware.ProbeMiddleware",
     # Header middleware comes before whitenoise, so static files get the headers too.
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # The probes, with the headers but before the host check and the session.
+    "core.middleware.ProbeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.middleware.RejectNulMiddleware",
     "core.middleware.OutOfRangeMiddleware",
@@ -166,6 +166,8 @@ if not DEBUG:
     # until the operator does so.
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # A kubelet or a load balancer probes over plain HTTP (core.middleware.ProbeMiddleware).
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 if TRUSTED_PROXY_COUNT:
     # The proxy terminates TLS and says so; only trusted when a proxy is declared.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

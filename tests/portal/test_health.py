@@ -59,6 +59,8 @@ def test_the_probes_answer_plain_http_at_the_hosts_own_address_in_production(cli
 
     assert (alive.status_code, alive.content) == (200, b"ok\n")
     assert (ready.status_code, ready.content) == (200, b"ready\n")
+    # With the headers every answer carries.
+    assert alive["X-Content-Type-Options"] == "nosniff" and "Content-Security-Policy" in alive
     # Every page else still goes to https, and answers only the site's own names.
     assert client.get("/login/").status_code == 301
     client.raise_request_exception = False
