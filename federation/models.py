@@ -313,6 +313,12 @@ class RoleMapping(models.Model):
         return slugify(self.label) or f"role-{self.pk}"
 
     @property
+    def default_region(self) -> str:
+        """The region a session of this grant is for when the person chooses none: the
+        grant's, else its partition's own (the AWS CLI needs one, for STS too)."""
+        return self.region or aws.region_for(self.role.partition)
+
+    @property
     def on_request(self) -> bool:
         return self.activation == self.Activation.ON_REQUEST
 

@@ -212,6 +212,12 @@ def _once_key(request, *what):
     return f"portcullis:issued-once:{request.user.pk}:{used_for}:{once}" if once else None
 
 
+def _not_used(request, *what):
+    """Nothing was shown for this form (it failed): the same form may be sent again."""
+    if key := _once_key(request, *what):
+        cache.delete(key)
+
+
 def _shown_once(request, mapping_id, *, kind):
     try:
         services.refuse_repeat(
@@ -252,9 +258,7 @@ def _issuing_view(*, console, template):
         try:
             issued = _issue(request, mapping_id, console=console)
         except PortalError as error:
-            # Nothing was shown: the same form may be sent again.
-            if key := _once_key(request, kind, mapping_id):
-                cache.delete(key)
+            _not_used(request, kind, mapping_id)
             return error_response(request, error)
         return _result(request, template, issued)
 
@@ -298,8 +302,7 @@ def tokens(request):
         # One ready profile per role: ids are what credential_process needs.
         # The AWS CLI needs a region for STS too: the grant's, else the portal's own.
         "profiles": [
-            (grant, grant.region or aws.region_for(grant.role.partition))
-            for grant in services.usable_grants(request.user)
+            (grant, grant.default_region) for grant in services.usable_grants(request.user)
         ],
         "sandbox_sts": settings.AWS_SANDBOX_URL if settings.AWS_PORTAL_SANDBOX else "",
     }
@@ -313,12 +316,16 @@ def tokens(request):
                 response = render(request, "federation/token_shown_once.html", status=409)
                 response["Cache-Control"] = "no-store"
                 return response
-            token, context["new_token"] = services.create_token(
-                user=request.user,
-                name=form.cleaned_data["name"],
-                days=form.cleaned_data["days"],
-                meta=RequestMeta.from_request(request),
-            )
+            try:
+                token, context["new_token"] = services.create_token(
+                    user=request.user,
+                    name=form.cleaned_data["name"],
+                    days=form.cleaned_data["days"],
+                    meta=RequestMeta.from_request(request),
+                )
+            except PortalError as error:
+                _not_used(request, "token")
+                return error_response(request, error)
             context["new_token_obj"] = token
             context["form"] = TokenForm()
     # never_cache marks the page no-store: it may hold a new token.

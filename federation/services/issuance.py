@@ -37,7 +37,7 @@ class IssuedSession:
     expires_at: datetime
     assumed_role_arn: str
     capped_by_chaining: bool
-    # The region the session is for: the one chosen, else the grant's, else the portal's.
+    # The region the session is for: the one chosen, else the grant's default_region.
     region: str = ""
     destination: str = ""
     console_url: str = field(default="", repr=False)
@@ -334,7 +334,7 @@ def _issue(
         expires_at=assumed.credentials.expiration,
         assumed_role_arn=assumed.assumed_role_arn,
         capped_by_chaining=capped,
-        region=region or aws.region_for(role.partition),
+        region=region or mapping.default_region,
         destination=destination,
         console_url=url,
         credentials=assumed.credentials,
