@@ -13,10 +13,10 @@ django-otp-webauthn: its ceremonies and browser script, with the portal's rules 
 
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http import HttpRequest
-from django.http.request import split_domain_port
 from django.urls import path
 from django.views.i18n import JavaScriptCatalog
 from django_otp_webauthn import views as webauthn_views
@@ -43,14 +43,13 @@ class PasskeyHelper(WebAuthnHelper):
 
 
 def elsewhere(request: HttpRequest) -> str:
-    """ "" when passkeys work at the host this request came to: the relying party's domain
-    or a name under it, as WebAuthn requires. Otherwise the address where they do work
-    (the first allowed origin), for the page to send people to."""
-    domain, _ = split_domain_port(request.get_host())
-    relying_party = settings.OTP_WEBAUTHN_RP_ID.lower()
-    if domain == relying_party or domain.endswith(f".{relying_party}"):
-        return ""
-    return str(settings.OTP_WEBAUTHN_ALLOWED_ORIGINS[0])
+    """ "" when passkeys work at the host this request came to: the host and port of one of
+    the allowed origins (WEBAUTHN_ORIGINS, which every ceremony is checked against).
+    Otherwise the address where they do work (the first allowed origin), for the page to
+    send people to."""
+    allowed = [str(origin).rstrip("/") for origin in settings.OTP_WEBAUTHN_ALLOWED_ORIGINS]
+    hosts = {urlsplit(origin).netloc.lower() for origin in allowed}
+    return "" if not allowed or request.get_host().lower() in hosts else allowed[0]
 
 
 def passkeys_of(user: Any) -> Any:

@@ -96,14 +96,20 @@ def test_at_an_address_passkeys_do_not_work_at_the_pages_say_where_they_do(
     assert b"Use a passkey" in here.content and b"Passkeys work at" not in here.content
 
 
-def test_passkeys_are_offered_under_the_relying_partys_domain(client, world, settings):
+def test_passkeys_are_offered_at_the_origins_they_are_checked_against(client, world, settings):
     settings.OTP_WEBAUTHN_RP_ID = "example.com"
+    settings.OTP_WEBAUTHN_ALLOWED_ORIGINS = ["https://portal.example.com", "https://example.com"]
     client.force_login(world.bob)
 
-    for host, offered in [("portal.example.com", True), ("example.com", True), ("bad.com", False)]:
-        settings.ALLOWED_HOSTS = [host]
-        page = client.get("/account/two-factor/", HTTP_HOST=host).content.decode()
-        assert ("passkey-register-button" in page) is offered, host
+    for host, secure, offered in [
+        ("portal.example.com", True, True),
+        ("example.com", True, True),
+        ("other.example.com", True, False),  # under the domain, but not an allowed origin
+        ("portal.example.com:8443", True, False),  # another port
+    ]:
+        settings.ALLOWED_HOSTS = [host.split(":")[0]]
+        page = client.get("/account/two-factor/", HTTP_HOST=host, secure=secure).content.decode()
+        assert ("passkey-register-button" in page) is offered, (host, secure)
 
 
 def test_someone_elses_passkey_does_not_sign_in(client, world, bob_with_passkey):
