@@ -37,7 +37,7 @@ from core.admin_scoping import (
     is_operator,
 )
 from core.durations import DurationField, offer_saved_durations
-from core.validation import known_time_zones
+from core.validation import known_time_zones, listed_time_zones
 
 
 class MembershipInline(TenantScopedInline):
@@ -190,7 +190,8 @@ class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
 
 class TenantForm(forms.ModelForm):
     """A tenant's settings in words: its longest session picked by name, its time zone from
-    the IANA names this machine knows. (The admin gives it its model and fields.)"""
+    the places' current names (and the one it has, if an older spelling). (The admin gives
+    it its model and fields.)"""
 
     max_session_seconds = DurationField(
         label="Longest session",
@@ -198,7 +199,6 @@ class TenantForm(forms.ModelForm):
         help_text=Tenant._meta.get_field("max_session_seconds").help_text,
     )
     time_zone = forms.ChoiceField(
-        choices=[(name, name) for name in sorted(known_time_zones())],
         initial="UTC",
         help_text=Tenant._meta.get_field("time_zone").help_text,
     )
@@ -206,6 +206,11 @@ class TenantForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         offer_saved_durations(self)
+        zones = list(listed_time_zones())
+        saved = self.instance.time_zone if self.instance.pk else ""
+        if saved and saved not in zones and saved in known_time_zones():
+            zones = sorted([*zones, saved])
+        self.fields["time_zone"].choices = [(name, name) for name in zones]
 
 
 @admin.register(Tenant)

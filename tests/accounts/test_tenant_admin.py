@@ -321,3 +321,14 @@ def test_the_portal_links_admins_to_the_admin_and_the_trail(client, world):
     page = client.get("/").content.decode()
     assert 'href="/audit/"' not in page and 'href="/admin/"' not in page
     assert PASSWORD not in page
+
+
+def test_the_tenant_page_offers_current_zone_names_and_keeps_an_old_one_it_has(as_alice, world):
+    change = f"/admin/accounts/tenant/{world.tenant_a.pk}/change/"
+    offered = as_alice.get(change).content.decode()
+    assert '<option value="Africa/Asmara">' in offered
+    assert '<option value="Africa/Asmera">' not in offered
+
+    Tenant.objects.filter(pk=world.tenant_a.pk).update(time_zone="Asia/Calcutta")
+    kept = as_alice.get(change).content.decode()
+    assert '<option value="Asia/Calcutta" selected>' in kept
