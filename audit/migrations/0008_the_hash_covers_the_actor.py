@@ -5,6 +5,9 @@ is version 2, whose hash covers `actor_id` (and the version). So that nothing ma
 covered column, deleting an account no longer clears `actor_id` (ids are never given again):
 the foreign key keeps the id without a database constraint, and the triggers refuse every
 UPDATE, where they allowed clearing the actor until now.
+
+Migrating back removes the version column: records written since then no longer verify
+under the previous release, which knows only version 1. Upgrades are meant to go forward.
 """
 
 import django.db.models.deletion

@@ -400,14 +400,14 @@ def test_a_worker_that_dies_between_sending_and_saving_the_cursor_sends_the_batc
     # However slow this host, the worker is still waiting for the answer when it dies.
     settings.AUDIT_SINK_TIMEOUT_SECONDS = 120
     main = threading.main_thread().ident
-    died = threading.Event()
+    worker_died = threading.Event()
 
     def crash(batch):
         # The receiver has the batch; the worker dies before it hears the answer, which is
         # held back until the worker has died.
         collector.on_batch = None
         signal.pthread_kill(main, signal.SIGINT)
-        died.wait(timeout=120)
+        worker_died.wait(timeout=120)
 
     collector.on_batch = crash
     write(3)
@@ -415,7 +415,7 @@ def test_a_worker_that_dies_between_sending_and_saving_the_cursor_sends_the_batc
     try:
         run_worker()
     finally:
-        died.set()
+        worker_died.set()
     [died] = DBTaskResult.objects.filter(task_path=DELIVERY_TASK, status="FAILED")
     assert died.exception_class_path == "builtins.KeyboardInterrupt"
     assert len(collector.batches) == 1 and state(sink).cursor == 0

@@ -33,6 +33,16 @@ def latest():
     return executor.loader.graph.leaf_nodes()
 
 
+def put_the_triggers_back():
+    """After a test played the attacker who dropped them."""
+    from audit.models import AuditEvent
+
+    columns = [field.column for field in AuditEvent._meta.concrete_fields]
+    with connection.schema_editor() as editor:
+        audit_chain.drop_triggers(editor)
+        audit_chain.install_triggers(editor, columns)
+
+
 def fill_as_the_previous_release(apps):
     Tenant = apps.get_model("accounts", "Tenant")
     User = apps.get_model("accounts", "User")
@@ -145,10 +155,7 @@ def test_an_upgrade_keeps_everything_and_the_trail_still_verifies():
         with pytest.raises(Exception, match=f"record #{TRAIL + 1}"):
             call_command("verify_audit", stdout=StringIO())
     finally:
-        columns = [field.column for field in AuditEvent._meta.concrete_fields]
-        with connection.schema_editor() as editor:
-            audit_chain.drop_triggers(editor)
-            audit_chain.install_triggers(editor, columns)
+        put_the_triggers_back()
 
 
 # The release before access on request: the audit app and the keyed chain, no activation.
@@ -404,7 +411,4 @@ def test_an_upgrade_to_a_hash_that_covers_the_actor_keeps_the_trail_verifying():
         with pytest.raises(Exception, match="record #41"):
             call_command("verify_audit", stdout=StringIO())
     finally:
-        columns = [field.column for field in AuditEvent._meta.concrete_fields]
-        with connection.schema_editor() as editor:
-            audit_chain.drop_triggers(editor)
-            audit_chain.install_triggers(editor, columns)
+        put_the_triggers_back()

@@ -1,6 +1,6 @@
 """How the Django admin writes dates and times: as the portal's own pages do
-(core.templatetags.units.when), "2026-12-07 00:26 UTC" in the viewer's time zone, not
-"Dec. 7, 2026, 12:26 a.m.". What people type is read as before (the locale's input formats).
+(core.templatetags.units.when), "2026-12-07 00:26 UTC" in the viewer's time zone. What
+people type is read in the locale's input formats.
 """
 
 DATETIME_FORMAT = "Y-m-d H:i T"
