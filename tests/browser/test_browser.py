@@ -433,7 +433,9 @@ def test_bob_finds_a_role_as_he_types_and_follows_a_link_to_one(
         actor=world.alice,
         tenant=world.tenant_a,
         user=world.bob,
-        role_arn=bob_grant.role_arn.replace("AcmeAdmin", "AcmeReader"),
+        role_arn=services.create_broker_role(
+            name="AcmeReader", tenant=world.tenant_a, policy_document=READ_ONLY_POLICY
+        ),
         label="Billing reader",
         max_session_seconds=3600,
     )
