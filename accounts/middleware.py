@@ -10,9 +10,10 @@ from core.sessions import PROVIDER_FACTOR
 FREE_CHECKED_AT = "portcullis_second_factor_free_at"
 RECHECK_SECONDS = 60
 
-# Reachable before the second factor: signing out, health probes, static files and the
-# passkey ceremonies (which make their own checks: django-otp-webauthn).
-OPEN_PATHS = ("/logout/", "/healthz", "/readyz", "/static/", "/webauthn/")
+# Reachable before the second factor: signing out, static files and the passkey
+# ceremonies (which make their own checks: django-otp-webauthn). The health probes are
+# answered before this middleware (core.middleware.ProbeMiddleware).
+OPEN_PATHS = ("/logout/", "/static/", "/webauthn/")
 
 
 class SecondFactorMiddleware:
