@@ -33,13 +33,6 @@ session_seconds_validators = [
 SESSION_PRESETS = [900, 1800, 3600, 7200, 14400, 28800, 43200]
 
 
-ADMIN_ROLE = TENANT_ADMIN
-
-
-# Tenant-owned rows are read through core's one scoping method.
-TenantQuerySet = TenantScopedQuerySet
-
-
 class UserQuerySet(models.QuerySet):
     def for_user(self, user, *, action="view", solely=False):
         """People who share a tenant with `user` ("manage": a tenant `user` administers).
@@ -147,7 +140,7 @@ def new_external_id():
     return f"portcullis-{secrets.token_hex(16)}"
 
 
-class TenantOwnQuerySet(TenantQuerySet):
+class TenantOwnQuerySet(TenantScopedQuerySet):
     # A Tenant is its own tenant: members see the tenants they belong to.
     tenant_lookup = "pk"
 
@@ -243,14 +236,14 @@ class Membership(models.Model):
 
     class Role(models.TextChoices):
         MEMBER = "member", "Member"
-        ADMIN = ADMIN_ROLE, "Admin"
+        ADMIN = TENANT_ADMIN, "Admin"
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects, rows = scoped_managers(TenantQuerySet)
+    objects, rows = scoped_managers(TenantScopedQuerySet)
 
     class Meta:
         default_manager_name = "rows"
@@ -285,7 +278,7 @@ class Team(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects, rows = scoped_managers(TenantQuerySet)
+    objects, rows = scoped_managers(TenantScopedQuerySet)
 
     class Meta:
         default_manager_name = "rows"
@@ -347,7 +340,7 @@ class IdentityProvider(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     changed_at = models.DateTimeField(auto_now=True)
 
-    objects, rows = scoped_managers(TenantQuerySet)
+    objects, rows = scoped_managers(TenantScopedQuerySet)
 
     class Meta:
         default_manager_name = "rows"
@@ -381,7 +374,7 @@ class IdentityProvider(models.Model):
         return " ".join(dict.fromkeys(["openid", "email", "profile", *extra]))
 
 
-class SignInDomainQuerySet(TenantQuerySet):
+class SignInDomainQuerySet(TenantScopedQuerySet):
     tenant_lookup = "provider__tenant"
 
 
@@ -415,7 +408,7 @@ class SignInDomain(models.Model):
         super().save(*args, **kwargs)
 
 
-class ExternalIdentityQuerySet(TenantQuerySet):
+class ExternalIdentityQuerySet(TenantScopedQuerySet):
     def live(self):
         """Links that sign people in today: to their tenant's enabled provider (still at
         the same issuer), in an active tenant the person still belongs to."""

@@ -6,12 +6,10 @@ from accounts.models import MAX_SESSION_SECONDS, MIN_SESSION_SECONDS, SESSION_PR
 from core import humanize
 from federation.models import CONSOLE_SERVICES
 
-# Session lengths offered on the self-service page, cut at each grant's limit.
-DURATION_PRESETS = SESSION_PRESETS
 
-
-def duration_choices(limit, presets=DURATION_PRESETS):
-    """(seconds, label) for the presets up to `limit`, and `limit` itself."""
+def duration_choices(limit, presets=SESSION_PRESETS):
+    """(seconds, label) for the session lengths people pick from up to `limit` (each grant's
+    own), and `limit` itself."""
     choices = [s for s in presets if s <= limit]
     if limit not in choices:
         choices.append(limit)

@@ -18,7 +18,6 @@ from accounts.models import (
     MIN_SESSION_SECONDS,
     Team,
     Tenant,
-    TenantQuerySet,
     User,
 )
 from core import humanize
@@ -122,7 +121,7 @@ def _in_force(now):
     )
 
 
-class RoleMappingQuerySet(TenantQuerySet):
+class RoleMappingQuerySet(TenantScopedQuerySet):
     def current(self, now=None):
         """Grants in force now."""
         return self.filter(_in_force(now or timezone.now()))
