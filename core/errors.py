@@ -16,3 +16,14 @@ class PortalError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class TokenRequired(PortalError):
+    """A JSON API call without a valid API token."""
+
+    status = 401
+    title = "Sign in"
+    code = "TokenRequired"
+
+    def __init__(self) -> None:
+        super().__init__("A valid API token is required.")

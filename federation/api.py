@@ -14,19 +14,11 @@ from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
 
 from audit.records import RequestMeta
-from core.errors import PortalError
+from core.errors import PortalError, TokenRequired
 from core.views import error_response
 from federation import services
 from federation.forms import IssueForm
 from federation.models import ApiToken
-
-
-def _error(request, message, status):
-    response = JsonResponse(
-        {"error": message, "request_id": getattr(request, "request_id", "")}, status=status
-    )
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 def token_required(view):
@@ -37,7 +29,7 @@ def token_required(view):
         scheme, _, presented = header.partition(" ")
         token = ApiToken.authenticate(presented.strip()) if scheme.lower() == "bearer" else None
         if token is None:
-            response = _error(request, "A valid API token is required.", 401)
+            response = error_response(request, TokenRequired(), as_json=True)
             response["WWW-Authenticate"] = 'Bearer realm="portcullis"'
             return response
         ApiToken.objects.for_user(token.user).filter(pk=token.pk).update(

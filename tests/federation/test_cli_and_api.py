@@ -113,7 +113,13 @@ def test_it_refuses_the_api_without_a_valid_token(client, world, bob_grant, sand
     extra = {"HTTP_AUTHORIZATION": header} if header else {}
     response = client.post(f"/api/v1/credentials/{bob_grant.pk}", **extra)
     assert response.status_code == 401
-    assert response.json()["error"] == "A valid API token is required."
+    # The one error shape of the API: what went wrong, a code for programs, the request id.
+    assert response.json() == {
+        "error": "A valid API token is required.",
+        "code": "TokenRequired",
+        "request_id": response["X-Request-ID"],
+    }
+    assert response["WWW-Authenticate"] == 'Bearer realm="portcullis"'
     assert sandbox.calls["sts:AssumeRole"] == 0
 
 
