@@ -5,10 +5,10 @@ from zoneinfo import ZoneInfo
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.views.main import ChangeList
 from django.contrib.admin.widgets import AdminSplitDateTime, FilteredSelectMultiple
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import CharField, OuterRef, Subquery, Value
-from django.db.models.functions import Concat, StrIndex
+from django.db.models import OuterRef, Subquery
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -33,6 +33,7 @@ from federation.models import (
     ApiToken,
     AwsAccount,
     RoleMapping,
+    account_names,
     approval_policy_errors,
     validate_role_arn,
     validate_session_policy,
@@ -313,19 +314,6 @@ def _latest_record(**filters):
     )
 
 
-def _account_name():
-    """The name the grant's tenant gives, in its account directory, to the account of the
-    grant's role (whose ARN holds it as ":<account id>:role/")."""
-    needle = Concat(Value(":"), "account_id", Value(":role/"), output_field=CharField())
-    return Subquery(
-        AwsAccount.objects.unscoped("the names of the grant's own tenant")
-        .filter(tenant=OuterRef("tenant"))
-        .alias(at=StrIndex(OuterRef("role_arn"), needle))
-        .filter(at__gt=0)
-        .values("name")[:1]
-    )
-
-
 def _sessions_revoked_at():
     """When the role's live sessions were last revoked in the grant's tenant."""
     return _latest_record(
@@ -341,6 +329,17 @@ def _last_used_at():
         mapping_id=OuterRef("pk"),
         action__in=[AuditEvent.Action.CONSOLE_ISSUED, AuditEvent.Action.CLI_ISSUED],
     )
+
+
+class GrantChangeList(ChangeList):
+    """The grants list: each grant on the page learns its account's name from the one
+    selector every page uses (account_names)."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        names = account_names(request.user)
+        for grant in self.result_list:
+            grant.account_name = grant.account_name_in(names)
 
 
 class GrantStateFilter(admin.SimpleListFilter):
@@ -513,9 +512,11 @@ class RoleMappingAdmin(TenantScopedAdmin):
             .annotate(
                 sessions_revoked=_sessions_revoked_at(),
                 last_used_at=_last_used_at(),
-                account_name=_account_name(),
             )
         )
+
+    def get_changelist(self, request, **kwargs):
+        return GrantChangeList
 
     @admin.display(description="for", ordering="user__username")
     def who(self, grant):
@@ -524,14 +525,14 @@ class RoleMappingAdmin(TenantScopedAdmin):
     @admin.display(description="role", ordering="role_arn")
     def role(self, grant):
         # The account as the tenant's directory names it, else as the grant's alias does
-        # (as on the roles page); its id when neither names it.
+        # (account_name_in, as on the roles page); its id when neither names it.
         account_id = grant.role.account_id
         return format_html(
             '<span title="{}">{}</span><br><span class="quiet" title="account {}">{}</span>',
             grant.role_arn,
             grant.role.name,
             account_id,
-            getattr(grant, "account_name", None) or grant.account_alias or account_id,
+            getattr(grant, "account_name", "") or account_id,
         )
 
     @admin.display(description="longest session", ordering="max_session_seconds")
