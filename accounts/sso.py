@@ -102,7 +102,9 @@ def provider_for(address: str) -> Any:
             .values_list("provider_id", flat=True)
             .first()
         )
-        providers = IdentityProvider.objects.unscoped("the domain named it").filter(pk=found)
+        providers = IdentityProvider.objects.unscoped("the domain named it").filter(
+            pk__in=[] if found is None else [found]
+        )
     else:
         providers = IdentityProvider.objects.unscoped("a sign-in names its tenant").filter(
             tenant__slug=address

@@ -64,9 +64,10 @@ def fill_from_organizations(*, actor: User, tenant: Tenant, meta: RequestMeta) -
     Raises TenantNotFound (not a tenant `actor` runs), NoManagementAccount, or AwsError
     (nothing changed).
     """
-    tenant = Tenant.objects.for_user(actor, action="manage").filter(pk=tenant.pk).first()
-    if tenant is None:
+    managed = Tenant.objects.for_user(actor, action="manage").filter(pk=tenant.pk).first()
+    if managed is None:
         raise TenantNotFound
+    tenant = managed
     if not tenant.management_account_id:
         raise NoManagementAccount(
             f"{tenant.name} names no AWS Organizations management account: set it on the "

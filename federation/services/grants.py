@@ -340,12 +340,13 @@ def revoke_role_sessions(
     ExternalId: a tenant cannot disturb a role that belongs to another tenant.
     Returns the cut-off time; raises GrantNotFound, RoleRefused or AwsError (audited).
     """
-    tenant = Tenant.objects.for_user(actor, action="manage").filter(pk=tenant.pk).first()
+    managed = Tenant.objects.for_user(actor, action="manage").filter(pk=tenant.pk).first()
     granted = RoleMapping.objects.for_user(actor, action="manage").filter(
-        tenant=tenant, role_arn=role_arn
+        tenant=managed, role_arn=role_arn
     )
-    if tenant is None or not granted.exists():
+    if managed is None or not granted.exists():
         raise GrantNotFound
+    tenant = managed
     audit: dict[str, Any] = {"actor": actor, "tenant": tenant, "meta": meta, "role_arn": role_arn}
     via = administration_role(tenant)
     # The policy's clock has whole seconds: round up so no session from this second survives.
