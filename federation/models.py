@@ -121,6 +121,16 @@ def _in_force(now):
     )
 
 
+def approved_by(person):
+    """Who may approve, as a condition on grants: an on-request grant that names `person`
+    (a user, or OuterRef to one) as an approver, by name or through one of their teams.
+    The one definition: approvable_by() and approver_people() read it from each side, and
+    the grant's tenant must be one of the person's (for_user(), a membership)."""
+    return Q(activation=RoleMapping.Activation.ON_REQUEST) & (
+        Q(approvers=person) | Q(approver_teams__members=person)
+    )
+
+
 class RoleMappingQuerySet(TenantScopedQuerySet):
     def current(self, now=None):
         """Grants in force now."""
@@ -154,13 +164,9 @@ class RoleMappingQuerySet(TenantScopedQuerySet):
         return self.granted_to(user).current(now)
 
     def approvable_by(self, user):
-        """On-request grants `user` may decide requests for: named as an approver, or in an
-        approver team, in a tenant they belong to."""
-        approvers = self.for_user(user).filter(
-            Q(approvers=user) | Q(approver_teams__members=user),
-            activation=RoleMapping.Activation.ON_REQUEST,
-            tenant__memberships__user=user,
-        )
+        """On-request grants `user` may decide requests for (approved_by), in a tenant they
+        belong to."""
+        approvers = self.for_user(user).filter(approved_by(user))
         # Distinct grants: a person can be an approver twice over (by name and by team).
         return self.unscoped("the grants of the scoped query above").filter(
             pk__in=approvers.values("pk")
@@ -325,12 +331,14 @@ class RoleMapping(models.Model):
         """Everyone who may approve requests for this grant (people and team members),
         among the tenant's active members; `besides` leaves someone out (the requester,
         who never approves their own request)."""
-        people = (
-            User.objects.filter(is_active=True, memberships__tenant_id=self.tenant_id)
-            .filter(Q(approves_grants=self) | Q(teams__approves_grants=self))
-            .distinct()
-            .order_by("username")
+        approves = (
+            RoleMapping.objects.unscoped("this grant")
+            .filter(pk=self.pk)
+            .filter(approved_by(models.OuterRef("pk")))
         )
+        people = User.objects.filter(
+            models.Exists(approves), is_active=True, memberships__tenant_id=self.tenant_id
+        ).order_by("username")
         return people.exclude(pk=besides.pk) if besides is not None else people
 
     @property
