@@ -5,10 +5,12 @@ from django.core.exceptions import ValidationError
 from django.db import models, router, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.views.decorators.debug import sensitive_variables
 
 from audit import chain, streaming
 from core import sealing
+from core.arns import RoleArn
 from core.scoping import TenantScopedQuerySet, scoped_managers
 
 
@@ -200,15 +202,19 @@ class AuditEvent(models.Model):
         """ "issued", "failed", "denied"…: the last part of an action."""
         return action.rsplit(".", 1)[-1]
 
+    @cached_property
+    def _role(self):
+        return RoleArn.read(self.role_arn)
+
     @property
     def role_name(self):
         """The role's name from its ARN ("arn:aws:iam::123456789012:role/path/Admin" → "Admin")."""
-        return self.role_arn.rsplit("/", 1)[-1] if self.role_arn else ""
+        return self._role.name if self._role else ""
 
     @property
     def role_account(self):
-        parts = self.role_arn.split(":")
-        return parts[4] if len(parts) > 5 else ""
+        """The account id in the role's ARN ("" when the record names no role)."""
+        return self._role.account_id if self._role else ""
 
     @property
     def outcome(self):

@@ -38,13 +38,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from core import metrics
+from core.arns import RoleArn, partition_of_region
 from core.errors import PortalError
-
-ROLE_ARN_RE = re.compile(
-    r"^arn:(?P<partition>aws|aws-us-gov|aws-cn):iam::(?P<account>\d{12}):"
-    r"role/(?P<path>(?:[\x21-\x7e]+/)*)?(?P<name>[\w+=,.@-]{1,64})$",
-    re.ASCII,
-)
 
 
 class PartitionInfo(TypedDict):
@@ -138,24 +133,6 @@ class AccountUnreachable(RoleRefused):
 
 
 @dataclass(frozen=True)
-class RoleArn:
-    arn: str
-    partition: str
-    account_id: str
-    name: str
-
-    @classmethod
-    def parse(cls, arn: str) -> "RoleArn":
-        match = ROLE_ARN_RE.match(arn or "")
-        if not match:
-            raise ValueError(
-                "Enter an IAM role ARN such as arn:aws:iam::123456789012:role/Name "
-                "(partition aws, aws-us-gov or aws-cn)."
-            )
-        return cls(arn, match["partition"], match["account"], match["name"])
-
-
-@dataclass(frozen=True)
 class Credentials:
     access_key_id: str
     secret_access_key: str = field(repr=False)
@@ -223,14 +200,6 @@ def _session() -> boto3.session.Session:
     if _boto_session is None:
         _boto_session = boto3.session.Session()
     return _boto_session
-
-
-def partition_of_region(region: str) -> str:
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    if region.startswith("cn-"):
-        return "aws-cn"
-    return "aws"
 
 
 def region_for(partition: str) -> str:

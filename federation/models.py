@@ -11,6 +11,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.text import slugify
 
 from accounts.models import (
@@ -21,6 +22,7 @@ from accounts.models import (
     User,
 )
 from core import humanize
+from core.arns import RoleArn
 from core.scoping import TenantScopedQuerySet, scoped_managers, signed_in
 from federation import aws
 
@@ -56,7 +58,7 @@ CONSOLE_SERVICES = {
 
 def validate_role_arn(value):
     try:
-        aws.RoleArn.parse(value)
+        RoleArn.parse(value)
     except ValueError as error:
         raise ValidationError(str(error)) from None
 
@@ -306,9 +308,10 @@ class RoleMapping(models.Model):
         the grant's own alias ("" when neither names it)."""
         return names.get((self.tenant_id, self.role.account_id)) or self.account_alias
 
-    @property
-    def role(self):
-        return aws.RoleArn.parse(self.role_arn)
+    @cached_property
+    def role(self) -> RoleArn:
+        """The grant's role ARN, parsed once for each grant read."""
+        return RoleArn.parse(self.role_arn)
 
     @property
     def profile_name(self) -> str:
@@ -370,7 +373,7 @@ class RoleMapping(models.Model):
                 errors["user"] = "The user is not a member of this tenant."
         if self.region and self.role_arn:
             try:
-                partition = aws.RoleArn.parse(self.role_arn).partition
+                partition = RoleArn.parse(self.role_arn).partition
             except ValueError:
                 partition = None
             if partition and self.region not in aws.available_regions(partition):

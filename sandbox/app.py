@@ -53,7 +53,7 @@ from werkzeug.serving import make_server
 from werkzeug.test import run_wsgi_app
 from werkzeug.wrappers import Request, Response
 
-from federation.aws import RoleArn
+from sandbox.arns import role_of
 from sandbox.console import ConsoleMixin
 from sandbox.federation import FederationMixin
 from sandbox.iam import load_aws_managed_policy
@@ -169,7 +169,7 @@ class Sandbox(StsMixin, FederationMixin, ConsoleMixin):
         if caller is None:
             partition, account = "aws", DEFAULT_ACCOUNT_ID
         else:
-            role = RoleArn.parse(caller.role_arn)
+            role = role_of(caller.role_arn)
             partition, account = role.partition, role.account_id
         if organizations_backends[account][partition].org is not None:
             return None

@@ -11,7 +11,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.iam.aws_managed_policies import aws_managed_policies_data
 from moto.iam.models import AWSManagedPolicy, iam_backends
 
-from federation.aws import RoleArn
+from sandbox.arns import role_of
 
 
 def _as_list(value):
@@ -160,10 +160,12 @@ def _denial(policy_name, statement):
 
 def moto_role(arn):
     """The role moto holds under this ARN, or None (no such role, or not a role ARN)."""
+    parsed = role_of(arn)
+    if parsed is None:
+        return None
     try:
-        parsed = RoleArn.parse(arn)
         return iam_backends[parsed.account_id][parsed.partition].get_role_by_arn(arn)
-    except Exception:  # ValueError for a bad ARN, moto's own for an unknown role
+    except Exception:  # moto's own for an unknown role
         return None
 
 

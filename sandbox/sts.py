@@ -10,7 +10,7 @@ from datetime import datetime
 from moto.core import DEFAULT_ACCOUNT_ID
 from werkzeug.wrappers import Response
 
-from federation.aws import CHAINED_SESSION_LIMIT, RoleArn, partition_of_region
+from sandbox.arns import CHAINED_SESSION_SECONDS, partition_of, role_of
 from sandbox.iam import denied_by_inline_policies, moto_role, trust_allows
 from sandbox.state import (
     EXTERNAL_ID_RE,
@@ -90,9 +90,9 @@ class StsMixin:
     def _authorise(self, request, caller_key, region):
         with self.lock:
             caller = self.sessions.get(caller_key)
-        partition = partition_of_region(region)
+        partition = partition_of(region)
         if caller is not None:
-            account = RoleArn.parse(caller.role_arn).account_id
+            account = role_of(caller.role_arn).account_id
             candidates = {
                 caller.role_arn,
                 caller.assumed_role_arn,
@@ -159,7 +159,7 @@ class StsMixin:
             f"User is not authorized to perform: sts:AssumeRole on resource: {arn}",
         )
         role = moto_role(arn)
-        if role is None or RoleArn.parse(arn).partition != partition:
+        if role is None or role_of(arn).partition != partition:
             raise denied
         document = json.loads(role.assume_role_policy_document)
         context = {"sts:externalid": external_id} if external_id is not None else {}
@@ -181,7 +181,7 @@ class StsMixin:
             raise invalid(
                 "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
             )
-        if chained and duration > CHAINED_SESSION_LIMIT:
+        if chained and duration > CHAINED_SESSION_SECONDS:
             raise invalid(
                 "The requested DurationSeconds exceeds the 1 hour session limit for roles "
                 "assumed by role chaining."

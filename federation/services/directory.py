@@ -8,6 +8,7 @@ from django.db import transaction
 from accounts.models import Tenant, User
 from audit.models import AuditEvent
 from audit.records import RequestMeta, record
+from core.arns import RoleArn
 from federation import aws
 from federation.models import AwsAccount, RoleMapping
 from federation.services.errors import NoManagementAccount, PortalsOwnAccount, TenantNotFound
@@ -40,7 +41,7 @@ def known_accounts(tenant: Tenant) -> list[tuple[str, str]]:
     )
     for arn in arns:
         try:
-            accounts.setdefault(aws.RoleArn.parse(arn).account_id, "")
+            accounts.setdefault(RoleArn.parse(arn).account_id, "")
         except ValueError:
             continue
     return [(account_id, name or account_id) for account_id, name in accounts.items()]

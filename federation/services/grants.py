@@ -13,6 +13,7 @@ from accounts.models import Team, Tenant, User
 from audit.models import AuditEvent
 from audit.records import RequestMeta, record
 from core import humanize
+from core.arns import RoleArn
 from federation import aws
 from federation.models import RoleMapping, approval_policy_errors
 from federation.services.directory import administration_role
@@ -80,7 +81,7 @@ def grant_roles(
         RoleMapping(
             tenant=tenant,
             role_arn=role_arn,
-            label=label or aws.RoleArn.parse(role_arn).name,
+            label=label or RoleArn.parse(role_arn).name,
             account_alias=account_alias,
             destination_path=destination_path or "/console/home",
             max_session_seconds=max_session_seconds or min(3600, tenant.max_session_seconds),
@@ -291,7 +292,7 @@ def check_role(*, tenant: Tenant, role_arn: str, max_session_seconds: int) -> li
     Raises ValidationError (by field) for what would make every issuance fail; returns
     warnings for what could not be checked (the portal cannot reach the account or may not
     read IAM, or AWS did not answer)."""
-    role = aws.RoleArn.parse(role_arn)
+    role = RoleArn.parse(role_arn)
     try:
         account_id, broker_arn = aws.caller_identity(role.partition)
     except aws.AwsError as error:

@@ -8,6 +8,7 @@ from django.db import transaction
 from accounts import providers
 from accounts.models import IdentityProvider, Membership, Team, Tenant, User
 from audit.records import RequestMeta
+from core.arns import RoleArn
 from core.validation import describe
 from federation import aws, services
 from federation.models import AwsAccount, RoleMapping
@@ -135,7 +136,7 @@ class Command(BaseCommand):
             # roles name it (a name someone gave it since is kept).
             AwsAccount.objects.get_or_create(
                 tenant=tenant,
-                account_id=aws.RoleArn.parse(role_arn).account_id,
+                account_id=RoleArn.parse(role_arn).account_id,
                 defaults={"name": DEMO_ACCOUNT_NAME},
             )
             bob = demo_person(tenant, "bob")
