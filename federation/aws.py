@@ -323,7 +323,7 @@ def _translate(error: Exception) -> AwsError:
 @sensitive_variables("response", "raw")
 def assume_role(
     *,
-    role_arn: str,
+    role: RoleArn,
     session_name: str,
     duration_seconds: int,
     external_id: str,
@@ -332,9 +332,9 @@ def assume_role(
     policy: str = "",
 ) -> AssumedRole:
     """STS AssumeRole. Returns an AssumedRole; raises RoleRefused or UpstreamUnavailable."""
-    partition = RoleArn.parse(role_arn).partition
+    partition = role.partition
     params = {
-        "RoleArn": role_arn,
+        "RoleArn": role.arn,
         "RoleSessionName": session_name,
         "DurationSeconds": duration_seconds,
         "ExternalId": external_id,
@@ -546,7 +546,7 @@ def client_in_account(
         return cached[0]
     try:
         assumed = assume_role(
-            role_arn=role_arn,
+            role=RoleArn.parse(role_arn),
             session_name=ADMINISTRATION_SESSION_NAME,
             duration_seconds=ADMINISTRATION_SESSION_SECONDS,
             external_id=via.external_id,

@@ -271,7 +271,7 @@ def _issue(
         if chained and seconds > aws.CHAINED_SESSION_LIMIT:
             seconds, capped = aws.CHAINED_SESSION_LIMIT, True
         assumed = aws.assume_role(
-            role_arn=mapping.role_arn,
+            role=role,
             session_name=session_name,
             duration_seconds=seconds,
             external_id=tenant.external_id,
