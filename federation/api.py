@@ -17,7 +17,6 @@ from audit.records import RequestMeta
 from core.errors import PortalError, TokenRequired
 from core.views import error_response
 from federation import services
-from federation.forms import IssueForm
 from federation.models import ApiToken
 
 
@@ -68,22 +67,16 @@ def roles(request):
 @require_POST
 @token_required
 def credentials(request, mapping_id):
-    form = IssueForm(request.POST)
     meta = RequestMeta.from_request(request)
     try:
-        if not form.is_valid():
-            services.refuse_choice(
-                kind="cli",
-                user=request.user,
-                mapping_id=mapping_id,
-                meta=meta,
-                problem="duration must be a number of seconds from 900 to 43200.",
-                fields=sorted(form.errors),
-            )
+        chosen = services.read_choices(
+            kind="cli", user=request.user, mapping_id=mapping_id, data=request.POST, meta=meta
+        )
         issued = services.issue_cli_credentials(
             user=request.user,
             mapping_id=mapping_id,
-            seconds=form.cleaned_data["duration"],
+            seconds=chosen.seconds,
+            region=chosen.region,
             meta=meta,
         )
     except PortalError as error:

@@ -26,7 +26,7 @@ from core.actions import post_only
 from core.errors import PortalError
 from core.views import error_response
 from federation import aws, services
-from federation.forms import IssueForm, TokenForm, duration_choices
+from federation.forms import TokenForm, duration_choices
 from federation.models import (
     CONSOLE_SERVICES,
     ApiToken,
@@ -143,31 +143,25 @@ def star(request, mapping_id):
 
 def _issue(request, mapping_id, *, console):
     """Issue a session from the posted choices. Raises the services' PortalErrors."""
-    form = IssueForm(request.POST)
     meta = RequestMeta.from_request(request)
-    if not form.is_valid():
-        services.refuse_choice(
-            kind="console" if console else "cli",
-            user=request.user,
-            mapping_id=mapping_id,
-            meta=meta,
-            problem="The session length, region or destination is not valid.",
-            fields=sorted(form.errors),
-        )
+    kind = "console" if console else "cli"
+    chosen = services.read_choices(
+        kind=kind, user=request.user, mapping_id=mapping_id, data=request.POST, meta=meta
+    )
     if console:
         return services.issue_console_url(
             user=request.user,
             mapping_id=mapping_id,
-            seconds=form.cleaned_data["duration"],
-            region=form.cleaned_data["region"],
-            path=form.cleaned_data["destination"],
+            seconds=chosen.seconds,
+            region=chosen.region,
+            path=chosen.path,
             meta=meta,
         )
     return services.issue_cli_credentials(
         user=request.user,
         mapping_id=mapping_id,
-        seconds=form.cleaned_data["duration"],
-        region=form.cleaned_data["region"],
+        seconds=chosen.seconds,
+        region=chosen.region,
         meta=meta,
     )
 

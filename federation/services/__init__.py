@@ -34,9 +34,11 @@ from federation.services.grants import (
 )
 from federation.services.issuance import (
     DEFAULT_SESSION_SECONDS,
+    Choices,
     IssuedSession,
     issue_cli_credentials,
     issue_console_url,
+    read_choices,
     refuse_choice,
     refuse_repeat,
     session_limit,
@@ -60,6 +62,7 @@ __all__ = [
     "DEFAULT_SESSION_SECONDS",
     "GrantNotFound",
     "InvalidChoice",
+    "Choices",
     "IssuedSession",
     "RateLimited",
     "broker_trust_policy",
@@ -71,6 +74,7 @@ __all__ = [
     "grant_roles",
     "issue_cli_credentials",
     "issue_console_url",
+    "read_choices",
     "refuse_choice",
     "refuse_repeat",
     "requires_external_id",

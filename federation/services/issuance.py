@@ -1,7 +1,7 @@
 """Issuing a console sign-in URL or CLI credentials for a grant, inside its limits."""
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NoReturn
@@ -15,6 +15,7 @@ from accounts.models import MIN_SESSION_SECONDS, Tenant, User
 from audit.records import RequestMeta, record, record_for_person
 from core import humanize, ratelimit
 from federation import aws
+from federation.forms import IssueForm
 from federation.models import CONSOLE_SERVICES, RoleMapping
 from federation.services.activation import Window, open_window
 from federation.services.errors import (
@@ -152,6 +153,36 @@ def refuse_choice(
         detail=f"refused choice{' of ' + ', '.join(fields) if fields else ''}: {problem}",
     )
     raise InvalidChoice(problem)
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What a person chose for a session: its length, and for the console its region and
+    page (None: the grant's own)."""
+
+    seconds: int | None = None
+    region: str | None = None
+    path: str | None = None
+
+
+def read_choices(
+    *, kind: str, user: User, mapping_id: int, data: Mapping[str, Any], meta: RequestMeta
+) -> Choices:
+    """The choices a page or the API sent, as IssueForm parses them. Anything it cannot read
+    is refused here, for every caller alike (recorded and counted: refuse_choice)."""
+    form = IssueForm(data)
+    if not form.is_valid():
+        refuse_choice(
+            kind=kind,
+            user=user,
+            mapping_id=mapping_id,
+            meta=meta,
+            problem="The session length, region or destination is not valid (a session "
+            "lasts 900 to 43200 seconds).",
+            fields=sorted(form.errors),
+        )
+    chosen = form.cleaned_data
+    return Choices(seconds=chosen["duration"], region=chosen["region"], path=chosen["destination"])
 
 
 def refuse_repeat(*, kind: str, user: User, mapping_id: int, meta: RequestMeta) -> NoReturn:
