@@ -70,7 +70,11 @@ def credentials(request, mapping_id):
     meta = RequestMeta.from_request(request)
     try:
         chosen = services.read_choices(
-            kind="cli", user=request.user, mapping_id=mapping_id, data=request.POST, meta=meta
+            kind=services.IssueKind.CLI,
+            user=request.user,
+            mapping_id=mapping_id,
+            data=request.POST,
+            meta=meta,
         )
         issued = services.issue_cli_credentials(
             user=request.user,

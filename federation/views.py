@@ -141,14 +141,13 @@ def star(request, mapping_id):
     return redirect(f"{reverse('home')}#role-{grant.pk}")
 
 
-def _issue(request, mapping_id, *, console):
+def _issue(request, mapping_id, *, kind):
     """Issue a session from the posted choices. Raises the services' PortalErrors."""
     meta = RequestMeta.from_request(request)
-    kind = "console" if console else "cli"
     chosen = services.read_choices(
         kind=kind, user=request.user, mapping_id=mapping_id, data=request.POST, meta=meta
     )
-    if console:
+    if kind is services.IssueKind.CONSOLE:
         return services.issue_console_url(
             user=request.user,
             mapping_id=mapping_id,
@@ -229,7 +228,7 @@ def _shown_once(request, mapping_id, *, kind):
     return response
 
 
-def _issuing_view(*, console, template):
+def _issuing_view(*, kind, template):
     """A view that issues a session on POST and shows it on `template`. A GET (a bookmark,
     a shared link, a reload after signing in) issues nothing: it shows the role on the
     roles page, with its choices and buttons."""
@@ -238,7 +237,6 @@ def _issuing_view(*, console, template):
     @require_http_methods(["GET", "POST"])
     @login_required
     def view(request, mapping_id):
-        kind = "console" if console else "cli"
         role_page = f"{reverse('home')}?{urlencode({'role': mapping_id})}"
         if request.method == "GET":
             return redirect(role_page)
@@ -250,7 +248,7 @@ def _issuing_view(*, console, template):
         if not _first_use(request, kind, mapping_id):
             return _shown_once(request, mapping_id, kind=kind)
         try:
-            issued = _issue(request, mapping_id, console=console)
+            issued = _issue(request, mapping_id, kind=kind)
         except PortalError as error:
             _not_used(request, kind, mapping_id)
             return error_response(request, error)
@@ -259,8 +257,8 @@ def _issuing_view(*, console, template):
     return view
 
 
-console = _issuing_view(console=True, template="federation/console.html")
-cli = _issuing_view(console=False, template="federation/cli.html")
+console = _issuing_view(kind=services.IssueKind.CONSOLE, template="federation/console.html")
+cli = _issuing_view(kind=services.IssueKind.CLI, template="federation/cli.html")
 
 
 HELPER = settings.BASE_DIR / "scripts" / "portcullis-credentials"

@@ -4,6 +4,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, NoReturn
 
 from django.conf import settings
@@ -27,6 +28,14 @@ from federation.services.errors import (
 )
 
 log = logging.getLogger(__name__)
+
+
+class IssueKind(StrEnum):
+    """What an issuance hands out; its value starts the names of its audit records
+    (`console.issued`, `cli.denied`...)."""
+
+    CONSOLE = "console"
+    CLI = "cli"
 
 
 @dataclass(frozen=True)
@@ -55,7 +64,7 @@ def usable_grants(user: User) -> QuerySet[RoleMapping]:
 
 
 def _record_refusal(
-    *, kind: str, user: User, mapping_id: int, meta: RequestMeta, **fields: Any
+    *, kind: IssueKind, user: User, mapping_id: int, meta: RequestMeta, **fields: Any
 ) -> None:
     """A `<kind>.denied` record: in the grant's tenant if it is one of the person's,
     otherwise in each of the person's tenants (their admins see someone trying ids that are
@@ -72,7 +81,9 @@ def _record_refusal(
     )
 
 
-def _usable_grant(*, user: User, mapping_id: int, kind: str, meta: RequestMeta) -> RoleMapping:
+def _usable_grant(
+    *, user: User, mapping_id: int, kind: IssueKind, meta: RequestMeta
+) -> RoleMapping:
     mapping = usable_grants(user).filter(pk=mapping_id).first()
     if mapping is not None:
         return mapping
@@ -87,7 +98,7 @@ def _usable_grant(*, user: User, mapping_id: int, kind: str, meta: RequestMeta) 
 
 
 def _window(
-    *, kind: str, user: User, mapping: RoleMapping, meta: RequestMeta
+    *, kind: IssueKind, user: User, mapping: RoleMapping, meta: RequestMeta
 ) -> tuple[Window, int]:
     """The open access window an on-request grant needs and the whole seconds left in it,
     at least the shortest session AWS issues; otherwise a `<kind>.denied` record and a
@@ -115,7 +126,7 @@ def _window(
 
 
 def _deny_outside_window(
-    *, kind: str, user: User, mapping: RoleMapping, meta: RequestMeta, code: str, problem: str
+    *, kind: IssueKind, user: User, mapping: RoleMapping, meta: RequestMeta, code: str, problem: str
 ) -> NoReturn:
     record(
         f"{kind}.denied",
@@ -130,7 +141,7 @@ def _deny_outside_window(
 
 def refuse_choice(
     *,
-    kind: str,
+    kind: IssueKind,
     user: User,
     mapping_id: int,
     meta: RequestMeta,
@@ -166,7 +177,7 @@ class Choices:
 
 
 def read_choices(
-    *, kind: str, user: User, mapping_id: int, data: Mapping[str, Any], meta: RequestMeta
+    *, kind: IssueKind, user: User, mapping_id: int, data: Mapping[str, Any], meta: RequestMeta
 ) -> Choices:
     """The choices a page or the API sent, as IssueForm parses them. Anything it cannot read
     is refused here, for every caller alike (recorded and counted: refuse_choice)."""
@@ -185,7 +196,7 @@ def read_choices(
     return Choices(seconds=chosen["duration"], region=chosen["region"], path=chosen["destination"])
 
 
-def refuse_repeat(*, kind: str, user: User, mapping_id: int, meta: RequestMeta) -> NoReturn:
+def refuse_repeat(*, kind: IssueKind, user: User, mapping_id: int, meta: RequestMeta) -> NoReturn:
     """Refuse an issuance asked for again (the same form sent twice): counted against the
     person's rate limit like any issuance, recorded, and raised as AlreadyShown. AWS is
     not asked."""
@@ -219,7 +230,7 @@ def _session_seconds(mapping: RoleMapping, requested: int | None) -> int:
 
 
 def _within_limits(
-    *, kind: str, user: User, mapping_id: int, meta: RequestMeta, tenant: Tenant | None = None
+    *, kind: IssueKind, user: User, mapping_id: int, meta: RequestMeta, tenant: Tenant | None = None
 ) -> None:
     """Per person first (before any lookup), then per tenant. The first refusal in a window
     is recorded; the rest of a burst is not, so it cannot flood the trail."""
@@ -250,13 +261,13 @@ def _within_limits(
 @sensitive_variables("assumed", "signin_token", "url")
 def _issue(
     *,
-    kind: str,
+    kind: IssueKind,
     user: User,
     mapping_id: int,
     seconds: int | None,
     meta: RequestMeta,
     region: str | None = None,
-    console: dict[str, str | None] | None = None,
+    path: str | None = None,
 ) -> "IssuedSession":
     _within_limits(kind=kind, user=user, mapping_id=mapping_id, meta=meta)
     mapping = _usable_grant(user=user, mapping_id=mapping_id, kind=kind, meta=meta)
@@ -265,8 +276,8 @@ def _issue(
     destination = ""
     try:
         region = _chosen_region(mapping, region)
-        if console is not None:
-            destination = _destination(mapping, region=region, **console)
+        if kind is IssueKind.CONSOLE:
+            destination = _destination(mapping, region=region, path=path)
     except InvalidChoice as error:
         refuse_choice(
             kind=kind,
@@ -315,7 +326,7 @@ def _issue(
             policy=mapping.session_policy,
         )
         url = ""
-        if console is not None:
+        if kind is IssueKind.CONSOLE:
             signin_token = aws.get_signin_token(
                 assumed.credentials,
                 partition=role.partition,
@@ -404,13 +415,13 @@ def issue_console_url(
     InvalidChoice, AuditUnavailable, or aws.AwsError (after a `console.failed` record).
     """
     return _issue(
-        kind="console",
+        kind=IssueKind.CONSOLE,
         user=user,
         mapping_id=mapping_id,
         seconds=seconds,
         meta=meta,
         region=region,
-        console={"path": path},
+        path=path,
     )
 
 
@@ -425,5 +436,10 @@ def issue_cli_credentials(
     """Assume the granted role and return an IssuedSession carrying temporary credentials
     (for `region`, the one their profile names)."""
     return _issue(
-        kind="cli", user=user, mapping_id=mapping_id, seconds=seconds, region=region, meta=meta
+        kind=IssueKind.CLI,
+        user=user,
+        mapping_id=mapping_id,
+        seconds=seconds,
+        region=region,
+        meta=meta,
     )
