@@ -15,6 +15,7 @@ from access.models import (
     new_signing_salt,
 )
 from accounts.models import Team, User
+from audit.models import AuditEvent
 from audit.records import RequestMeta, record
 from core.admin_scoping import OperatorsOnlyMixin, TenantScopedAdmin, TenantScopedInline
 from core.errors import PortalError
@@ -62,13 +63,13 @@ class NotificationChannelAdmin(TenantScopedAdmin):
             super().save_model(request, obj, form, change)
             if change:
                 changed = ", ".join(form.changed_data) or "nothing"
-                self._record(request, "channel.changed", obj, f"changed {changed}")
+                self._record(request, AuditEvent.Action.CHANNEL_CHANGED, obj, f"changed {changed}")
             else:
-                self._record(request, "channel.added", obj, "added")
+                self._record(request, AuditEvent.Action.CHANNEL_ADDED, obj, "added")
 
     def delete_model(self, request, obj):
         with transaction.atomic():
-            self._record(request, "channel.removed", obj, "removed")
+            self._record(request, AuditEvent.Action.CHANNEL_REMOVED, obj, "removed")
             super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset):
@@ -99,7 +100,7 @@ class NotificationChannelAdmin(TenantScopedAdmin):
             with transaction.atomic():
                 channel.signing_salt = new_signing_salt()
                 channel.save(update_fields=["signing_salt"])
-                self._record(request, "channel.changed", channel, "new signing key")
+                self._record(request, AuditEvent.Action.CHANNEL_CHANGED, channel, "new signing key")
         self.message_user(
             request,
             f"New signing key for {len(channels)} signed webhook(s): give it to the receiver.",

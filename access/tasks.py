@@ -20,6 +20,7 @@ from django_tasks import task
 from access.models import NotificationChannel
 from access.webhooks import DeliveryFailed, send
 from accounts.models import Tenant, User
+from audit.models import AuditEvent
 from audit.records import record
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,7 @@ def _failed(
         return
     attempts = f"{attempt} attempt" + ("" if attempt == 1 else "s")
     record(
-        "notification.failed",
+        AuditEvent.Action.NOTIFICATION_FAILED,
         tenant=Tenant.objects.unscoped("the channel's tenant").filter(pk=tenant_id).first(),
         detail=f"{channel}: {reason} after {attempts}",
     )

@@ -10,6 +10,7 @@ from django.dispatch import receiver
 
 from accounts.backends import PASSWORD_REFUSAL
 from accounts.models import Membership, Team, User
+from audit.models import AuditEvent
 from audit.records import RequestMeta, record
 from core.scoping import forget_memberships
 from core.sessions import AUTHENTICATED_AT, PROVIDER_FACTOR, SEEN_AT, SIGNED_IN_AT
@@ -55,12 +56,14 @@ def record_failed_sign_in(sender, credentials, request=None, **kwargs):
         or getattr(request, PASSWORD_REFUSAL, "")
         or "wrong username or password"
     )
-    _record("login.failed", request, credentials, reason[:500])
+    _record(AuditEvent.Action.LOGIN_FAILED, request, credentials, reason[:500])
 
 
 @receiver(user_locked_out)
 def record_lockout(sender, request, username=None, ip_address=None, **kwargs):
-    _record("login.locked", request, {"username": username}, "too many failed attempts")
+    _record(
+        AuditEvent.Action.LOGIN_LOCKED, request, {"username": username}, "too many failed attempts"
+    )
 
 
 @receiver(m2m_changed, sender=Team.members.through)

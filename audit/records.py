@@ -56,7 +56,7 @@ def _fit(name: str, value: Any) -> Any:
 
 
 def record(
-    action: str,
+    action: AuditEvent.Action,
     *,
     actor: Any = None,
     tenant: Any = None,
@@ -73,6 +73,8 @@ def record(
     it too, since the write-ahead log is written in order. A crash in between loses the
     note that a session was being asked for, never a credential handed out without its
     record."""
+    # An action the trail does not know is a bug, not a record: refused before anything.
+    action = AuditEvent.Action(action)
     meta = meta or RequestMeta()
     if mapping is not None:
         fields.setdefault("mapping_id", mapping.pk)
@@ -121,7 +123,7 @@ def record(
 
 
 def record_for_person(
-    action: str,
+    action: AuditEvent.Action,
     *,
     actor: Any = None,
     person: Any = None,

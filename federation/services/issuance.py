@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import MIN_SESSION_SECONDS, Tenant, User
+from audit.models import AuditEvent
 from audit.records import RequestMeta, record, record_for_person
 from core import humanize, ratelimit
 from federation import aws
@@ -36,6 +37,11 @@ class IssueKind(StrEnum):
 
     CONSOLE = "console"
     CLI = "cli"
+
+    def action(self, outcome: str) -> AuditEvent.Action:
+        """The audit action of this kind's `outcome` ("requested", "issued", "failed",
+        "denied"): console.issued, cli.denied..."""
+        return AuditEvent.Action(f"{self.value}.{outcome}")
 
 
 @dataclass(frozen=True)
@@ -71,7 +77,7 @@ def _record_refusal(
     not theirs), never naming another tenant's grant."""
     known = RoleMapping.objects.for_user(user).filter(pk=mapping_id).first()
     record_for_person(
-        f"{kind}.denied",
+        kind.action("denied"),
         actor=user,
         meta=meta,
         tenants=[known.tenant] if known else None,
@@ -129,7 +135,7 @@ def _deny_outside_window(
     *, kind: IssueKind, user: User, mapping: RoleMapping, meta: RequestMeta, code: str, problem: str
 ) -> NoReturn:
     record(
-        f"{kind}.denied",
+        kind.action("denied"),
         actor=user,
         mapping=mapping,
         meta=meta,
@@ -244,7 +250,7 @@ def _within_limits(
         return
     if count == limit + 1:
         record_for_person(
-            f"{kind}.denied",
+            kind.action("denied"),
             actor=user,
             tenants=[tenant] if tenant else None,
             meta=meta,
@@ -306,7 +312,7 @@ def _issue(
     }
 
     # Announced before AWS is asked; durable once the outcome's record commits (below).
-    record(f"{kind}.requested", duration_seconds=seconds, detail=under, durable=False, **audit)
+    record(kind.action("requested"), duration_seconds=seconds, detail=under, durable=False, **audit)
     capped = False
     try:
         chained = aws.broker_uses_temporary_credentials()
@@ -341,7 +347,7 @@ def _issue(
             )
     except aws.AwsError as error:
         record(
-            f"{kind}.failed",
+            kind.action("failed"),
             duration_seconds=seconds,
             error_code=error.code[:64],
             aws_request_id=error.aws_request_id,
@@ -363,7 +369,7 @@ def _issue(
             "handed out. Request access again to go on.",
         )
     record(
-        f"{kind}.issued",
+        kind.action("issued"),
         duration_seconds=seconds,
         aws_request_id=assumed.aws_request_id,
         assumed_role_arn=assumed.assumed_role_arn,
