@@ -13,7 +13,9 @@ from django.utils import timezone
 from access.models import AccessRequest, SessionCutoff
 from access.services import clock
 from audit.models import AuditEvent
+from core.arns import RoleArn
 from federation import aws, services
+from federation.aws import revocation
 from federation.models import RoleMapping
 from tests.access.conftest import client_for, decide, file, state_of
 from tests.federation.helpers import (
@@ -40,7 +42,7 @@ def approved(world, grant, approver, **options):
 
 def ended_access_policy(role_arn):
     iam = boto3.client("iam")
-    name = aws.RoleArn.parse(role_arn).name
+    name = RoleArn.parse(role_arn).name
     try:
         document = iam.get_role_policy(RoleName=name, PolicyName="PortcullisEndedAccess")
     except iam.exceptions.NoSuchEntityException:
@@ -185,8 +187,8 @@ def test_an_ended_window_cannot_be_ended_again(bob_client, world, on_request, da
 def fill_the_role_but_for(statements, role_arn):
     """An inline policy that leaves room on the role for this many ended-access statements."""
     iam = boto3.client("iam")
-    name = aws.RoleArn.parse(role_arn).name
-    size = aws._policy_size
+    name = RoleArn.parse(role_arn).name
+    size = revocation._policy_size
     others = sum(
         size(
             json.loads(

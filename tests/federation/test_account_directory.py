@@ -65,7 +65,7 @@ def names(tenant):
 def test_it_fills_the_names_from_the_organization_page_by_page(
     admin, world, organization, monkeypatch
 ):
-    monkeypatch.setattr(aws, "ORGANIZATION_PAGE", 1)
+    monkeypatch.setattr(aws.organizations, "ORGANIZATION_PAGE", 1)
     production = organization["Production"]
     AwsAccount.objects.create(tenant=world.tenant_a, account_id=production, name="prod")
     AwsAccount.objects.create(tenant=world.tenant_b, account_id=production, name="theirs")

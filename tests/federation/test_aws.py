@@ -6,6 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from core.arns import RoleArn
 from federation import aws
 
 
@@ -28,7 +29,7 @@ from federation import aws
     ],
 )
 def test_it_parses_role_arns_of_every_partition(arn, partition, account, name):
-    role = aws.RoleArn.parse(arn)
+    role = RoleArn.parse(arn)
     assert (role.partition, role.account_id, role.name) == (partition, account, name)
 
 
@@ -45,7 +46,7 @@ def test_it_parses_role_arns_of_every_partition(arn, partition, account, name):
 )
 def test_it_rejects_what_is_not_a_role_arn(arn):
     with pytest.raises(ValueError, match="IAM role ARN"):
-        aws.RoleArn.parse(arn)
+        RoleArn.parse(arn)
 
 
 @pytest.mark.parametrize(
@@ -159,7 +160,7 @@ ENDED_AT = datetime(2026, 11, 25, 10, 15, 0, 500000, tzinfo=UTC)
 
 
 def ended_policy(role_arn):
-    role = aws.RoleArn.parse(role_arn)
+    role = RoleArn.parse(role_arn)
     return aws.iam_client().get_role_policy(
         RoleName=role.name, PolicyName=aws.ENDED_ACCESS_POLICY_NAME
     )["PolicyDocument"]
@@ -225,7 +226,7 @@ def filler_policy(size):
 
 @pytest.mark.django_db
 def test_it_refuses_to_pass_the_inline_policy_quota(demo_role):
-    role = aws.RoleArn.parse(demo_role)
+    role = RoleArn.parse(demo_role)
     iam = aws.iam_client()
     # Whitespace does not count: only the compact JSON is measured.
     iam.put_role_policy(
@@ -255,7 +256,7 @@ def test_it_refuses_to_pass_the_inline_policy_quota(demo_role):
 
 @pytest.mark.django_db
 def test_removing_the_last_statement_deletes_the_policy(demo_role):
-    role = aws.RoleArn.parse(demo_role)
+    role = RoleArn.parse(demo_role)
     aws.add_ended_access_statement(role_arn=demo_role, statement=ended("bob", 1))
     aws.add_ended_access_statement(role_arn=demo_role, statement=ended("carol", 2))
     aws.remove_ended_access_statements(

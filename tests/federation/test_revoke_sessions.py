@@ -8,6 +8,7 @@ import time_machine
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from core.arns import RoleArn
 from federation import aws, services
 from federation.models import RoleMapping
 from tests.conftest import READ_ONLY_POLICY
@@ -26,7 +27,7 @@ def revoke(client, grant, confirm=True):
 
 
 def revoke_policy(role_arn):
-    role = aws.RoleArn.parse(role_arn)
+    role = RoleArn.parse(role_arn)
     document = aws.iam_client().get_role_policy(
         RoleName=role.name, PolicyName="AWSRevokeOlderSessions"
     )["PolicyDocument"]
@@ -114,7 +115,7 @@ def test_it_leaves_alone_a_role_that_does_not_trust_this_tenant(client, world, s
     client.force_login(world.alice)
     page = revoke(client, grant)
     assert b"does not require this tenant" in page.content
-    role = aws.RoleArn.parse(globex_role)
+    role = RoleArn.parse(globex_role)
     assert aws.iam_client().list_role_policies(RoleName=role.name)["PolicyNames"] == [
         "GlobexAdminPermissions"
     ]

@@ -110,7 +110,7 @@ def test_where_listing_is_not_allowed_a_quiet_note_and_the_arn_still_goes(
 def test_it_reads_every_page_and_stops_at_its_bound(admin, world, accounts, monkeypatch):
     for n in range(3):
         make_role(accounts, f"Team{n}", trust=trusting_the_portal(world.tenant_a))
-    monkeypatch.setattr(aws, "ROLE_LIST_PAGE", 2)
+    monkeypatch.setattr(aws.iam, "ROLE_LIST_PAGE", 2)
 
     everything = offered(admin.get(GRANT_URL))
     assert [f"Production · {name}" in everything for name in ("Deploy", "Team0", "Team2")] == [
@@ -118,7 +118,7 @@ def test_it_reads_every_page_and_stops_at_its_bound(admin, world, accounts, monk
     ] * 3
 
     cache.clear()
-    monkeypatch.setattr(aws, "ROLE_LIST_LIMIT", 3)
+    monkeypatch.setattr(aws.iam, "ROLE_LIST_LIMIT", 3)
     page = admin.get(GRANT_URL)
     assert offered(page).count("Production ·") <= 3
     assert (

@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 from django.utils import timezone
 
 from audit.records import RequestMeta
+from core.arns import RoleArn
 from federation import aws, services
 from sandbox import app as sandbox_module
 from tests.federation.helpers import follow
@@ -102,7 +103,7 @@ def end_access(role_arn, person, before):
         },
     }
     aws.iam_client().put_role_policy(
-        RoleName=aws.RoleArn.parse(role_arn).name,
+        RoleName=RoleArn.parse(role_arn).name,
         PolicyName="PortcullisEndedAccess",
         PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
     )
@@ -180,7 +181,7 @@ def test_sts_and_iam_refuse_the_old_credentials_of_a_person_whose_access_ended(
     old = credentials(world.bob, bob_grant)
     alices = credentials(world.alice, alice_grant)
     ended_at = end_access(bob_grant.role_arn, "bob", timezone.now() + timedelta(seconds=1))
-    role_name = aws.RoleArn.parse(bob_grant.role_arn).name
+    role_name = RoleArn.parse(bob_grant.role_arn).name
     chain = {
         "RoleArn": bob_grant.role_arn,
         "RoleSessionName": "chained",
@@ -220,6 +221,6 @@ def test_revoke_older_sessions_is_enforced_on_sts_too(world, bob_grant, sandbox)
     aws.revoke_older_sessions(
         role_arn=bob_grant.role_arn, issued_before=timezone.now() + timedelta(seconds=1)
     )
-    role_name = aws.RoleArn.parse(bob_grant.role_arn).name
+    role_name = RoleArn.parse(bob_grant.role_arn).name
     message = access_denied(lambda: client_for("iam", sandbox, old).get_role(RoleName=role_name))
     assert "AWSRevokeOlderSessions" in message
