@@ -3,7 +3,7 @@
 import hashlib
 import json
 import secrets
-from datetime import time, timedelta
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -35,9 +35,6 @@ WINDOW_PRESETS = [1800, 3600, 7200, 14400, 28800, 43200, 86400]
 # How long a request may wait before the tenant's admins hear of it (0: never).
 ESCALATION_PRESETS = [0, 900, 1800, 3600, 7200, 14400, 28800, 86400]
 MAX_APPROVALS = 3
-
-# A grant ending on a date alone ends at the last second of that day (the tenant's).
-END_OF_DAY = time(23, 59, 59)
 
 # AWS's limit for an inline session policy passed to AssumeRole.
 SESSION_POLICY_MAX_CHARS = 2048

@@ -6,9 +6,10 @@ from django.utils import timezone
 
 from accounts.management.lookup import tenant_by_slug
 from accounts.models import Team, User
+from core.time_fields import END_OF_DAY
 from core.validation import describe
 from federation import services
-from federation.models import END_OF_DAY, RoleMapping
+from federation.models import RoleMapping
 
 
 def parse_until(value, zone):
