@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from access import worker
 from access.models import AccessRequest
-from access.services import requests
+from access.services import clock_steps
 from access.services.sessions import prune_cutoffs
 
 log = logging.getLogger(__name__)
@@ -56,16 +56,16 @@ def tick(now: datetime | None = None) -> Tick:
     done = Tick()
     every = AccessRequest.objects.unscoped("the clock looks after every tenant's requests")
     every = every.select_related("grant", "tenant", "requester")
-    done.ended = _each(requests.finish, every.filter(state=State.ACTIVE, ends_at__lte=now), now)
+    done.ended = _each(clock_steps.finish, every.filter(state=State.ACTIVE, ends_at__lte=now), now)
     done.reminded = _each(
-        requests.remind,
+        clock_steps.remind,
         every.filter(
             state=State.ACTIVE, ends_at__gt=now, ends_at__lte=now + REMIND_BEFORE, reminded_at=None
         ),
         now,
     )
     done.expired = _each(
-        requests.expire, every.filter(state=State.PENDING, expires_at__lte=now), now
+        clock_steps.expire, every.filter(state=State.PENDING, expires_at__lte=now), now
     )
     waiting = every.filter(state=State.PENDING, escalated_at=None, expires_at__gt=now)
     overdue = [
@@ -74,7 +74,7 @@ def tick(now: datetime | None = None) -> Tick:
         if request.grant.escalate_after_seconds
         and request.created_at + timedelta(seconds=request.grant.escalate_after_seconds) <= now
     ]
-    done.escalated = _each(requests.escalate, overdue, now)
+    done.escalated = _each(clock_steps.escalate, overdue, now)
     try:
         done.pruned = prune_cutoffs(now)
     except Exception:

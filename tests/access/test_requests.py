@@ -411,7 +411,7 @@ def test_unreviewed_break_glass_is_listed_for_the_tenant_admin(world, on_request
 
 
 def test_once_escalated_a_tenant_admin_may_decide_and_not_before(world, on_request, dave):
-    from access.services.requests import escalate
+    from access.services.clock_steps import escalate
 
     access = file(world, on_request)
     alice = client_for(world.alice)
