@@ -34,16 +34,18 @@ from federation.services.grants import (
 )
 from federation.services.issuance import (
     DEFAULT_SESSION_SECONDS,
-    Choices,
     IssuedSession,
-    IssueKind,
     issue_cli_credentials,
     issue_console_url,
+    session_limit,
+    usable_grants,
+)
+from federation.services.refusals import (
+    Choices,
+    IssueKind,
     read_choices,
     refuse_choice,
     refuse_repeat,
-    session_limit,
-    usable_grants,
 )
 from federation.services.roles import broker_trust_policy, create_broker_role, role_picker
 from federation.services.tokens import create_token, revoke_token, revoke_tokens

@@ -1,10 +1,8 @@
 """Issuing a console sign-in URL or CLI credentials for a grant, inside its limits."""
 
 import logging
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any, NoReturn
 
 from django.conf import settings
@@ -12,36 +10,20 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from accounts.models import MIN_SESSION_SECONDS, Tenant, User
-from audit.models import AuditEvent
-from audit.records import RequestMeta, record, record_for_person
-from core import humanize, ratelimit
+from accounts.models import MIN_SESSION_SECONDS, User
+from audit.records import RequestMeta, record
+from core import humanize
 from federation import aws
-from federation.forms import IssueForm
 from federation.models import CONSOLE_SERVICES, RoleMapping
 from federation.services.activation import Window, open_window
 from federation.services.errors import (
     AccessWindowRequired,
-    AlreadyShown,
     GrantNotFound,
     InvalidChoice,
-    RateLimited,
 )
+from federation.services.refusals import IssueKind, record_refusal, refuse_choice, within_limits
 
 log = logging.getLogger(__name__)
-
-
-class IssueKind(StrEnum):
-    """What an issuance hands out; its value starts the names of its audit records
-    (`console.issued`, `cli.denied`...)."""
-
-    CONSOLE = "console"
-    CLI = "cli"
-
-    def action(self, outcome: str) -> AuditEvent.Action:
-        """The audit action of this kind's `outcome` ("requested", "issued", "failed",
-        "denied"): console.issued, cli.denied..."""
-        return AuditEvent.Action(f"{self.value}.{outcome}")
 
 
 @dataclass(frozen=True)
@@ -69,31 +51,13 @@ def usable_grants(user: User) -> QuerySet[RoleMapping]:
     )
 
 
-def _record_refusal(
-    *, kind: IssueKind, user: User, mapping_id: int, meta: RequestMeta, **fields: Any
-) -> None:
-    """A `<kind>.denied` record: in the grant's tenant if it is one of the person's,
-    otherwise in each of the person's tenants (their admins see someone trying ids that are
-    not theirs), never naming another tenant's grant."""
-    known = RoleMapping.objects.for_user(user).filter(pk=mapping_id).first()
-    record_for_person(
-        kind.action("denied"),
-        actor=user,
-        meta=meta,
-        tenants=[known.tenant] if known else None,
-        mapping_id=mapping_id,
-        role_arn=known.role_arn if known else "",
-        **fields,
-    )
-
-
 def _usable_grant(
     *, user: User, mapping_id: int, kind: IssueKind, meta: RequestMeta
 ) -> RoleMapping:
     mapping = usable_grants(user).filter(pk=mapping_id).first()
     if mapping is not None:
         return mapping
-    _record_refusal(
+    record_refusal(
         kind=kind,
         user=user,
         mapping_id=mapping_id,
@@ -145,80 +109,6 @@ def _deny_outside_window(
     raise AccessWindowRequired(problem)
 
 
-def refuse_choice(
-    *,
-    kind: IssueKind,
-    user: User,
-    mapping_id: int,
-    meta: RequestMeta,
-    problem: str,
-    fields: Sequence[str] = (),
-    counted: bool = False,
-) -> NoReturn:
-    """Refuse a choice (a tampered duration, region or destination; `fields` names them):
-    counted against the person's rate limit like any issuance (unless the caller already
-    `counted` it), so refusals cannot flood the trail, then recorded in the tenant of the
-    grant it was made for and raised as InvalidChoice."""
-    if not counted:
-        _within_limits(kind=kind, user=user, mapping_id=mapping_id, meta=meta)
-    _record_refusal(
-        kind=kind,
-        user=user,
-        mapping_id=mapping_id,
-        meta=meta,
-        error_code="InvalidChoice",
-        detail=f"refused choice{' of ' + ', '.join(fields) if fields else ''}: {problem}",
-    )
-    raise InvalidChoice(problem)
-
-
-@dataclass(frozen=True)
-class Choices:
-    """What a person chose for a session: its length, and for the console its region and
-    page (None: the grant's own)."""
-
-    seconds: int | None = None
-    region: str | None = None
-    path: str | None = None
-
-
-def read_choices(
-    *, kind: IssueKind, user: User, mapping_id: int, data: Mapping[str, Any], meta: RequestMeta
-) -> Choices:
-    """The choices a page or the API sent, as IssueForm parses them. Anything it cannot read
-    is refused here, for every caller alike (recorded and counted: refuse_choice)."""
-    form = IssueForm(data)
-    if not form.is_valid():
-        refuse_choice(
-            kind=kind,
-            user=user,
-            mapping_id=mapping_id,
-            meta=meta,
-            problem="The session length, region or destination is not valid (a session "
-            "lasts 900 to 43200 seconds).",
-            fields=sorted(form.errors),
-        )
-    chosen = form.cleaned_data
-    return Choices(seconds=chosen["duration"], region=chosen["region"], path=chosen["destination"])
-
-
-def refuse_repeat(*, kind: IssueKind, user: User, mapping_id: int, meta: RequestMeta) -> NoReturn:
-    """Refuse an issuance asked for again (the same form sent twice): counted against the
-    person's rate limit like any issuance, recorded, and raised as AlreadyShown. AWS is
-    not asked."""
-    _within_limits(kind=kind, user=user, mapping_id=mapping_id, meta=meta)
-    _record_refusal(
-        kind=kind,
-        user=user,
-        mapping_id=mapping_id,
-        meta=meta,
-        error_code="AlreadyShown",
-        detail="the same form was sent again (a reload, back, or a second click): "
-        "a session is shown once",
-    )
-    raise AlreadyShown
-
-
 def session_limit(mapping: RoleMapping) -> int:
     return min(mapping.max_session_seconds, mapping.tenant.max_session_seconds)
 
@@ -235,35 +125,6 @@ def _session_seconds(mapping: RoleMapping, requested: int | None) -> int:
     return max(MIN_SESSION_SECONDS, min(int(requested), limit))
 
 
-def _within_limits(
-    *, kind: IssueKind, user: User, mapping_id: int, meta: RequestMeta, tenant: Tenant | None = None
-) -> None:
-    """Per person first (before any lookup), then per tenant. The first refusal in a window
-    is recorded; the rest of a burst is not, so it cannot flood the trail."""
-    window = settings.ISSUE_LIMIT_WINDOW_SECONDS
-    if tenant is None:
-        key, limit, who = f"user:{user.pk}", settings.ISSUE_LIMIT_PER_USER, "you"
-    else:
-        key, limit, who = f"tenant:{tenant.pk}", settings.ISSUE_LIMIT_PER_TENANT, "your tenant"
-    allowed, count, retry_after = ratelimit.hit(f"issue:{key}", limit=limit, window=window)
-    if allowed:
-        return
-    if count == limit + 1:
-        record_for_person(
-            kind.action("denied"),
-            actor=user,
-            tenants=[tenant] if tenant else None,
-            meta=meta,
-            mapping_id=mapping_id,
-            error_code="RateLimited",
-            detail=f"more than {limit} sessions in {window} s for {key.split(':')[0]}",
-        )
-    raise RateLimited(
-        f"Too many sessions asked for by {who} just now. Try again in {retry_after} seconds.",
-        retry_after,
-    )
-
-
 @sensitive_variables("assumed", "signin_token", "url")
 def _issue(
     *,
@@ -275,9 +136,9 @@ def _issue(
     region: str | None = None,
     path: str | None = None,
 ) -> "IssuedSession":
-    _within_limits(kind=kind, user=user, mapping_id=mapping_id, meta=meta)
+    within_limits(kind=kind, user=user, mapping_id=mapping_id, meta=meta)
     mapping = _usable_grant(user=user, mapping_id=mapping_id, kind=kind, meta=meta)
-    _within_limits(kind=kind, user=user, mapping_id=mapping_id, meta=meta, tenant=mapping.tenant)
+    within_limits(kind=kind, user=user, mapping_id=mapping_id, meta=meta, tenant=mapping.tenant)
     role = mapping.role
     destination = ""
     try:
