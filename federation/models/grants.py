@@ -1,13 +1,11 @@
-"""Who may assume which AWS role (grants), and personal API tokens."""
+"""Grants: who may assume which AWS role, how long, in force when, and (on request) who
+approves; a person's starred grants."""
 
-import hashlib
 import json
-import secrets
-from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -23,21 +21,31 @@ from accounts.models import (
 )
 from core import humanize
 from core.arns import RoleArn
-from core.scoping import TenantScopedQuerySet, scoped_managers, signed_in
+from core.scoping import TenantScopedQuerySet, scoped_managers
 from federation import aws
 
 # An on-request grant's window: half an hour to a day. Sessions end with their window and
 # AWS issues none shorter than 15 minutes, so a window must leave room for at least one.
 MIN_ACTIVATION_SECONDS = 1800
+
+
 MAX_ACTIVATION_SECONDS = 24 * 3600
+
+
 # Windows people may be allowed, by name: half an hour to a day.
 WINDOW_PRESETS = [1800, 3600, 7200, 14400, 28800, 43200, 86400]
+
+
 # How long a request may wait before the tenant's admins hear of it (0: never).
 ESCALATION_PRESETS = [0, 900, 1800, 3600, 7200, 14400, 28800, 86400]
+
+
 MAX_APPROVALS = 3
+
 
 # AWS's limit for an inline session policy passed to AssumeRole.
 SESSION_POLICY_MAX_CHARS = 2048
+
 
 CONSOLE_SERVICES = {
     "/console/home": "Console home",
@@ -381,97 +389,6 @@ class RoleMapping(models.Model):
             raise ValidationError(errors)
 
 
-TOKEN_PREFIX = "pcl"
-
-
-def hash_token(secret):
-    # API tokens are 32 random bytes: a fast hash is enough, nothing to brute-force.
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-class ApiTokenQuerySet(TenantScopedQuerySet):
-    def for_user(self, user, *, action="view"):
-        """A person's own tokens ("manage": also those of the people in the tenants they
-        administer who belong to no other tenant); operators see everyone's."""
-        if not signed_in(user):
-            return self.unscoped("for_user").none()
-        if user.is_superuser:
-            return self.unscoped("for_user: an operator")
-        if action == "manage":
-            # A person shared with another tenant is that tenant's too (as on their page).
-            people = User.objects.for_user(user, action="manage", solely=True)
-            return self.unscoped("for_user").filter(user__in=people)
-        return self.unscoped("for_user").filter(user=user)
-
-    def live(self, now=None):
-        """Not revoked and not expired."""
-        return self.filter(revoked_at__isnull=True, expires_at__gt=now or timezone.now())
-
-
-class ApiToken(models.Model):
-    """A personal token for the JSON API (and `portcullis-credentials`). Stored hashed."""
-
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
-    name = models.CharField(max_length=100)
-    key_id = models.CharField(max_length=16, unique=True, editable=False)
-    digest = models.CharField(max_length=64, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField()
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-
-    objects, rows = scoped_managers(ApiTokenQuerySet)
-
-    class Meta:
-        verbose_name = "API token"
-        default_manager_name = "rows"
-        ordering = ["-created_at"]
-
-    def __str__(self):
-        return f"{self.name} ({TOKEN_PREFIX}_{self.key_id}_…)"
-
-    @classmethod
-    def issue(cls, *, user, name, days):
-        """Create a token that works for `days`; returns (token, the plain text shown to its
-        owner exactly once)."""
-        key_id = secrets.token_hex(6)
-        secret = secrets.token_urlsafe(32)
-        token = cls.objects.create(
-            user=user,
-            name=name,
-            key_id=key_id,
-            digest=hash_token(secret),
-            expires_at=timezone.now() + timedelta(days=days),
-        )
-        return token, f"{TOKEN_PREFIX}_{key_id}_{secret}"
-
-    @property
-    def state(self):
-        if self.revoked_at:
-            return "revoked"
-        return "expired" if self.expires_at <= timezone.now() else "active"
-
-    @classmethod
-    def authenticate(cls, presented):
-        """The live token matching `presented`, or None. Compares digests in constant time."""
-        try:
-            prefix, key_id, secret = presented.split("_", 2)
-        except ValueError:
-            return None
-        if prefix != TOKEN_PREFIX:
-            return None
-        token = (
-            cls.objects.unscoped("a presented token is looked up among everyone's")
-            .live()
-            .select_related("user")
-            .filter(key_id=key_id, user__is_active=True)
-            .first()
-        )
-        if token is None or not secrets.compare_digest(token.digest, hash_token(secret)):
-            return None
-        return token
-
-
 class FavouriteQuerySet(TenantScopedQuerySet):
     tenant_lookup = "grant__tenant"
 
@@ -495,43 +412,3 @@ class Favourite(models.Model):
 
     def __str__(self):
         return f"{self.user} starred {self.grant}"
-
-
-class AwsAccount(models.Model):
-    """A name for one of the tenant's AWS accounts, shown wherever its id is: "Production"
-    says more than 123456789012."""
-
-    tenant = models.ForeignKey(
-        "accounts.Tenant", on_delete=models.CASCADE, related_name="aws_accounts"
-    )
-    account_id = models.CharField(
-        "account ID",
-        max_length=12,
-        validators=[RegexValidator(r"^\d{12}$", "An AWS account ID is 12 digits.")],
-    )
-    name = models.CharField(max_length=100)
-
-    objects, rows = scoped_managers(TenantScopedQuerySet)
-
-    class Meta:
-        default_manager_name = "rows"
-        verbose_name = "AWS account"
-        ordering = ["tenant__name", "name"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["tenant", "account_id"], name="federation_awsaccount_unique"
-            )
-        ]
-
-    def __str__(self):
-        return f"{self.name} ({self.account_id})"
-
-
-def account_names(user):
-    """{(tenant id, account id): name} of the accounts in `user`'s tenants."""
-    return {
-        (tenant_id, account_id): name
-        for tenant_id, account_id, name in AwsAccount.objects.for_user(user)
-        .order_by()  # a lookup: the default order by tenant name would join the tenants
-        .values_list("tenant_id", "account_id", "name")
-    }
