@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts.models import IdentityProvider, Membership, Team, Tenant, User
-from accounts.sso import sync_teams
+from accounts.provisioning import sync_teams
 from audit.models import AuditEvent
 from audit.records import RequestMeta
 from federation import services
