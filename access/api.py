@@ -16,7 +16,6 @@ from access import selectors, services
 from access.errors import RequestNotFound
 from access.models import AccessRequest
 from audit.records import RequestMeta
-from core.errors import PortalError
 from core.views import error_response
 from federation.api import token_required
 from federation.services import InvalidChoice
@@ -86,8 +85,6 @@ def _file(request) -> JsonResponse:
             InvalidChoice("Send a JSON object: role, seconds, justification."),
             as_json=True,
         )
-    except PortalError as error:
-        return error_response(request, error, as_json=True)
     return _answer(_as_json(access), status=201)
 
 

@@ -17,7 +17,6 @@ from accounts.models import MIN_SESSION_SECONDS
 from audit.records import RequestMeta
 from core import humanize
 from core.actions import post_only
-from core.errors import PortalError
 from core.views import error_response
 from federation import services as federation_services
 from federation.models import account_names
@@ -156,8 +155,6 @@ def request_access(request, grant_id):
         form.is_valid()
         form.add_error(None, error.message)
         return render(request, "access/request.html", {"grant": grant, "form": form}, status=400)
-    except PortalError as error:
-        return error_response(request, error)
     if access.state == State.ACTIVE:
         messages.warning(
             request,
@@ -189,12 +186,9 @@ def my_requests(request):
 )
 @login_required
 def cancel(request, request_id):
-    try:
-        access = services.cancel(
-            user=request.user, request_id=request_id, meta=RequestMeta.from_request(request)
-        )
-    except PortalError as error:
-        return error_response(request, error)
+    access = services.cancel(
+        user=request.user, request_id=request_id, meta=RequestMeta.from_request(request)
+    )
     messages.success(request, f"Request for {access.grant.label} cancelled.")
     return _back(request, "requests")
 
@@ -209,15 +203,12 @@ def cancel(request, request_id):
 @login_required
 def end(request, request_id):
     """End a window now: the requester's "I'm done", or an approver or admin taking it back."""
-    try:
-        access, outcome = services.end_window(
-            user=request.user,
-            request_id=request_id,
-            reason=request.POST.get("reason", ""),
-            meta=RequestMeta.from_request(request),
-        )
-    except PortalError as error:
-        return error_response(request, error)
+    access, outcome = services.end_window(
+        user=request.user,
+        request_id=request_id,
+        reason=request.POST.get("reason", ""),
+        meta=RequestMeta.from_request(request),
+    )
     messages.success(request, f"Access to {access.grant.label} ended. {outcome}")
     return _back(request, "requests")
 
@@ -303,19 +294,16 @@ def decide(request, request_id):
         return detour
     form = DecisionForm(request.POST)
     meta = RequestMeta.from_request(request)
-    try:
-        if not form.is_valid():
-            raise InvalidChoice("Choose approve or deny; a comment is at most 1000 characters.")
-        approve = form.cleaned_data["decision"] == "approve"
-        access = services.decide(
-            user=request.user,
-            request_id=request_id,
-            approve=approve,
-            comment=form.cleaned_data["comment"],
-            meta=meta,
-        )
-    except PortalError as error:
-        return error_response(request, error)
+    if not form.is_valid():
+        raise InvalidChoice("Choose approve or deny; a comment is at most 1000 characters.")
+    approve = form.cleaned_data["decision"] == "approve"
+    access = services.decide(
+        user=request.user,
+        request_id=request_id,
+        approve=approve,
+        comment=form.cleaned_data["comment"],
+        meta=meta,
+    )
     who = access.requester.get_username()
     if not approve:
         messages.success(request, f"Denied {who}'s request for {access.grant.label}.")
@@ -343,14 +331,11 @@ def review(request, request_id):
     detour = _fit_to_decide(request, request_id, form="review")
     if detour:
         return detour
-    try:
-        access = services.review(
-            user=request.user,
-            request_id=request_id,
-            comment=request.POST.get("comment", ""),
-            meta=RequestMeta.from_request(request),
-        )
-    except PortalError as error:
-        return error_response(request, error)
+    access = services.review(
+        user=request.user,
+        request_id=request_id,
+        comment=request.POST.get("comment", ""),
+        meta=RequestMeta.from_request(request),
+    )
     messages.success(request, f"Break-glass use by {access.requester.get_username()} reviewed.")
     return redirect("approvals")

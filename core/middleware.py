@@ -13,10 +13,11 @@ from django.contrib.auth.views import redirect_to_login
 from django.db import DataError
 from django.utils import timezone
 
+from core.errors import PortalError
 from core.logging import bind, request_context
 from core.sessions import SEEN_AT, SIGNED_IN_AT
 from core.validation import known_time_zones
-from core.views import bad_request, healthz, readyz
+from core.views import bad_request, error_response, healthz, readyz
 
 _CLEAN_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -59,6 +60,22 @@ class ProbeMiddleware:
     def __call__(self, request):
         probe = self.PROBES.get(request.path_info)
         return probe(request) if probe else self.get_response(request)
+
+
+class PortalErrorMiddleware:
+    """A PortalError a view lets through becomes its answer here, the one mapping for pages
+    and the JSON API (`/api/`) alike: its status, title and message, never a 500."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, PortalError):
+            return error_response(request, exception, as_json=request.path.startswith("/api/"))
+        return None
 
 
 class SessionTimeoutMiddleware:

@@ -14,7 +14,7 @@ from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
 
 from audit.records import RequestMeta
-from core.errors import PortalError, TokenRequired
+from core.errors import TokenRequired
 from core.views import error_response
 from federation import services
 from federation.models import ApiToken
@@ -68,23 +68,20 @@ def roles(request):
 @token_required
 def credentials(request, mapping_id):
     meta = RequestMeta.from_request(request)
-    try:
-        chosen = services.read_choices(
-            kind=services.IssueKind.CLI,
-            user=request.user,
-            mapping_id=mapping_id,
-            data=request.POST,
-            meta=meta,
-        )
-        issued = services.issue_cli_credentials(
-            user=request.user,
-            mapping_id=mapping_id,
-            seconds=chosen.seconds,
-            region=chosen.region,
-            meta=meta,
-        )
-    except PortalError as error:
-        return error_response(request, error, as_json=True)
+    chosen = services.read_choices(
+        kind=services.IssueKind.CLI,
+        user=request.user,
+        mapping_id=mapping_id,
+        data=request.POST,
+        meta=meta,
+    )
+    issued = services.issue_cli_credentials(
+        user=request.user,
+        mapping_id=mapping_id,
+        seconds=chosen.seconds,
+        region=chosen.region,
+        meta=meta,
+    )
     credentials = issued.credentials
     response = JsonResponse(
         {

@@ -136,6 +136,8 @@ MIDDLEWARE = [
     "core.middleware.PrivateCacheMiddleware",
     # Last, so that it sees the lockout flag set by the authentication backend.
     "axes.middleware.AxesMiddleware",
+    # The portal's own errors, as pages or JSON, wherever a view lets one through.
+    "core.middleware.PortalErrorMiddleware",
 ]
 
 # --- headers ------------------------------------------------------------------------------
