@@ -20,28 +20,28 @@ class TenantTimeField(forms.SplitDateTimeField):
 
     zone: ZoneInfo | None = None
 
-    def compress(self, data_list):
+    def compress(self, data_list: Any) -> Any:
         with timezone.override(self.zone or UTC):
             return super().compress(data_list)
 
-    def prepare_value(self, value):
+    def prepare_value(self, value: Any) -> Any:
         # The saved moment, shown on the tenant's clock (the widget leaves naive ones be).
         if isinstance(value, datetime) and timezone.is_aware(value):
             return timezone.make_naive(value, self.zone or UTC)
         return value
 
-    def has_changed(self, initial, data):
+    def has_changed(self, initial: Any, data: Any) -> bool:
         return super().has_changed(self.prepare_value(initial), data)
 
 
 class DateOrDateTimeField(TenantTimeField):
     """A date and a time, or a date alone: the end of that day (23:59:59)."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, require_all_fields=False, **kwargs)
         self.fields[1].required = False
 
-    def compress(self, data_list):
+    def compress(self, data_list: Any) -> Any:
         if data_list and data_list[0] and not data_list[1]:
             data_list = [data_list[0], END_OF_DAY]
         return super().compress(data_list)
