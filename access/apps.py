@@ -11,7 +11,7 @@ class AccessConfig(AppConfig):
         from federation.services import activation
 
         # Issuance, beneath this app, asks here for a person's open window on a grant.
-        activation.register_window_lookup(selectors.open_window)
+        activation.open_window.answer(selectors.open_window)
         # /readyz and /metrics, beneath it too, report the background worker and requests.
-        health.register_check(worker.readiness)
-        metrics.register_collector(worker.collect)
+        health.checks.add(worker.readiness)
+        metrics.collectors.add(worker.collect)

@@ -11,4 +11,4 @@ class AuditConfig(AppConfig):
         from core import metrics
 
         # /metrics, beneath this app, reports how far behind each sink is.
-        metrics.register_collector(tasks.collect)
+        metrics.collectors.add(tasks.collect)

@@ -9,6 +9,7 @@ nothing counts the whole table.
 import csv
 import functools
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -26,24 +27,21 @@ from django.views.decorators.http import require_GET
 from audit.models import AuditEvent
 from audit.records import RequestMeta, record
 from core import humanize
+from core.hooks import Hook
 from core.views import error_page
 
 # The tenant model, as the trail's own foreign key names it (audit sits beneath accounts).
 Tenant = AuditEvent._meta.get_field("tenant").related_model
 
 
-def _no_suggestions(user):
-    return []
-
-
-def _no_names(user):
-    return {}
-
-
-# The role ARNs the filter offers to `user`, and {(tenant id, account id): name} of the AWS
-# accounts `user` may see: the grants app, above this one, sets both.
-role_suggestions = _no_suggestions
-account_names = _no_names
+# Asked of the grants app, above this one (it answers when it is ready).
+role_suggestions: Hook[[Any], list[str]] = Hook(
+    "the role ARNs the audit filter offers a person", unanswered=lambda user: []
+)
+account_names: Hook[[Any], dict[tuple[int, str], str]] = Hook(
+    "{(tenant id, account id): name} of the AWS accounts a person may see",
+    unanswered=lambda user: {},
+)
 
 
 def _name_accounts(request, events):

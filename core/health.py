@@ -5,6 +5,8 @@ reports them without this room knowing their models."""
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from core.hooks import Registry
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -16,19 +18,14 @@ class Finding:
 
 
 Check = Callable[[], list[Finding]]
-_checks: list[Check] = []
-
-
-def register_check(check: Check) -> None:
-    """Called once by a room above, when its app is ready."""
-    if check not in _checks:
-        _checks.append(check)
+# Added to by the rooms above, when their apps are ready.
+checks: Registry[Check] = Registry("readiness checks")
 
 
 def findings() -> list[Finding]:
     """What every registered check finds; a check that fails outright is not ready."""
     found: list[Finding] = []
-    for check in _checks:
+    for check in checks:
         try:
             found.extend(check())
         except Exception as error:  # a broken check must not hide behind a 200

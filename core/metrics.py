@@ -36,6 +36,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import Metric
 
+from core.hooks import Registry
 from core.net import client_ip
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -152,19 +153,14 @@ def timed_aws_call(operation: str) -> Callable[[F], F]:
 # --- figures read at scrape time -----------------------------------------------------------
 
 Collect = Callable[[], Iterable[Metric]]
-_collectors: list[Collect] = []
-
-
-def register_collector(collect: Collect) -> None:
-    """Called once by a room above (when its app is ready) with a function that reads its
-    figures from the database when someone scrapes."""
-    if collect not in _collectors:
-        _collectors.append(collect)
+# Functions that read a room's figures from the database when someone scrapes: added to by
+# the rooms above, when their apps are ready.
+collectors: Registry[Collect] = Registry("metric collectors")
 
 
 class _Registered:
     def collect(self) -> Iterable[Metric]:
-        for collect in _collectors:
+        for collect in collectors:
             yield from collect()
 
 

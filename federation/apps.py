@@ -16,7 +16,7 @@ class FederationConfig(AppConfig):
 
         # The audit page, beneath this app, offers an admin the roles of their grants and
         # names their accounts.
-        audit_views.role_suggestions = RoleMapping.objects.role_arns_managed_by
-        audit_views.account_names = account_names
+        audit_views.role_suggestions.answer(RoleMapping.objects.role_arns_managed_by)
+        audit_views.account_names.answer(account_names)
         # /readyz, beneath this app, says whether the portal's AWS credentials resolve.
-        health.register_check(checks.aws_readiness)
+        health.checks.add(checks.aws_readiness)
