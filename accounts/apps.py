@@ -7,3 +7,10 @@ class AccountsConfig(AppConfig):
 
     def ready(self):
         from accounts import signals  # noqa: F401 - connects the receivers
+        from accounts.models import Tenant
+        from audit import views as audit_views
+
+        # The audit page, beneath this app, offers a person the tenants they run.
+        audit_views.managed_tenants.answer(
+            lambda user: Tenant.objects.for_user(user, action="manage")
+        )

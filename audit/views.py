@@ -30,11 +30,16 @@ from core import humanize
 from core.hooks import Hook
 from core.views import error_page
 
-# The tenant model, as the trail's own foreign key names it (audit sits beneath accounts).
-Tenant = AuditEvent._meta.get_field("tenant").related_model
+
+def _nobody_answers(user: Any) -> Any:
+    raise LookupError("the accounts app answers which tenants a person runs")
 
 
-# Asked of the grants app, above this one (it answers when it is ready).
+# Asked of the apps above this one (they answer when they are ready): the tenants a person
+# runs (accounts), the roles the filter offers and the accounts' names (federation).
+managed_tenants: Hook[[Any], Any] = Hook(
+    "the tenants a person runs, as a queryset", unanswered=_nobody_answers
+)
 role_suggestions: Hook[[Any], list[str]] = Hook(
     "the role ARNs the audit filter offers a person", unanswered=lambda user: []
 )
@@ -112,7 +117,7 @@ class PlainSelect(forms.Select):
 
 
 class AuditFilterForm(forms.Form):
-    tenant = forms.ModelChoiceField(queryset=Tenant.objects.none(), required=False)
+    tenant = forms.ModelChoiceField(queryset=None, required=False)
     user = forms.CharField(label="Person", max_length=150, required=False)
     role = forms.CharField(label="Role ARN", max_length=2048, required=False)
     action = forms.ChoiceField(
@@ -126,7 +131,7 @@ class AuditFilterForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["tenant"].queryset = Tenant.objects.for_user(user, action="manage")
+        self.fields["tenant"].queryset = managed_tenants(user)
 
     def clean(self):
         cleaned = super().clean()
@@ -371,7 +376,7 @@ def audit_csv(request):
         return error_page(request, "Check the filter: " + form.errors.as_text(), 400)
     tenant = form.cleaned_data.get("tenant") if form.is_bound else None
     if tenant is None:
-        managed = list(Tenant.objects.for_user(request.user, action="manage")[:2])
+        managed = list(managed_tenants(request.user)[:2])
         tenant = managed[0] if len(managed) == 1 else None
     record(
         AuditEvent.Action.AUDIT_EXPORTED,

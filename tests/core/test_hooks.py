@@ -40,6 +40,7 @@ def test_the_apps_answer_what_the_rooms_beneath_ask():
     from federation.services import activation
 
     assert audit_views.role_suggestions.answered and audit_views.account_names.answered
+    assert audit_views.managed_tenants.answered
     assert activation.open_window.answered
     assert [check.__name__ for check in health.checks] == ["aws_readiness", "readiness"]
     assert len(list(metrics.collectors)) == 2
