@@ -15,6 +15,7 @@ from typing import Any, Self
 from django.db import DatabaseError, transaction
 from django.http import HttpRequest
 
+from audit import metrics as audit_metrics
 from audit.models import AuditEvent
 from core import metrics
 from core.errors import PortalError
@@ -98,7 +99,7 @@ def record(
         with transaction.atomic():
             # Relaxed only for a transaction of its own: never another change's commit.
             event.save(force_insert=True, relaxed_commit=not durable and on_its_own)
-        metrics.AUDIT_WRITES.observe(time.perf_counter() - started)
+        audit_metrics.AUDIT_WRITES.observe(time.perf_counter() - started)
         metrics.count_record(action, event.tenant.slug if event.tenant is not None else "")
         log.info(
             "audit %s",

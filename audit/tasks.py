@@ -49,10 +49,10 @@ from django.utils import timezone
 from django_tasks import TaskContext, TaskResultStatus, task
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from audit import metrics as audit_metrics
 from audit import streaming
 from audit.models import AuditEvent, AuditSink
 from audit.records import record
-from core import metrics
 
 log = logging.getLogger(__name__)
 
@@ -286,7 +286,7 @@ def _failed(sink: AuditSink, token: str, reason: str) -> None:
 def sink_failed(sink: AuditSink, reason: str, *, failures: int) -> None:
     """A delivery to `sink` failed: the one place that says so, in the log and the metrics.
     Never the destination or the token: the reason is short and generic."""
-    metrics.STREAM_FAILURES.labels(sink.kind).inc()
+    audit_metrics.STREAM_FAILURES.labels(sink.kind).inc()
     log.warning(
         "audit sink delivery failed",
         extra={

@@ -7,11 +7,12 @@ class FederationConfig(AppConfig):
 
     def ready(self):
         from audit import views as audit_views
-        from core import health
+        from core import health, metrics
         from federation import (
             checks,  # registers the deployment checks
             signals,  # noqa: F401 - connects the receivers
         )
+        from federation import metrics as federation_metrics
         from federation.models import RoleMapping, account_names
 
         # The audit page, beneath this app, offers an admin the roles of their grants and
@@ -20,3 +21,5 @@ class FederationConfig(AppConfig):
         audit_views.account_names.answer(account_names)
         # /readyz, beneath this app, says whether the portal's AWS credentials resolve.
         health.checks.add(checks.aws_readiness)
+        # Issuances are counted here, from their audit records.
+        metrics.record_counters.add(federation_metrics.count_record)

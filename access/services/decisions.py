@@ -5,6 +5,7 @@ break-glass.
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from access import metrics as access_metrics
 from access import selectors
 from access.errors import AlreadySettled, NotAllowed
 from access.models import JUSTIFICATION_MAX, AccessRequest, Decision
@@ -15,7 +16,6 @@ from access.services.windows import activate
 from accounts.models import User
 from audit.models import AuditEvent
 from audit.records import RequestMeta, record
-from core import metrics
 from federation.services import InvalidChoice
 
 
@@ -115,7 +115,7 @@ def decide(
         AccessRequest.State.DENIED,
         AccessRequest.State.ACTIVE,
     ):  # settled by this decision
-        metrics.DECISION_SECONDS.observe((now - request.created_at).total_seconds())
+        access_metrics.DECISION_SECONDS.observe((now - request.created_at).total_seconds())
     if not approve:
         tell_requester(
             request,

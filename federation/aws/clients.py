@@ -15,9 +15,9 @@ from django.conf import settings
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from core import metrics
 from core.arns import partition_of_region
 from federation.aws.errors import BOTO_ERRORS, BROKER_MESSAGE, BrokerMisconfigured, _translate
+from federation.metrics import timed_aws_call
 
 
 class PartitionInfo(TypedDict):
@@ -154,7 +154,7 @@ def available_regions(partition: str) -> list[str]:
     return sorted(_session().get_available_regions("ec2", partition_name=partition))
 
 
-@metrics.timed_aws_call("sts:GetCallerIdentity")
+@timed_aws_call("sts:GetCallerIdentity")
 def _ask_caller_identity(partition: str) -> tuple[str, str]:
     try:
         response = sts_client(partition).get_caller_identity()

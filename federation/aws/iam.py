@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from core import metrics
 from core.arns import RoleArn
 from federation.aws.clients import iam_client
 from federation.aws.cross_account import AdministrationRole, _iam_for, client_in_account
@@ -19,6 +18,7 @@ from federation.aws.errors import (
     _translate,
     _translate_iam,
 )
+from federation.metrics import timed_aws_call
 
 
 def create_role(
@@ -87,7 +87,7 @@ class RoleList:
     truncated: bool  # the account holds more roles than were read
 
 
-@metrics.timed_aws_call("iam:ListRoles")
+@timed_aws_call("iam:ListRoles")
 def list_roles(
     *, partition: str, account_id: str, via: AdministrationRole | None = None
 ) -> RoleList:
@@ -139,7 +139,7 @@ class RoleFacts:
     max_session_seconds: int
 
 
-@metrics.timed_aws_call("iam:GetRole")
+@timed_aws_call("iam:GetRole")
 def describe_role(role_arn: str, *, via: AdministrationRole | None = None) -> RoleFacts:
     """The role's ARN as IAM has it, its trust policy and MaxSessionDuration. Raises
     RoleRefused (no such role, or the portal may not read it), AccountUnreachable or

@@ -4,7 +4,6 @@ from dataclasses import dataclass
 
 import botocore.exceptions
 
-from core import metrics
 from federation.aws.cross_account import AdministrationRole, client_in_account
 from federation.aws.errors import (
     BOTO_ERRORS,
@@ -13,6 +12,7 @@ from federation.aws.errors import (
     UpstreamUnavailable,
     _translate,
 )
+from federation.metrics import timed_aws_call
 
 # Organizations answers in pages too; an organization of more accounts is read in part.
 ORGANIZATION_PAGE = 20
@@ -28,7 +28,7 @@ class OrganizationAccount:
     status: str
 
 
-@metrics.timed_aws_call("organizations:ListAccounts")
+@timed_aws_call("organizations:ListAccounts")
 def organization_accounts(
     *, management_account_id: str, partition: str, via: AdministrationRole | None = None
 ) -> list[OrganizationAccount]:

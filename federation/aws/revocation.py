@@ -7,11 +7,11 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from core import metrics
 from core.arns import RoleArn
 from federation.aws.cross_account import AdministrationRole, _iam_for
 from federation.aws.errors import BOTO_ERRORS, AwsError, _translate_iam
 from federation.aws.iam import _policy_document
+from federation.metrics import timed_aws_call
 
 REVOKE_POLICY_NAME = "AWSRevokeOlderSessions"
 
@@ -35,7 +35,7 @@ def revoke_older_sessions_policy(issued_before: datetime) -> dict[str, Any]:
     }
 
 
-@metrics.timed_aws_call("iam:PutRolePolicy")
+@timed_aws_call("iam:PutRolePolicy")
 def revoke_older_sessions(
     *, role_arn: str, issued_before: datetime, via: AdministrationRole | None = None
 ) -> None:
@@ -134,7 +134,7 @@ def _other_inline_policies_size(iam: Any, role_name: str) -> int:
     return total
 
 
-@metrics.timed_aws_call("iam:PutRolePolicy")
+@timed_aws_call("iam:PutRolePolicy")
 def add_ended_access_statement(
     *,
     role_arn: str,
@@ -177,7 +177,7 @@ def add_ended_access_statement(
         raise translated from None
 
 
-@metrics.timed_aws_call("iam:PutRolePolicy")
+@timed_aws_call("iam:PutRolePolicy")
 def remove_ended_access_statements(
     *, role_arn: str, sids: Iterable[str], via: AdministrationRole | None = None
 ) -> None:

@@ -7,11 +7,11 @@ import requests
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
-from core import metrics
 from core.arns import partition_of_region
 from federation.aws.clients import PARTITIONS, http, sts_client
 from federation.aws.errors import UNAVAILABLE_MESSAGE, RoleRefused, UpstreamUnavailable
 from federation.aws.sts import Credentials
+from federation.metrics import timed_aws_call
 
 
 def endpoint_hosts() -> tuple[str | None, str | None]:
@@ -39,7 +39,7 @@ def federation_endpoint(partition: str) -> str:
     return f"https://{_regional_host(partition, region)}/federation"
 
 
-@metrics.timed_aws_call("signin:getSigninToken")
+@timed_aws_call("signin:getSigninToken")
 @sensitive_variables("credentials", "session", "data", "payload")
 def get_signin_token(
     credentials: Credentials, *, partition: str, session_duration: int | None = None

@@ -5,10 +5,10 @@ from datetime import datetime
 
 from django.views.decorators.debug import sensitive_variables
 
-from core import metrics
 from core.arns import RoleArn
 from federation.aws.clients import sts_client
 from federation.aws.errors import BOTO_ERRORS, UNAVAILABLE_MESSAGE, UpstreamUnavailable, _translate
+from federation.metrics import timed_aws_call
 
 # The longest session STS grants to credentials that are themselves temporary.
 CHAINED_SESSION_LIMIT = 3600
@@ -30,7 +30,7 @@ class AssumedRole:
     source_identity: str = ""
 
 
-@metrics.timed_aws_call("sts:AssumeRole")
+@timed_aws_call("sts:AssumeRole")
 @sensitive_variables("response", "raw")
 def assume_role(
     *,

@@ -44,3 +44,4 @@ def test_the_apps_answer_what_the_rooms_beneath_ask():
     assert activation.open_window.answered
     assert [check.__name__ for check in health.checks] == ["aws_readiness", "readiness"]
     assert len(list(metrics.collectors)) == 2
+    assert len(list(metrics.record_counters)) == 3
