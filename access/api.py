@@ -16,9 +16,9 @@ from access import selectors, services
 from access.errors import RequestNotFound
 from access.models import AccessRequest
 from audit.records import RequestMeta
+from core.errors import InvalidChoice
 from core.views import error_response
 from federation.api import token_required
-from federation.services import InvalidChoice
 
 
 def _time(moment: datetime | None) -> str | None:

@@ -17,10 +17,11 @@ from accounts.models import MIN_SESSION_SECONDS
 from audit.records import RequestMeta
 from core import humanize
 from core.actions import post_only
+from core.errors import InvalidChoice
 from core.views import error_response
 from federation import services as federation_services
 from federation.models import account_names
-from federation.services import GrantNotFound, InvalidChoice
+from federation.services import GrantNotFound
 from federation.views import offer_choices, roles_page
 
 State = AccessRequest.State

@@ -27,3 +27,18 @@ class TokenRequired(PortalError):
 
     def __init__(self) -> None:
         super().__init__("A valid API token is required.")
+
+
+class RateLimited(PortalError):
+    """Too much asked for in too short a time, by this person or in this tenant (a 429)."""
+
+    status = 429
+    title = "Slow down"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class InvalidChoice(PortalError):
+    """The person asked for something that is not on offer (a 400, with the message)."""

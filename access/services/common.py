@@ -14,8 +14,8 @@ from accounts.models import Membership, User
 from audit.models import AuditEvent
 from audit.records import RequestMeta, record, record_for_person
 from core import ratelimit
+from core.errors import RateLimited
 from federation.models import RoleMapping
-from federation.services import RateLimited
 
 
 def about(request: AccessRequest) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from access.services.windows import activate
 from accounts.models import User
 from audit.models import AuditEvent
 from audit.records import RequestMeta, record
-from federation.services import InvalidChoice
+from core.errors import InvalidChoice
 
 
 def decide(

@@ -23,8 +23,9 @@ from accounts.models import User
 from audit.models import AuditEvent
 from audit.records import RequestMeta, record
 from core import humanize
+from core.errors import InvalidChoice
 from federation.models import MIN_ACTIVATION_SECONDS
-from federation.services import GrantNotFound, InvalidChoice
+from federation.services import GrantNotFound
 
 TICKET_MAX = 100
 

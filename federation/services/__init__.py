@@ -15,10 +15,8 @@ from federation.services.errors import (
     AccessWindowRequired,
     AlreadyShown,
     GrantNotFound,
-    InvalidChoice,
     NoManagementAccount,
     PortalsOwnAccount,
-    RateLimited,
     TenantNotFound,
 )
 from federation.services.grants import (
@@ -64,11 +62,9 @@ __all__ = [
     "AlreadyShown",
     "DEFAULT_SESSION_SECONDS",
     "GrantNotFound",
-    "InvalidChoice",
     "Choices",
     "IssuedSession",
     "IssueKind",
-    "RateLimited",
     "broker_trust_policy",
     "change_grant",
     "create_broker_role",

@@ -13,21 +13,6 @@ class GrantNotFound(PortalError):
         super().__init__(message)
 
 
-class RateLimited(PortalError):
-    """Too many sessions asked for, by this person or in this tenant (a 429)."""
-
-    status = 429
-    title = "Slow down"
-
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class InvalidChoice(PortalError):
-    """The person asked for something the grant does not offer (a 400, with the message)."""
-
-
 class AccessWindowRequired(PortalError):
     """An on-request grant used outside an approved window, or with too little of it left
     for the shortest session AWS issues (a 403: ask for access first)."""

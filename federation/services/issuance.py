@@ -13,14 +13,11 @@ from django.views.decorators.debug import sensitive_variables
 from accounts.models import MIN_SESSION_SECONDS, User
 from audit.records import RequestMeta, record
 from core import humanize
+from core.errors import InvalidChoice
 from federation import aws
 from federation.models import CONSOLE_SERVICES, RoleMapping
 from federation.services.activation import Window, open_window
-from federation.services.errors import (
-    AccessWindowRequired,
-    GrantNotFound,
-    InvalidChoice,
-)
+from federation.services.errors import AccessWindowRequired, GrantNotFound
 from federation.services.refusals import IssueKind, record_refusal, refuse_choice, within_limits
 
 log = logging.getLogger(__name__)

@@ -13,13 +13,10 @@ from accounts.models import Tenant, User
 from audit.models import AuditEvent
 from audit.records import RequestMeta, record_for_person
 from core import ratelimit
+from core.errors import InvalidChoice, RateLimited
 from federation.forms import IssueForm
 from federation.models import RoleMapping
-from federation.services.errors import (
-    AlreadyShown,
-    InvalidChoice,
-    RateLimited,
-)
+from federation.services.errors import AlreadyShown
 
 
 class IssueKind(StrEnum):

@@ -9,8 +9,8 @@ from django.utils import timezone
 from accounts.models import Tenant, User
 from audit.models import AuditEvent
 from audit.records import RequestMeta, record_for_person
+from core.errors import InvalidChoice
 from federation.models import ApiToken
-from federation.services.errors import InvalidChoice
 
 
 def create_token(
