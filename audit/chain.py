@@ -57,6 +57,8 @@ HASHED_FIELDS = [
     "error_code",
     "detail",
 ]
+# What a record of CONTENT_VERSION covers.
+HASHED_FIELDS_NOW = [*HASHED_FIELDS, "actor_id", "content_version"]
 
 
 def canonical(event: Any) -> bytes:
@@ -68,10 +70,7 @@ def canonical(event: Any) -> bytes:
     key_id = getattr(event, "key_id", "")
     content: dict[str, Any] = {"key_id": key_id} if key_id else {}
     version = getattr(event, "content_version", 1)
-    names = HASHED_FIELDS
-    if version >= 2:
-        names = [*HASHED_FIELDS, "actor_id", "content_version"]
-    for name in names:
+    for name in HASHED_FIELDS_NOW if version >= 2 else HASHED_FIELDS:
         value = getattr(event, name)
         if name == "created_at":
             value = value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

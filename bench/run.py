@@ -222,7 +222,7 @@ def insert_audit_rows(tenant, n):
         "console.denied",
     ]
     # What the hash covers, plus the hash itself: the same columns the model writes.
-    columns = [*audit_chain.HASHED_FIELDS, "key_id", "hash"]
+    columns = [*audit_chain.HASHED_FIELDS_NOW, "key_id", "hash"]
     with psycopg.connect(f"{harness.PG}/{harness.DATABASE}") as conn, conn.cursor() as cursor:
         with cursor.copy(f"COPY federation_auditevent ({', '.join(columns)}) FROM STDIN") as copy:
             for i in range(n):
@@ -236,6 +236,8 @@ def insert_audit_rows(tenant, n):
                     actor_username=user,
                     action=actions[i % len(actions)],
                     mapping_id=None,
+                    actor_id=None,
+                    content_version=audit_chain.CONTENT_VERSION,
                     role_arn=f"arn:aws:iam::123456789012:role/Role{i % 20}",
                     role_session_name=user,
                     source_identity=user,
