@@ -66,18 +66,18 @@ def roles(request):
 @sensitive_variables("issued", "credentials")
 @require_POST
 @token_required
-def credentials(request, mapping_id):
+def credentials(request, grant_id):
     meta = RequestMeta.from_request(request)
     chosen = services.read_choices(
         kind=services.IssueKind.CLI,
         user=request.user,
-        mapping_id=mapping_id,
+        grant_id=grant_id,
         data=request.POST,
         meta=meta,
     )
     issued = services.issue_cli_credentials(
         user=request.user,
-        mapping_id=mapping_id,
+        grant_id=grant_id,
         seconds=chosen.seconds,
         region=chosen.region,
         meta=meta,

@@ -132,25 +132,25 @@ def _recently_used(user, grants):
     back_label="My roles",
 )
 @login_required
-def star(request, mapping_id):
+def star(request, grant_id):
     """Star a role (it comes first on the roles page), or unstar it."""
-    grant = get_object_or_404(RoleMapping.objects.usable_by(request.user), pk=mapping_id)
+    grant = get_object_or_404(RoleMapping.objects.usable_by(request.user), pk=grant_id)
     mine = Favourite.objects.for_user(request.user).filter(user=request.user, grant=grant)
     if not mine.delete()[0]:
         Favourite.objects.for_user(request.user).get_or_create(user=request.user, grant=grant)
     return redirect(f"{reverse('home')}#role-{grant.pk}")
 
 
-def _issue(request, mapping_id, *, kind):
+def _issue(request, grant_id, *, kind):
     """Issue a session from the posted choices. Raises the services' PortalErrors."""
     meta = RequestMeta.from_request(request)
     chosen = services.read_choices(
-        kind=kind, user=request.user, mapping_id=mapping_id, data=request.POST, meta=meta
+        kind=kind, user=request.user, grant_id=grant_id, data=request.POST, meta=meta
     )
     if kind is services.IssueKind.CONSOLE:
         return services.issue_console_url(
             user=request.user,
-            mapping_id=mapping_id,
+            grant_id=grant_id,
             seconds=chosen.seconds,
             region=chosen.region,
             path=chosen.path,
@@ -158,7 +158,7 @@ def _issue(request, mapping_id, *, kind):
         )
     return services.issue_cli_credentials(
         user=request.user,
-        mapping_id=mapping_id,
+        grant_id=grant_id,
         seconds=chosen.seconds,
         region=chosen.region,
         meta=meta,
@@ -211,19 +211,19 @@ def _not_used(request, *what):
         cache.delete(key)
 
 
-def _shown_once(request, mapping_id, *, kind):
+def _shown_once(request, grant_id, *, kind):
     try:
         services.refuse_repeat(
             kind=kind,
             user=request.user,
-            mapping_id=mapping_id,
+            grant_id=grant_id,
             meta=RequestMeta.from_request(request),
         )
     except services.AlreadyShown:
         pass
     except PortalError as error:  # over the person's rate limit, say
         return error_response(request, error)
-    response = render(request, "federation/shown_once.html", {"mapping_id": mapping_id}, status=409)
+    response = render(request, "federation/shown_once.html", {"grant_id": grant_id}, status=409)
     response["Cache-Control"] = "no-store"
     return response
 
@@ -236,8 +236,8 @@ def _issuing_view(*, kind, template):
     @sensitive_variables("issued")
     @require_http_methods(["GET", "POST"])
     @login_required
-    def view(request, mapping_id):
-        role_page = f"{reverse('home')}?{urlencode({'role': mapping_id})}"
+    def view(request, grant_id):
+        role_page = f"{reverse('home')}?{urlencode({'role': grant_id})}"
         if request.method == "GET":
             return redirect(role_page)
         if not mfa.recently_authenticated(request):
@@ -245,12 +245,12 @@ def _issuing_view(*, kind, template):
             # meanwhile: the role waits on the roles page afterwards.
             messages.info(request, "Confirm it is you before opening a new session.")
             return redirect(f"{reverse('reauthenticate')}?{urlencode({'next': role_page})}")
-        if not _first_use(request, kind, mapping_id):
-            return _shown_once(request, mapping_id, kind=kind)
+        if not _first_use(request, kind, grant_id):
+            return _shown_once(request, grant_id, kind=kind)
         try:
-            issued = _issue(request, mapping_id, kind=kind)
+            issued = _issue(request, grant_id, kind=kind)
         except PortalError as error:
-            _not_used(request, kind, mapping_id)
+            _not_used(request, kind, grant_id)
             return error_response(request, error)
         return _result(request, template, issued)
 

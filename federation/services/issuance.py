@@ -48,16 +48,14 @@ def usable_grants(user: User) -> QuerySet[RoleMapping]:
     )
 
 
-def _usable_grant(
-    *, user: User, mapping_id: int, kind: IssueKind, meta: RequestMeta
-) -> RoleMapping:
-    mapping = usable_grants(user).filter(pk=mapping_id).first()
+def _usable_grant(*, user: User, grant_id: int, kind: IssueKind, meta: RequestMeta) -> RoleMapping:
+    mapping = usable_grants(user).filter(pk=grant_id).first()
     if mapping is not None:
         return mapping
     record_refusal(
         kind=kind,
         user=user,
-        mapping_id=mapping_id,
+        grant_id=grant_id,
         meta=meta,
         detail="no usable grant with this id (unknown, another tenant's, revoked or expired)",
     )
@@ -127,15 +125,15 @@ def _issue(
     *,
     kind: IssueKind,
     user: User,
-    mapping_id: int,
+    grant_id: int,
     seconds: int | None,
     meta: RequestMeta,
     region: str | None = None,
     path: str | None = None,
 ) -> "IssuedSession":
-    within_limits(kind=kind, user=user, mapping_id=mapping_id, meta=meta)
-    mapping = _usable_grant(user=user, mapping_id=mapping_id, kind=kind, meta=meta)
-    within_limits(kind=kind, user=user, mapping_id=mapping_id, meta=meta, tenant=mapping.tenant)
+    within_limits(kind=kind, user=user, grant_id=grant_id, meta=meta)
+    mapping = _usable_grant(user=user, grant_id=grant_id, kind=kind, meta=meta)
+    within_limits(kind=kind, user=user, grant_id=grant_id, meta=meta, tenant=mapping.tenant)
     role = mapping.role
     destination = ""
     try:
@@ -146,7 +144,7 @@ def _issue(
         refuse_choice(
             kind=kind,
             user=user,
-            mapping_id=mapping_id,
+            grant_id=grant_id,
             meta=meta,
             problem=str(error),
             counted=True,  # against the rate limits above
@@ -267,7 +265,7 @@ def _destination(mapping: RoleMapping, *, region: str, path: str | None = None) 
 def issue_console_url(
     *,
     user: User,
-    mapping_id: int,
+    grant_id: int,
     seconds: int | None = None,
     region: str | None = None,
     path: str | None = None,
@@ -281,7 +279,7 @@ def issue_console_url(
     return _issue(
         kind=IssueKind.CONSOLE,
         user=user,
-        mapping_id=mapping_id,
+        grant_id=grant_id,
         seconds=seconds,
         meta=meta,
         region=region,
@@ -292,7 +290,7 @@ def issue_console_url(
 def issue_cli_credentials(
     *,
     user: User,
-    mapping_id: int,
+    grant_id: int,
     seconds: int | None = None,
     region: str | None = None,
     meta: RequestMeta,
@@ -302,7 +300,7 @@ def issue_cli_credentials(
     return _issue(
         kind=IssueKind.CLI,
         user=user,
-        mapping_id=mapping_id,
+        grant_id=grant_id,
         seconds=seconds,
         region=region,
         meta=meta,

@@ -33,18 +33,18 @@ class IssueKind(StrEnum):
 
 
 def record_refusal(
-    *, kind: IssueKind, user: User, mapping_id: int, meta: RequestMeta, **fields: Any
+    *, kind: IssueKind, user: User, grant_id: int, meta: RequestMeta, **fields: Any
 ) -> None:
     """A `<kind>.denied` record: in the grant's tenant if it is one of the person's,
     otherwise in each of the person's tenants (their admins see someone trying ids that are
     not theirs), never naming another tenant's grant."""
-    known = RoleMapping.objects.for_user(user).filter(pk=mapping_id).first()
+    known = RoleMapping.objects.for_user(user).filter(pk=grant_id).first()
     record_for_person(
         kind.action("denied"),
         actor=user,
         meta=meta,
         tenants=[known.tenant] if known else None,
-        mapping_id=mapping_id,
+        mapping_id=grant_id,
         role_arn=known.role_arn if known else "",
         **fields,
     )
@@ -54,7 +54,7 @@ def refuse_choice(
     *,
     kind: IssueKind,
     user: User,
-    mapping_id: int,
+    grant_id: int,
     meta: RequestMeta,
     problem: str,
     fields: Sequence[str] = (),
@@ -65,11 +65,11 @@ def refuse_choice(
     `counted` it), so refusals cannot flood the trail, then recorded in the tenant of the
     grant it was made for and raised as InvalidChoice."""
     if not counted:
-        within_limits(kind=kind, user=user, mapping_id=mapping_id, meta=meta)
+        within_limits(kind=kind, user=user, grant_id=grant_id, meta=meta)
     record_refusal(
         kind=kind,
         user=user,
-        mapping_id=mapping_id,
+        grant_id=grant_id,
         meta=meta,
         error_code="InvalidChoice",
         detail=f"refused choice{' of ' + ', '.join(fields) if fields else ''}: {problem}",
@@ -88,7 +88,7 @@ class Choices:
 
 
 def read_choices(
-    *, kind: IssueKind, user: User, mapping_id: int, data: Mapping[str, Any], meta: RequestMeta
+    *, kind: IssueKind, user: User, grant_id: int, data: Mapping[str, Any], meta: RequestMeta
 ) -> Choices:
     """The choices a page or the API sent, as IssueForm parses them. Anything it cannot read
     is refused here, for every caller alike (recorded and counted: refuse_choice)."""
@@ -97,7 +97,7 @@ def read_choices(
         refuse_choice(
             kind=kind,
             user=user,
-            mapping_id=mapping_id,
+            grant_id=grant_id,
             meta=meta,
             problem="The session length, region or destination is not valid (a session "
             "lasts 900 to 43200 seconds).",
@@ -107,15 +107,15 @@ def read_choices(
     return Choices(seconds=chosen["duration"], region=chosen["region"], path=chosen["destination"])
 
 
-def refuse_repeat(*, kind: IssueKind, user: User, mapping_id: int, meta: RequestMeta) -> NoReturn:
+def refuse_repeat(*, kind: IssueKind, user: User, grant_id: int, meta: RequestMeta) -> NoReturn:
     """Refuse an issuance asked for again (the same form sent twice): counted against the
     person's rate limit like any issuance, recorded, and raised as AlreadyShown. AWS is
     not asked."""
-    within_limits(kind=kind, user=user, mapping_id=mapping_id, meta=meta)
+    within_limits(kind=kind, user=user, grant_id=grant_id, meta=meta)
     record_refusal(
         kind=kind,
         user=user,
-        mapping_id=mapping_id,
+        grant_id=grant_id,
         meta=meta,
         error_code="AlreadyShown",
         detail="the same form was sent again (a reload, back, or a second click): "
@@ -125,7 +125,7 @@ def refuse_repeat(*, kind: IssueKind, user: User, mapping_id: int, meta: Request
 
 
 def within_limits(
-    *, kind: IssueKind, user: User, mapping_id: int, meta: RequestMeta, tenant: Tenant | None = None
+    *, kind: IssueKind, user: User, grant_id: int, meta: RequestMeta, tenant: Tenant | None = None
 ) -> None:
     """Per person first (before any lookup), then per tenant. The first refusal in a window
     is recorded; the rest of a burst is not, so it cannot flood the trail."""
@@ -143,7 +143,7 @@ def within_limits(
             actor=user,
             tenants=[tenant] if tenant else None,
             meta=meta,
-            mapping_id=mapping_id,
+            mapping_id=grant_id,
             error_code="RateLimited",
             detail=f"more than {limit} sessions in {window} s for {key.split(':')[0]}",
         )

@@ -111,12 +111,12 @@ def end_access(role_arn, person, before):
 
 
 def console(user, grant):
-    return services.issue_console_url(user=user, mapping_id=grant.pk, meta=RequestMeta())
+    return services.issue_console_url(user=user, grant_id=grant.pk, meta=RequestMeta())
 
 
 def credentials(user, grant):
     return services.issue_cli_credentials(
-        user=user, mapping_id=grant.pk, meta=RequestMeta()
+        user=user, grant_id=grant.pk, meta=RequestMeta()
     ).credentials
 
 
