@@ -53,4 +53,6 @@ class Registry(Generic[T]):
             self._items.append(item)
 
     def __iter__(self) -> Iterator[T]:
-        return iter(list(self._items))
+        # Read on every audit record (the record counters): no copy, as contributions are
+        # made once, when the apps are ready.
+        return iter(self._items)
